@@ -1,0 +1,46 @@
+namespace TrapReplace.Data;
+
+/// <summary>
+/// CIFAR-10 in the official binary layout: <c>cifar-10-batches-bin/data_batch_1..5.bin</c> and
+/// <c>test_batch.bin</c>, 10,000 records of 1 label byte + 3,072 bytes (R, G, B planes of 32x32) each.
+/// </summary>
+/// <remarks>Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", tech. report, 2009.</remarks>
+public static partial class Cifar10
+{
+    /// <summary>The folder name inside the official archive and inside a data root.</summary>
+    public const string FolderName = "cifar-10-batches-bin";
+
+    /// <summary>Records per batch file.</summary>
+    public const int RecordsPerFile = 10_000;
+
+    /// <summary>The ten class names, index = label.</summary>
+    public static IReadOnlyList<string> ClassNames { get; } =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+    /// <summary>File names of a split, in the order their records are concatenated.</summary>
+    public static IReadOnlyList<string> FileNames(DatasetSplit split) => split == DatasetSplit.Train
+        ? ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"]
+        : ["test_batch.bin"];
+
+    /// <summary>
+    /// Reads a split from <paramref name="directory"/>, which is either a data root holding
+    /// <c>cifar-10-batches-bin/</c> or that folder itself.
+    /// </summary>
+    /// <exception cref="DatasetFormatException">A file is missing, truncated or holds a bad label.</exception>
+    public static ImageDataset Load(string directory, DatasetSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var folder = ResolveFolder(directory);
+        var paths = FileNames(split).Select(f => Path.Combine(folder, f)).ToArray();
+        var (images, labels) = BinaryRecordFile.Read(paths, 32, 32, ClassNames.Count, RecordsPerFile);
+        return ImageDataset.Own(images, labels, ClassNames, $"cifar10-{split.ToString().ToLowerInvariant()}");
+    }
+
+    /// <summary>True when every file of both splits is present under <paramref name="directory"/>.</summary>
+    public static bool IsPresent(string directory) =>
+        Directory.Exists(directory) &&
+        FileNames(DatasetSplit.Train).Concat(FileNames(DatasetSplit.Test)).All(f => File.Exists(Path.Combine(ResolveFolder(directory), f)));
+
+    internal static string ResolveFolder(string directory) =>
+        Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)) == FolderName ? directory : Path.Combine(directory, FolderName);
+}
