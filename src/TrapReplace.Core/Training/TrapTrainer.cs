@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Training;
+
+/// <summary>The outcome of stage 1.</summary>
+/// <param name="Network">The trapped network (stem, original head, decoder), in eval mode. The caller owns it.</param>
+/// <param name="History">One record per epoch, including epochs done before a resume.</param>
+/// <param name="Seconds">Wall time of this call (not of earlier, resumed-from runs).</param>
+public sealed record TrapTrainingResult(TrapNetwork Network, IReadOnlyList<EpochRecord> History, double Seconds);
+
+/// <summary>
+/// Stage 1, "bait and trap": trains stem, classification head and reconstruction head together on
+/// untrusted data with CE + lambda * MSE + lambda2 * TV and one optimizer, so the backdoor
+/// shortcut is learned mostly by the small head. With <see cref="TrapTrainerOptions.ReconstructionWeight"/>
+/// 0 it is plain (undefended) training of the same network without a decoder.
+/// </summary>
+/// <remarks>Wang et al., "Trap and Replace: Defending Backdoor Attacks by Trapping Them into an
+/// Easy-to-Replace Subnetwork", NeurIPS 2022.</remarks>
+public sealed class TrapTrainer
+{
+    /// <summary>Checkpoint file name inside <see cref="TrapTrainerOptions.CheckpointDirectory"/>.</summary>
+    public const string CheckpointFileName = "trap.ckpt";
+
+    private const string Stage = "trap";
+    private readonly TrapTrainerOptions options;
+    private readonly ILogger logger;
+
+    /// <summary>Creates a trainer; the options are validated and copied.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some option is invalid (all are named).</exception>
+    public TrapTrainer(TrapTrainerOptions options, ILogger<TrapTrainer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        this.options = options.Clone();
+        this.logger = logger ?? NullLogger<TrapTrainer>.Instance;
+    }
+
+    /// <summary>Raised after every optimisation step.</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch (after its checkpoint is written).</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>The options in use (a copy).</summary>
+    public TrapTrainerOptions Options => options.Clone();
+
+    /// <summary>
+    /// Trains a fresh network of <paramref name="backbone"/> on <paramref name="untrusted"/>.
+    /// </summary>
+    /// <param name="backbone">Architecture and split.</param>
+    /// <param name="untrusted">Training data (possibly poisoned), without the clean holdout.</param>
+    /// <param name="batchTransform">Optional per-batch transform (training-time attacks).</param>
+    /// <param name="cancellationToken">Stops between steps; the last epoch's checkpoint stays.</param>
+    /// <exception cref="TrainingDivergedException">A loss became NaN or infinite.</exception>
+    public TrapTrainingResult Fit(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        CheckData(backbone, untrusted);
+        Optimization.ApplyThreads(options.Threads);
+        var device = Optimization.ResolveDevice(options.Device);
+        bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;
+
+        var network = ModelSeed.Build(options.ModelSeed, () =>
+            new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null));
+        network.to(device);
+        using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
+        var loader = new BatchLoader(untrusted, options.BatchSize, shuffle: true, dropLast: true,
+            new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
+        if (loader.BatchesPerEpoch == 0)
+            throw new ArgumentException($"the training set has {untrusted.Count} samples, fewer than one batch of {options.BatchSize}", nameof(untrusted));
+
+        var optionsJson = JsonSerializer.Serialize(options, TrainingJson.Options);
+        string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
+        var history = new List<EpochRecord>();
+        int startEpoch = 0;
+        if (checkpointPath is not null && options.Resume && File.Exists(checkpointPath))
+        {
+            var header = Checkpoint.ReadHeader(checkpointPath);
+            if (header.Stage != Stage || header.OptionsJson != optionsJson)
+                throw new InvalidOperationException($"{checkpointPath} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
+            Checkpoint.Read(checkpointPath, network, optimizer);
+            history.AddRange(header.History);
+            startEpoch = header.CompletedEpochs;
+            TrainingLog.Resumed(logger, Stage, checkpointPath, startEpoch);
+        }
+
+        TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), untrusted.Count, options.BatchSize);
+        var total = Stopwatch.StartNew();
+        for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+        {
+            var record = RunEpoch(network, optimizer, loader, epoch, device, batchTransform, checkpointPath, cancellationToken);
+            history.Add(record);
+            if (checkpointPath is not null)
+                Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson), network, optimizer);
+            TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, record.Loss.Reconstruction,
+                record.Loss.TotalVariation, record.TrainAccuracy, "n/a", record.LearningRate, record.ImagesPerSecond);
+            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs));
+        }
+        network.eval();
+        return new TrapTrainingResult(network, history, total.Elapsed.TotalSeconds);
+    }
+
+    private EpochRecord RunEpoch(TrapNetwork network, TorchSharp.Modules.OptimizerHelper optimizer, BatchLoader loader, int epoch, Device device,
+        IBatchTransform? batchTransform, string? checkpointPath, CancellationToken cancellationToken)
+    {
+        double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
+        Optimization.SetLearningRate(optimizer, rate);
+        network.train();
+        var plan = loader.PlanEpoch(epoch);
+        var sums = new LossAccumulator();
+        long correct = 0, seen = 0;
+        var clock = Stopwatch.StartNew();
+        for (int step = 0; step < plan.Length; step++)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                TrainingLog.Cancelled(logger, Stage, epoch);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var stepClock = Stopwatch.StartNew();
+            using var scope = NewDisposeScope();
+            var batch = loader.Load(plan[step], epoch, step);
+            var images = batch.Images.to(device);
+            var labels = batch.Labels.to(device);
+            if (batchTransform is not null)
+            {
+                using var generator = new Generator((ulong)BatchLoader.MixSeed(options.DataSeed, epoch, step + 1_000_000));
+                (images, labels) = batchTransform.Transform(images, labels, generator);
+            }
+            manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
+
+            optimizer.zero_grad();
+            var (logits, reconstruction) = network.ForwardWithReconstruction(images);
+            var ce = nn.functional.cross_entropy(logits, labels);
+            var loss = ce;
+            Tensor? mse = null, tv = null;
+            if (reconstruction is not null)
+            {
+                mse = ReconstructionLoss.MeanSquaredError(reconstruction, images);
+                tv = ReconstructionLoss.TotalVariation(reconstruction);
+                loss = ce + options.ReconstructionWeight * mse + options.TotalVariationWeight * tv;
+            }
+            var parts = new LossParts(loss.ToDouble(), ce.ToDouble(), mse?.ToDouble() ?? 0, tv?.ToDouble() ?? 0);
+            if (!double.IsFinite(parts.Total))
+            {
+                TrainingLog.Diverged(logger, Stage, epoch, step, checkpointPath ?? "none");
+                throw new TrainingDivergedException(Stage, epoch, step, parts, checkpointPath is not null && File.Exists(checkpointPath) ? checkpointPath : null);
+            }
+            loss.backward();
+            optimizer.step();
+
+            int n = (int)labels.shape[0];
+            sums.Add(parts, n);
+            correct += logits.argmax(1).eq(labels).sum().ToInt64();
+            seen += n;
+            StepCompleted?.Invoke(this, new TrainingStepEventArgs(Stage, epoch, step, plan.Length, parts, n / stepClock.Elapsed.TotalSeconds));
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new EpochRecord(epoch, rate, sums.Mean(), (double)correct / seen, null, seconds, seen / seconds);
+    }
+
+    private static void CheckData(IBackbone backbone, ImageDataset data)
+    {
+        var expected = backbone.InputShape;
+        if (data.Height != expected.Height || data.Width != expected.Width)
+            throw new ArgumentException($"{backbone.Name} expects {expected.Height}x{expected.Width} images; the data set '{data.Name}' has {data.Height}x{data.Width}", nameof(data));
+        if (data.ClassCount != backbone.ClassCount)
+            throw new ArgumentException($"{backbone.Name} was built for {backbone.ClassCount} classes; the data set '{data.Name}' has {data.ClassCount}", nameof(data));
+    }
+}
+
+/// <summary>Sample-weighted running means of the loss parts.</summary>
+internal sealed class LossAccumulator
+{
+    private double total, classification, reconstruction, tv;
+    private long count;
+
+    public void Add(LossParts parts, int samples)
+    {
+        total += parts.Total * samples;
+        classification += parts.Classification * samples;
+        reconstruction += parts.Reconstruction * samples;
+        tv += parts.TotalVariation * samples;
+        count += samples;
+    }
+
+    public LossParts Mean() => count == 0 ? new LossParts(0, 0, 0, 0) : new LossParts(total / count, classification / count, reconstruction / count, tv / count);
+}
