@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace TrapReplace.Attacks.Warping;
+
+/// <summary>Settings of the WaNet attack; defaults are WaNet's and BackdoorBench's.</summary>
+public sealed record WaNetOptions
+{
+    /// <summary>Gets the side k of the random flow field, at least 2. <value>Default 4.</value></summary>
+    public int GridSize { get; init; } = 4;
+
+    /// <summary>Gets the warping strength s, at least 0. <value>Default 0.5.</value></summary>
+    public double Strength { get; init; } = 0.5;
+
+    /// <summary>Gets the grid rescale r, greater than 0. <value>Default 1.</value></summary>
+    public double GridRescale { get; init; } = 1.0;
+
+    /// <summary>Gets the number of noise-mode samples per poisoned sample in a batch, at least 0. <value>Default 2.</value></summary>
+    public double CrossRatio { get; init; } = 2.0;
+
+    /// <summary>Reports every invalid setting in one exception.</summary>
+    /// <exception cref="ArgumentException">One or more settings are invalid; the parameter name is the setting when
+    /// only one is, otherwise "options".</exception>
+    public void Validate()
+    {
+        var errors = new List<(string Name, string Message)>();
+        if (GridSize < 2)
+        {
+            errors.Add((nameof(GridSize), $"GridSize = {GridSize} must be at least 2"));
+        }
+
+        if (!(Strength >= 0.0 && double.IsFinite(Strength)))
+        {
+            errors.Add((nameof(Strength), string.Create(CultureInfo.InvariantCulture, $"Strength = {Strength} must be finite and ≥ 0")));
+        }
+
+        if (!(GridRescale > 0.0 && double.IsFinite(GridRescale)))
+        {
+            errors.Add((nameof(GridRescale), string.Create(CultureInfo.InvariantCulture, $"GridRescale = {GridRescale} must be positive")));
+        }
+
+        if (!(CrossRatio >= 0.0 && double.IsFinite(CrossRatio)))
+        {
+            errors.Add((nameof(CrossRatio), string.Create(CultureInfo.InvariantCulture, $"CrossRatio = {CrossRatio} must be finite and ≥ 0")));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(
+                $"Invalid WaNet options: {string.Join("; ", errors.Select(e => e.Message))}.",
+                errors.Count == 1 ? errors[0].Name : "options");
+        }
+    }
+}
