@@ -75,8 +75,8 @@ public sealed class WaNetAttack : BackdoorAttack, IBatchPoisoner
         if (cross > 0)
         {
             var index = order.narrow(0, backdoor, cross);
-            var noise = rand(new long[] { cross, height, width, 2 }, dtype: ScalarType.Float32, generator: generator)
-                .mul(2.0).sub(1.0).div(tensor(new float[] { width, height })).to(images.device);
+            var noise = rand(new long[] { cross, height, width, 2 }, dtype: ScalarType.Float64, generator: generator)
+                .mul(2.0).sub(1.0).div(tensor(new double[] { width, height })).to(images.device);
             var noisyGrid = grid.add(noise).clamp(-1.0, 1.0);
             outImages.index_copy_(0, index, WarpingTrigger.Warp(images.index_select(0, index), noisyGrid));
         }

@@ -72,18 +72,18 @@ public sealed class WarpingTrigger : ITrigger
     /// <param name="height">Image height H, at least 2.</param>
     /// <param name="width">Image width W, at least 2.</param>
     /// <param name="device">Device of the grid; the CPU when null.</param>
-    /// <returns>A new (1, H, W, 2) float32 grid in [−1, 1] (last axis: x then y, as grid_sample expects). The caller owns it.</returns>
+    /// <returns>A new (1, H, W, 2) float64 grid in [−1, 1] (last axis: x then y, as grid_sample expects). The caller owns it.</returns>
     public Tensor SamplingGrid(long height, long width, Device? device = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 2);
         using var scope = NewDisposeScope();
-        var field = tensor(flow, new long[] { 1, 2, GridSize, GridSize });
+        var field = tensor(flow, new long[] { 1, 2, GridSize, GridSize }).to_type(ScalarType.Float64);
         var noise = nn.functional.interpolate(field, size: new[] { height, width }, mode: InterpolationMode.Bicubic, align_corners: true)
             .permute(0, 2, 3, 1)
-            .div(tensor(new float[] { width, height }));
-        var xs = linspace(-1.0, 1.0, width, dtype: ScalarType.Float32).view(1, 1, width).expand(1, height, width);
-        var ys = linspace(-1.0, 1.0, height, dtype: ScalarType.Float32).view(1, height, 1).expand(1, height, width);
+            .div(tensor(new double[] { width, height }));
+        var xs = linspace(-1.0, 1.0, width, dtype: ScalarType.Float64).view(1, 1, width).expand(1, height, width);
+        var ys = linspace(-1.0, 1.0, height, dtype: ScalarType.Float64).view(1, height, 1).expand(1, height, width);
         var identity = stack(new[] { xs, ys }, 3);
         var grid = identity.add(noise.mul(Strength)).mul(GridRescale).clamp(-1.0, 1.0);
         return (device is null ? grid : grid.to(device)).MoveToOuterDisposeScope();
@@ -98,12 +98,13 @@ public sealed class WarpingTrigger : ITrigger
         return Warp(images, grid.expand(images.shape[0], -1, -1, -1)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Samples <paramref name="images"/> at <paramref name="grid"/> (N, H, W, 2) and clips to [0, 1].</summary>
+    /// <summary>Samples <paramref name="images"/> at <paramref name="grid"/> (N, H, W, 2) in float64 (so that the identity
+    /// grid reproduces the image to float32 precision) and clips to [0, 1]; returns the images' dtype.</summary>
     internal static Tensor Warp(Tensor images, Tensor grid)
     {
         using var scope = NewDisposeScope();
-        var sampled = nn.functional.grid_sample(images, grid.to_type(images.dtype), GridSampleMode.Bilinear,
-            GridSamplePaddingMode.Zeros, align_corners: true);
-        return sampled.clamp_(0.0, 1.0).MoveToOuterDisposeScope();
+        var sampled = nn.functional.grid_sample(images.to_type(ScalarType.Float64), grid.to_type(ScalarType.Float64),
+            GridSampleMode.Bilinear, GridSamplePaddingMode.Zeros, align_corners: true);
+        return sampled.clamp_(0.0, 1.0).to_type(images.dtype).MoveToOuterDisposeScope();
     }
 }
