@@ -27,7 +27,11 @@ public sealed class TrapNetwork : Module<Tensor, Tensor>
         this.stem = stem.Module;
         this.head = head.Module;
         decoder = reconstructionHead?.Module;
-        RegisterComponents();
+        // Registered by hand: RegisterComponents would also pick up the parts through the
+        // properties' backing fields and register every weight twice.
+        register_module("stem", this.stem);
+        register_module("head", this.head);
+        if (decoder is not null) register_module("decoder", decoder);
     }
 
     /// <summary>The shared stem.</summary>

@@ -17,10 +17,13 @@ internal static class Checkpoint
 
     public static void Write(string path, CheckpointHeader header, nn.Module model, OptimizerHelper optimizer)
     {
-        using var modelBytes = new MemoryStream();
-        model.save(modelBytes);
-        using var optimizerBytes = new MemoryStream();
-        using (var writer = new BinaryWriter(optimizerBytes, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        // Module.save closes its stream; ToArray still works on a closed MemoryStream.
+        var modelStream = new MemoryStream();
+        model.save(modelStream);
+        var modelBytes = modelStream.ToArray();
+        var optimizerStream = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerStream, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        var optimizerBytes = optimizerStream.ToArray();
         var json = JsonSerializer.SerializeToUtf8Bytes(header, TrainingJson.Options);
 
         AtomicFile.Write(path, stream =>
@@ -29,10 +32,10 @@ internal static class Checkpoint
             writer.Write(Magic);
             writer.Write(json.Length);
             writer.Write(json);
-            writer.Write(modelBytes.Length);
-            writer.Write(modelBytes.GetBuffer(), 0, (int)modelBytes.Length);
-            writer.Write(optimizerBytes.Length);
-            writer.Write(optimizerBytes.GetBuffer(), 0, (int)optimizerBytes.Length);
+            writer.Write((long)modelBytes.Length);
+            writer.Write(modelBytes);
+            writer.Write((long)optimizerBytes.Length);
+            writer.Write(optimizerBytes);
         });
     }
 

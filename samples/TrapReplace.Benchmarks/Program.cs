@@ -1,0 +1,93 @@
+// Throughput benchmark of the Trap-and-Replace stages on this machine. Run:
+//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu]
+// It trains on synthetic 32x32 data through the real TrapTrainer / HeadReplacer / Evaluator code paths
+// (data loading and augmentation included) and prints a Markdown table.
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using TrapReplace.Data;
+using TrapReplace.Evaluation;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+int threads = Arg("--threads", 2);
+int steps = Arg("--steps", 30);
+string device = ArgString("--device", "cpu");
+const int Warmup = 3;
+torch.set_num_threads(threads);
+
+Console.WriteLine($"# TrapReplace throughput: TorchSharp {typeof(torch).Assembly.GetName().Version}, {threads} threads, device {device}, {Environment.ProcessorCount} logical CPUs");
+Console.WriteLine();
+Console.WriteLine("| measurement | batch | images/s | ms/batch |");
+Console.WriteLine("|---|---|---|---|");
+
+using var data = Synthetic((Warmup + steps) * 256, seed: 0);
+
+// The data path alone: index, crop/flip augmentation, uint8 -> float.
+{
+    var loader = new BatchLoader(data, 256, shuffle: true, dropLast: true, Augmentation.Standard, seed: 1);
+    var plan = loader.PlanEpoch(0);
+    var clock = new Stopwatch();
+    for (int k = 0; k < plan.Length; k++)
+    {
+        using var scope = NewDisposeScope();
+        if (k == Warmup) clock.Start();
+        loader.Load(plan[k], 0, k);
+    }
+    Report("data path (load + augment)", 256, (plan.Length - Warmup) * 256, clock.Elapsed.TotalSeconds);
+}
+
+foreach (var withReconstruction in new[] { false, true })
+{
+    var options = new TrapTrainerOptions
+    {
+        Epochs = 1, BatchSize = 256, Threads = threads, Device = device,
+        ReconstructionWeight = withReconstruction ? 10 : 0, TotalVariationWeight = withReconstruction ? 1 : 0,
+    };
+    var trainer = new TrapTrainer(options);
+    var seconds = new List<double>();
+    trainer.StepCompleted += (_, e) => seconds.Add(256 / e.ImagesPerSecond);
+    using var network = trainer.Fit(new WideResNet16Backbone(10), data).Network;
+    double measured = seconds.Skip(Warmup).Sum();
+    Report($"stage 1 step, WRN-16-1, {(withReconstruction ? "with" : "without")} reconstruction head", 256, (seconds.Count - Warmup) * 256, measured);
+}
+
+{
+    using var trapped = new TrapTrainer(new TrapTrainerOptions { Epochs = 1, BatchSize = 256, Threads = threads, Device = device })
+        .Fit(new WideResNet16Backbone(10), Synthetic(256 * 2, seed: 2)).Network;
+    using var holdout = Synthetic(64 * (Warmup + steps), seed: 3);
+    var replacer = new HeadReplacer(new HeadReplacerOptions { Epochs = 1, Threads = threads, Device = device, ValidationFraction = 0, Selection = HeadSelection.LastEpoch });
+    var seconds = new List<double>();
+    replacer.StepCompleted += (_, e) => seconds.Add(64 / e.ImagesPerSecond);
+    using var defended = replacer.Fit(trapped, new WideResNet16Backbone(10), holdout).Network;
+    Report("stage 2 step (frozen stem, CutMix, new head)", 64, (seconds.Count - Warmup) * 64, seconds.Skip(Warmup).Sum());
+
+    using var test = Synthetic(10_000, seed: 4);
+    Evaluator.Evaluate(defended, test, device: new Device(device));
+    var clock = Stopwatch.StartNew();
+    Evaluator.Evaluate(defended, test, device: new Device(device));
+    Report("evaluation (10,000 images)", 500, 10_000, clock.Elapsed.TotalSeconds);
+}
+
+static ImageDataset Synthetic(int n, int seed)
+{
+    var random = new Random(seed);
+    var pixels = new byte[n * 3 * 32 * 32];
+    random.NextBytes(pixels);
+    using var images = tensor(pixels, [n, 3, 32, 32], ScalarType.Byte);
+    using var labels = tensor(Enumerable.Range(0, n).Select(i => (long)(i % 10)).ToArray());
+    return ImageDataset.FromTensors(images, labels, Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray());
+}
+
+static void Report(string what, int batch, int images, double seconds) =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {what} | {batch} | {images / seconds:F1} | {1000 * seconds * batch / images:F1} |"));
+
+int Arg(string name, int fallback) => int.Parse(ArgString(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+string ArgString(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}

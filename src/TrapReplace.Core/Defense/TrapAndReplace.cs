@@ -1,0 +1,220 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+
+namespace TrapReplace.Defense;
+
+/// <summary>
+/// The fluent entry point. It reads as the method does:
+/// <code>
+/// var defense = TrapAndReplace.Configure()
+///     .WithBackbone(new WideResNet16Backbone(classCount: 10))
+///     .WithReconstruction(weight: 10, totalVariationWeight: 1)
+///     .Trap(o => o.Epochs = 30)
+///     .Replace(o => o.Epochs = 20)
+///     .Build();
+/// using var result = defense.Fit(untrustedTraining, cleanHoldout);
+/// </code>
+/// </summary>
+public static class TrapAndReplace
+{
+    /// <summary>Starts a single-use builder with the reference defaults.</summary>
+    public static TrapAndReplaceBuilder Configure() => new();
+}
+
+/// <summary>Collects the defense's settings; <see cref="Build"/> validates them all and gives an immutable defense.</summary>
+public sealed class TrapAndReplaceBuilder
+{
+    private readonly TrapTrainerOptions trap = new();
+    private readonly HeadReplacerOptions replace = new();
+    private IBackbone? backbone;
+    private ILoggerFactory loggerFactory = NullLoggerFactory.Instance;
+    private bool built;
+
+    internal TrapAndReplaceBuilder()
+    {
+    }
+
+    /// <summary>The architecture and split (required).</summary>
+    public TrapAndReplaceBuilder WithBackbone(IBackbone value)
+    {
+        ThrowIfBuilt();
+        backbone = value ?? throw new ArgumentNullException(nameof(value));
+        return this;
+    }
+
+    /// <summary>The trap's loss weights: lambda for the reconstruction MSE and lambda2 for its total variation (reference: 10 and 1).</summary>
+    public TrapAndReplaceBuilder WithReconstruction(double weight = 10, double totalVariationWeight = 1)
+    {
+        ThrowIfBuilt();
+        trap.ReconstructionWeight = weight;
+        trap.TotalVariationWeight = totalVariationWeight;
+        return this;
+    }
+
+    /// <summary>Adjusts the stage-1 options.</summary>
+    public TrapAndReplaceBuilder Trap(Action<TrapTrainerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ThrowIfBuilt();
+        configure(trap);
+        return this;
+    }
+
+    /// <summary>Adjusts the stage-2 options.</summary>
+    public TrapAndReplaceBuilder Replace(Action<HeadReplacerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        ThrowIfBuilt();
+        configure(replace);
+        return this;
+    }
+
+    /// <summary>Runs both stages on <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>).</summary>
+    public TrapAndReplaceBuilder OnDevice(string device)
+    {
+        ThrowIfBuilt();
+        trap.Device = device;
+        replace.Device = device;
+        return this;
+    }
+
+    /// <summary>Sets the model and data seeds of both stages from one seed (stage 2's model seed is seed + 1 so the new head differs from the old one).</summary>
+    public TrapAndReplaceBuilder WithSeed(int seed)
+    {
+        ThrowIfBuilt();
+        trap.ModelSeed = seed;
+        trap.DataSeed = seed;
+        replace.ModelSeed = seed + 1;
+        replace.DataSeed = seed;
+        return this;
+    }
+
+    /// <summary>Pins the thread count of both stages (needed for bit-identical resumes).</summary>
+    public TrapAndReplaceBuilder WithThreads(int threads)
+    {
+        ThrowIfBuilt();
+        trap.Threads = threads;
+        replace.Threads = threads;
+        return this;
+    }
+
+    /// <summary>Writes both stages' checkpoints under <paramref name="directory"/> (<c>trap/</c> and <c>replace/</c>) and resumes from them.</summary>
+    public TrapAndReplaceBuilder WithCheckpoints(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ThrowIfBuilt();
+        trap.CheckpointDirectory = Path.Combine(directory, "trap");
+        replace.CheckpointDirectory = Path.Combine(directory, "replace");
+        return this;
+    }
+
+    /// <summary>Logs through <paramref name="factory"/>.</summary>
+    public TrapAndReplaceBuilder WithLogging(ILoggerFactory factory)
+    {
+        ThrowIfBuilt();
+        loggerFactory = factory ?? throw new ArgumentNullException(nameof(factory));
+        return this;
+    }
+
+    /// <summary>Validates everything (one error naming every bad value) and returns the defense. The builder cannot be used again.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some setting is invalid.</exception>
+    public TrapAndReplaceDefense Build()
+    {
+        ThrowIfBuilt();
+        var errors = new List<string>();
+        if (backbone is null) errors.Add("A backbone is required: call WithBackbone(...).");
+        errors.AddRange(trap.Validate().Select(e => "Trap." + e));
+        errors.AddRange(replace.Validate().Select(e => "Replace." + e));
+        DeviceNames.ThrowIfAny("TrapAndReplace", typeof(TrapAndReplaceDefense), errors);
+        built = true;
+        return new TrapAndReplaceDefense(backbone!, trap.Clone(), replace.Clone(), loggerFactory);
+    }
+
+    private void ThrowIfBuilt()
+    {
+        if (built) throw new InvalidOperationException("This builder has already built a defense; start a new one with TrapAndReplace.Configure().");
+    }
+}
+
+/// <summary>A configured Trap-and-Replace defense: fit it on untrusted data and a clean holdout.</summary>
+public sealed class TrapAndReplaceDefense
+{
+    private readonly ILoggerFactory loggerFactory;
+
+    internal TrapAndReplaceDefense(IBackbone backbone, TrapTrainerOptions trap, HeadReplacerOptions replace, ILoggerFactory loggerFactory)
+    {
+        Backbone = backbone;
+        TrapOptions = trap;
+        ReplaceOptions = replace;
+        this.loggerFactory = loggerFactory;
+    }
+
+    /// <summary>The architecture and split.</summary>
+    public IBackbone Backbone { get; }
+
+    /// <summary>Stage-1 options (a copy; changing it does not change the defense).</summary>
+    public TrapTrainerOptions TrapOptions { get => field.Clone(); }
+
+    /// <summary>Stage-2 options (a copy).</summary>
+    public HeadReplacerOptions ReplaceOptions { get => field.Clone(); }
+
+    /// <summary>Raised after every step of either stage.</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch of either stage.</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>
+    /// Stage 1 on <paramref name="untrusted"/>, then stage 2 on <paramref name="cleanHoldout"/>. The two
+    /// sets must be disjoint (use <see cref="HoldoutSplit"/>).
+    /// </summary>
+    /// <param name="untrusted">Training data, possibly poisoned.</param>
+    /// <param name="cleanHoldout">A small clean, trusted set.</param>
+    /// <param name="batchTransform">Optional per-batch poisoning for training-time attacks (evaluation only).</param>
+    /// <param name="cancellationToken">Stops between steps; checkpoints of finished epochs stay.</param>
+    public DefenseResult Fit(ImageDataset untrusted, ImageDataset cleanHoldout, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(cleanHoldout);
+        var trainer = new TrapTrainer(TrapOptions, loggerFactory.CreateLogger<TrapTrainer>());
+        trainer.StepCompleted += (s, e) => StepCompleted?.Invoke(this, e);
+        trainer.EpochCompleted += (s, e) => EpochCompleted?.Invoke(this, e);
+        var trapped = trainer.Fit(Backbone, untrusted, batchTransform, cancellationToken);
+        try
+        {
+            var replacer = new HeadReplacer(ReplaceOptions, loggerFactory.CreateLogger<HeadReplacer>());
+            replacer.StepCompleted += (s, e) => StepCompleted?.Invoke(this, e);
+            replacer.EpochCompleted += (s, e) => EpochCompleted?.Invoke(this, e);
+            var replaced = replacer.Fit(trapped.Network, Backbone, cleanHoldout, cancellationToken);
+            return new DefenseResult(trapped, replaced);
+        }
+        catch
+        {
+            trapped.Network.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>Both stages' outcomes. Disposing it disposes both networks.</summary>
+/// <param name="Trap">Stage 1: the trapped network (its original head is the undefended reference).</param>
+/// <param name="Replacement">Stage 2: the defended network.</param>
+public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResult Replacement) : IDisposable
+{
+    /// <summary>The trapped network with its original (possibly backdoored) head.</summary>
+    public TrapNetwork Trapped => Trap.Network;
+
+    /// <summary>The defended network: trapped stem, new head.</summary>
+    public TrapNetwork Defended => Replacement.Network;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Trap.Network.Dispose();
+        Replacement.Network.Dispose();
+    }
+}

@@ -1,0 +1,92 @@
+using TorchSharp;
+using TrapReplace.Data;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Evaluation;
+
+/// <summary>
+/// Computes CA, ASR, RA and per-class accuracy of a classifier in eval mode under no_grad.
+/// The model's training mode is restored afterwards.
+/// </summary>
+public static class Evaluator
+{
+    /// <summary>Evaluates <paramref name="model"/> (images (N, 3, H, W) in [0, 1] to logits) on the clean test set and, if given, the triggered set.</summary>
+    /// <param name="model">The classifier.</param>
+    /// <param name="cleanTest">The whole clean test set.</param>
+    /// <param name="triggered">Triggered non-target test images, or null for a clean-only report.</param>
+    /// <param name="device">Device to run on (the model must already be there).</param>
+    /// <param name="batchSize">Images per forward pass.</param>
+    public static EvaluationReport Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset cleanTest, ITriggeredTestSet? triggered = null, Device? device = null, int batchSize = 500)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(cleanTest);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        device ??= CPU;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            var correctPerClass = new long[cleanTest.ClassCount];
+            var countPerClass = new long[cleanTest.ClassCount];
+            var predictions = Predict(model, cleanTest.Images, asUint8: true, device, batchSize);
+            var truth = cleanTest.LabelArray();
+            for (int i = 0; i < truth.Length; i++)
+            {
+                countPerClass[truth[i]]++;
+                if (predictions[i] == truth[i]) correctPerClass[truth[i]]++;
+            }
+            double clean = truth.Length == 0 ? 0 : (double)correctPerClass.Sum() / truth.Length;
+            var perClass = correctPerClass.Select((c, k) => countPerClass[k] == 0 ? 0 : (double)c / countPerClass[k]).ToArray();
+
+            double? asr = null, ra = null;
+            int triggeredCount = 0;
+            if (triggered is not null)
+            {
+                var triggeredPredictions = Predict(model, triggered.Images, asUint8: false, device, batchSize);
+                var trueLabels = triggered.TrueLabels.cpu().data<long>().ToArray();
+                if (trueLabels.Length != triggeredPredictions.Length)
+                    throw new ArgumentException($"triggered set has {triggeredPredictions.Length} images but {trueLabels.Length} labels", nameof(triggered));
+                if (trueLabels.Any(l => l == triggered.TargetClass))
+                    throw new ArgumentException($"triggered set contains target-class ({triggered.TargetClass}) images; ASR counts non-target images only", nameof(triggered));
+                triggeredCount = trueLabels.Length;
+                if (triggeredCount > 0)
+                {
+                    asr = (double)triggeredPredictions.Count(p => p == triggered.TargetClass) / triggeredCount;
+                    ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
+                }
+            }
+            return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount);
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Accuracy of <paramref name="model"/> on a data set (used for validation during training).</summary>
+    public static double Accuracy(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 500)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        using var noGrad = no_grad();
+        var predictions = Predict(model, data.Images, asUint8: true, device, batchSize);
+        var truth = data.LabelArray();
+        return truth.Length == 0 ? 0 : (double)predictions.Where((p, i) => p == truth[i]).Count() / truth.Length;
+    }
+
+    private static long[] Predict(nn.Module<Tensor, Tensor> model, Tensor images, bool asUint8, Device device, int batchSize)
+    {
+        long n = images.shape[0];
+        var result = new long[n];
+        for (long start = 0; start < n; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(batchSize, n - start);
+            var batch = images.narrow(0, start, count);
+            batch = asUint8 ? batch.to(ScalarType.Float32).div_(255f) : batch.to(ScalarType.Float32);
+            var predicted = model.call(batch.to(device)).argmax(1).cpu().data<long>().ToArray();
+            Array.Copy(predicted, 0, result, start, count);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TrapReplace.Data;
+using TrapReplace.Evaluation;
+using TrapReplace.Models;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Replacement;
+
+/// <summary>The outcome of stage 2.</summary>
+/// <param name="Network">The defended network: a copy of the trapped stem with the new head, no decoder, in eval mode. The caller owns it.</param>
+/// <param name="History">One record per epoch (validation accuracy included when a validation split is used).</param>
+/// <param name="SelectedEpoch">The epoch whose head was returned (counted from 0).</param>
+/// <param name="ValidationAccuracy">Validation accuracy of the returned head, when measured.</param>
+/// <param name="HoldoutTrainCount">Holdout images the head was trained on.</param>
+/// <param name="ValidationCount">Holdout images kept for selection.</param>
+/// <param name="Seconds">Wall time of this call.</param>
+public sealed record HeadReplacementResult(TrapNetwork Network, IReadOnlyList<EpochRecord> History, int SelectedEpoch, double? ValidationAccuracy, int HoldoutTrainCount, int ValidationCount, double Seconds);
+
+/// <summary>
+/// Stage 2, "remove and patch": throws the trapped classification head and the decoder away and
+/// trains a fresh, randomly initialised head of the same architecture on the clean holdout with
+/// the stem frozen (no gradients, eval mode so BatchNorm statistics do not move).
+/// </summary>
+/// <remarks>Wang et al., "Trap and Replace", NeurIPS 2022.</remarks>
+public sealed class HeadReplacer
+{
+    /// <summary>Checkpoint of the last epoch.</summary>
+    public const string CheckpointFileName = "replace.ckpt";
+
+    /// <summary>The best head so far (best-validation selection).</summary>
+    public const string BestCheckpointFileName = "replace-best.ckpt";
+
+    private const string Stage = "replace";
+    private readonly HeadReplacerOptions options;
+    private readonly ILogger logger;
+
+    /// <summary>Creates a replacer; the options are validated and copied.</summary>
+    public HeadReplacer(HeadReplacerOptions options, ILogger<HeadReplacer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        this.options = options.Clone();
+        this.logger = logger ?? NullLogger<HeadReplacer>.Instance;
+    }
+
+    /// <summary>Raised after every optimisation step.</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch.</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>The options in use (a copy).</summary>
+    public HeadReplacerOptions Options => options.Clone();
+
+    /// <summary>Replaces the head of <paramref name="trapped"/> using the clean <paramref name="holdout"/>.</summary>
+    /// <param name="trapped">The stage-1 network; it is not modified.</param>
+    /// <param name="backbone">The backbone <paramref name="trapped"/> was built from (to build the new head and a stem copy).</param>
+    /// <param name="holdout">Clean, trusted images (a few percent of the training set).</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public HeadReplacementResult Fit(TrapNetwork trapped, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapped);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(holdout);
+        if (holdout.ClassCount != backbone.ClassCount)
+            throw new ArgumentException($"the holdout has {holdout.ClassCount} classes; the backbone {backbone.ClassCount}", nameof(holdout));
+        Optimization.ApplyThreads(options.Threads);
+        var device = Optimization.ResolveDevice(options.Device);
+        var total = Stopwatch.StartNew();
+
+        // A copy of the stem, so the defended network and the trapped one are independent objects.
+        var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null));
+        CopyStem(trapped, network);
+        network.to(device);
+        var stem = network.Stem.Module;
+        var head = network.Head.Module;
+        foreach (var p in stem.parameters()) p.requires_grad = false;
+
+        ImageDataset trainPart, validation;
+        if (options.ValidationFraction > 0)
+        {
+            var split = HoldoutSplit.Create(holdout.LabelArray(), options.ValidationFraction, options.DataSeed);
+            (trainPart, validation) = split.Apply(holdout);
+        }
+        else
+        {
+            trainPart = holdout.Subset(Enumerable.Range(0, holdout.Count).ToArray());
+            validation = holdout.Subset([]);
+        }
+        using var trainData = trainPart;
+        using var validationData = validation;
+
+        using var optimizer = Optimization.Create(options.Optimizer, head.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
+        var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
+            new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
+
+        var optionsJson = JsonSerializer.Serialize(options, TrainingJson.Options);
+        string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
+        string? bestPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, BestCheckpointFileName);
+        var history = new List<EpochRecord>();
+        int startEpoch = 0;
+        double? bestAccuracy = null;
+        int bestEpoch = -1;
+        Dictionary<string, Tensor>? bestHead = null;
+        if (checkpointPath is not null && options.Resume && File.Exists(checkpointPath))
+        {
+            var header = Checkpoint.ReadHeader(checkpointPath);
+            if (header.Stage != Stage || header.OptionsJson != optionsJson)
+                throw new InvalidOperationException($"{checkpointPath} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
+            Checkpoint.Read(checkpointPath, network, optimizer);
+            history.AddRange(header.History);
+            startEpoch = header.CompletedEpochs;
+            bestAccuracy = header.BestValidationAccuracy;
+            bestEpoch = header.BestEpoch ?? -1;
+            if (bestPath is not null && File.Exists(bestPath)) bestHead = LoadHeadState(bestPath, backbone, device);
+            TrainingLog.Resumed(logger, Stage, checkpointPath, startEpoch);
+        }
+
+        TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
+        try
+        {
+            for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+            {
+                var record = RunEpoch(network, optimizer, loader, epoch, device, checkpointPath, cancellationToken);
+                double? validationAccuracy = null;
+                if (validationData.Count > 0)
+                {
+                    network.eval();
+                    validationAccuracy = Evaluator.Accuracy(network, validationData, device);
+                }
+                record = record with { ValidationAccuracy = validationAccuracy };
+                history.Add(record);
+                if (options.Selection == HeadSelection.BestValidation && validationAccuracy > (bestAccuracy ?? double.NegativeInfinity))
+                {
+                    bestAccuracy = validationAccuracy;
+                    bestEpoch = epoch;
+                    DisposeAll(bestHead);
+                    bestHead = head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                    if (bestPath is not null)
+                        Checkpoint.Write(bestPath, new CheckpointHeader(Stage + "-best", epoch + 1, [], optionsJson, bestAccuracy, bestEpoch), network, optimizer);
+                }
+                if (checkpointPath is not null)
+                    Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
+                TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
+                    validationAccuracy?.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a", record.LearningRate, record.ImagesPerSecond);
+                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs));
+            }
+
+            int selected = options.Epochs - 1;
+            double? selectedAccuracy = history.Count > 0 ? history[^1].ValidationAccuracy : null;
+            if (options.Selection == HeadSelection.BestValidation && bestHead is not null)
+            {
+                using (no_grad())
+                    foreach (var (name, value) in head.state_dict()) value.copy_(bestHead[name]);
+                selected = bestEpoch;
+                selectedAccuracy = bestAccuracy;
+            }
+            network.eval();
+            return new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            DisposeAll(bestHead);
+        }
+    }
+
+    private EpochRecord RunEpoch(TrapNetwork network, TorchSharp.Modules.OptimizerHelper optimizer, BatchLoader loader, int epoch, Device device,
+        string? checkpointPath, CancellationToken cancellationToken)
+    {
+        double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
+        Optimization.SetLearningRate(optimizer, rate);
+        // Only the head trains; the frozen stem stays in eval mode so its BatchNorm statistics do not move.
+        network.Stem.Module.eval();
+        network.Head.Module.train();
+        var plan = loader.PlanEpoch(epoch);
+        var sums = new LossAccumulator();
+        long correct = 0, seen = 0;
+        var clock = Stopwatch.StartNew();
+        for (int step = 0; step < plan.Length; step++)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                TrainingLog.Cancelled(logger, Stage, epoch);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var stepClock = Stopwatch.StartNew();
+            using var scope = NewDisposeScope();
+            var batch = loader.Load(plan[step], epoch, step);
+            var images = batch.Images.to(device);
+            var labels = batch.Labels.to(device);
+            int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
+            var random = new Random(seed);
+            manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
+
+            optimizer.zero_grad();
+            Tensor loss, logits, majority;
+            if (options.CutMixProbability > 0 && random.NextDouble() < options.CutMixProbability)
+            {
+                using var generator = new Generator((ulong)seed);
+                var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
+                logits = network.ForwardWithFrozenStem(mixed.Images);
+                loss = nn.functional.cross_entropy(logits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
+                    .add(nn.functional.cross_entropy(logits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
+                majority = mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels;
+            }
+            else
+            {
+                logits = network.ForwardWithFrozenStem(images);
+                loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
+                majority = labels;
+            }
+            double value = loss.ToDouble();
+            var parts = new LossParts(value, value, 0, 0);
+            if (!double.IsFinite(value))
+            {
+                TrainingLog.Diverged(logger, Stage, epoch, step, checkpointPath ?? "none");
+                throw new TrainingDivergedException(Stage, epoch, step, parts, checkpointPath is not null && File.Exists(checkpointPath) ? checkpointPath : null);
+            }
+            loss.backward();
+            optimizer.step();
+
+            int n = (int)labels.shape[0];
+            sums.Add(parts, n);
+            correct += logits.argmax(1).eq(majority).sum().ToInt64();
+            seen += n;
+            StepCompleted?.Invoke(this, new TrainingStepEventArgs(Stage, epoch, step, plan.Length, parts, n / stepClock.Elapsed.TotalSeconds));
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new EpochRecord(epoch, rate, sums.Mean(), seen == 0 ? 0 : (double)correct / seen, null, seconds, seen / seconds);
+    }
+
+    private static void CopyStem(TrapNetwork source, TrapNetwork destination)
+    {
+        var from = source.Stem.Module.state_dict();
+        var to = destination.Stem.Module.state_dict();
+        if (!from.Keys.Order().SequenceEqual(to.Keys.Order()))
+            throw new ArgumentException("the trapped network's stem does not match the backbone's stem (different architecture or split)", nameof(source));
+        using var noGrad = no_grad();
+        foreach (var (name, value) in to)
+        {
+            if (!value.shape.SequenceEqual(from[name].shape))
+                throw new ArgumentException($"stem parameter '{name}' has shape ({string.Join(", ", from[name].shape)}) in the trapped network but ({string.Join(", ", value.shape)}) in the backbone", nameof(source));
+            value.copy_(from[name]);
+        }
+    }
+
+    private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)
+    {
+        // The best checkpoint stores a whole network; only its head is needed.
+        using var holder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null);
+        Checkpoint.Read(bestPath, holder, null);
+        holder.to(device);
+        return holder.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+    }
+
+    private static void DisposeAll(Dictionary<string, Tensor>? tensors)
+    {
+        if (tensors is null) return;
+        foreach (var t in tensors.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,134 @@
+using TrapReplace.Training;
+
+namespace TrapReplace.Replacement;
+
+/// <summary>How stage 2 picks the head it returns.</summary>
+public enum HeadSelection
+{
+    /// <summary>The epoch with the best accuracy on the validation split carved from the clean holdout
+    /// (never the test set; the reference code selects on test accuracy, which leaks).</summary>
+    BestValidation,
+
+    /// <summary>The last epoch.</summary>
+    LastEpoch,
+}
+
+/// <summary>
+/// Stage 2 ("remove and patch") settings. Defaults are the reference's CIFAR-10/GTSRB values:
+/// Adam lr 0.03 (unusually high for Adam, inherited by the reference from a semi-supervised code
+/// base; treat it as tunable), batch 64, 100 epochs, cosine, weight decay 5e-4, dropout 0.5 in the
+/// new head, CutMix on every batch with beta 1, label smoothing 0.1. Bindable from configuration
+/// (section <c>TrapReplace:Replace</c>).
+/// </summary>
+public sealed class HeadReplacerOptions
+{
+    /// <summary>Training epochs of the new head.</summary>
+    /// <value>100.</value>
+    public int Epochs { get; set; } = 100;
+
+    /// <summary>Mini-batch size.</summary>
+    /// <value>64.</value>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Optimizer over the new head.</summary>
+    /// <value><see cref="OptimizerKind.Adam"/>.</value>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+
+    /// <summary>Initial learning rate, cosine-annealed over all epochs.</summary>
+    /// <value>0.03.</value>
+    public double LearningRate { get; set; } = 0.03;
+
+    /// <summary>Weight decay.</summary>
+    /// <value>5e-4.</value>
+    public double WeightDecay { get; set; } = 5e-4;
+
+    /// <summary>Momentum for SGD.</summary>
+    /// <value>0.9.</value>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>Dropout inside the new head's residual block.</summary>
+    /// <value>0.5.</value>
+    public double Dropout { get; set; } = 0.5;
+
+    /// <summary>Probability of CutMix per batch (1 = every batch, as the reference; 0 disables it).</summary>
+    /// <value>1.</value>
+    public double CutMixProbability { get; set; } = 1;
+
+    /// <summary>Beta-distribution parameter of the CutMix area.</summary>
+    /// <value>1.</value>
+    public double CutMixBeta { get; set; } = 1;
+
+    /// <summary>Label smoothing of the cross-entropy.</summary>
+    /// <value>0.1.</value>
+    public double LabelSmoothing { get; set; } = 0.1;
+
+    /// <summary>Share of the clean holdout kept aside for head selection (stratified, seeded). 0 with <see cref="HeadSelection.LastEpoch"/>.</summary>
+    /// <value>0.1.</value>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>Which epoch's head is returned.</summary>
+    /// <value><see cref="HeadSelection.BestValidation"/>.</value>
+    public HeadSelection Selection { get; set; } = HeadSelection.BestValidation;
+
+    /// <summary>Random-crop padding.</summary>
+    /// <value>4.</value>
+    public int CropPadding { get; set; } = 4;
+
+    /// <summary>Random horizontal flips.</summary>
+    /// <value>true.</value>
+    public bool HorizontalFlip { get; set; } = true;
+
+    /// <summary>Seed of the new head's initialisation and of dropout.</summary>
+    /// <value>1.</value>
+    public int ModelSeed { get; set; } = 1;
+
+    /// <summary>Seed of the validation split, shuffling, augmentation and CutMix.</summary>
+    /// <value>0.</value>
+    public int DataSeed { get; set; }
+
+    /// <summary>Device.</summary>
+    /// <value><c>cpu</c>.</value>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
+    /// <value>0.</value>
+    public int Threads { get; set; }
+
+    /// <summary>Folder for <c>replace.ckpt</c> and <c>replace-best.ckpt</c>; null disables checkpoints.</summary>
+    /// <value>null.</value>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Resume from the checkpoint when one exists.</summary>
+    /// <value>true.</value>
+    public bool Resume { get; set; } = true;
+
+    /// <summary>Every problem with the current values; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Epochs < 1) errors.Add($"Epochs must be >= 1; got {Epochs}.");
+        if (BatchSize < 1) errors.Add($"BatchSize must be >= 1; got {BatchSize}.");
+        if (!Enum.IsDefined(Optimizer)) errors.Add($"Optimizer must be Adam or Sgd; got {Optimizer}.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) errors.Add($"LearningRate must be a positive number; got {LearningRate}.");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) errors.Add($"WeightDecay must be >= 0; got {WeightDecay}.");
+        if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"Momentum must be in [0, 1); got {Momentum}.");
+        if (!(Dropout >= 0 && Dropout < 1)) errors.Add($"Dropout must be in [0, 1); got {Dropout}.");
+        if (!(CutMixProbability >= 0 && CutMixProbability <= 1)) errors.Add($"CutMixProbability must be in [0, 1]; got {CutMixProbability}.");
+        if (!(CutMixBeta > 0) || double.IsInfinity(CutMixBeta)) errors.Add($"CutMixBeta must be > 0; got {CutMixBeta}.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) errors.Add($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) errors.Add($"ValidationFraction must be in [0, 1); got {ValidationFraction}.");
+        if (!Enum.IsDefined(Selection)) errors.Add($"Selection must be BestValidation or LastEpoch; got {Selection}.");
+        if (Selection == HeadSelection.BestValidation && ValidationFraction == 0)
+            errors.Add("Selection BestValidation needs a ValidationFraction > 0 (or choose LastEpoch).");
+        if (CropPadding < 0) errors.Add($"CropPadding must be >= 0; got {CropPadding}.");
+        if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
+        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
+        return errors;
+    }
+
+    /// <summary>Throws one <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> naming every problem, if any.</summary>
+    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(HeadReplacerOptions), typeof(HeadReplacerOptions), Validate());
+
+    /// <summary>A copy.</summary>
+    public HeadReplacerOptions Clone() => (HeadReplacerOptions)MemberwiseClone();
+}

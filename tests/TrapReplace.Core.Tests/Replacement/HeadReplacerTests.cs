@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Options;
+using TrapReplace.Core.Tests.Infrastructure;
+using TrapReplace.Evaluation;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Core.Tests.Replacement;
+
+public sealed class HeadReplacerTests
+{
+    private static readonly WideResNet16Backbone Backbone = new(4);
+
+    private static TrapTrainingResult Trap(int n = 128) =>
+        new TrapTrainer(new TrapTrainerOptions { Epochs = 2, BatchSize = 32, LearningRate = 3e-3, Threads = 2 })
+            .Fit(Backbone, Synthetic.ColourClasses(n, seed: 5));
+
+    private static HeadReplacerOptions Small(int epochs = 2) => new()
+    {
+        Epochs = epochs,
+        BatchSize = 16,
+        LearningRate = 3e-3,
+        ValidationFraction = 0.25,
+        Threads = 2,
+    };
+
+    [Fact]
+    public void Only_the_new_head_gets_gradients_and_the_stem_batchnorm_statistics_do_not_move()
+    {
+        using var trapped = Trap().Network;
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var before = trapped.Stem.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+
+        var result = new HeadReplacer(Small()).Fit(trapped, Backbone, holdout);
+        using var defended = result.Network;
+
+        foreach (var p in defended.Stem.Module.parameters())
+        {
+            p.requires_grad.Should().BeFalse();
+            (p.grad is null).Should().BeTrue("no gradient may reach the frozen stem");
+        }
+        foreach (var p in defended.Head.Module.parameters())
+            (p.grad is not null && p.grad.abs().sum().ToSingle() > 0).Should().BeTrue("every head parameter receives a gradient");
+        foreach (var (name, value) in defended.Stem.Module.state_dict())
+            value.allclose(before[name], 0, 0).Should().BeTrue($"stem entry {name} (weights and BN running statistics) must not change");
+        foreach (var t in before.Values) t.Dispose();
+    }
+
+    [Fact]
+    public void The_new_head_is_freshly_initialised_not_copied_and_has_no_decoder()
+    {
+        using var trapped = Trap().Network;
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var options = Small(epochs: 1);
+        options.LearningRate = 1e-12;
+
+        var result = new HeadReplacer(options).Fit(trapped, Backbone, holdout);
+        using var defended = result.Network;
+
+        defended.ReconstructionHead.Should().BeNull();
+        var oldFc = trapped.Head.Module.state_dict()["fc.weight"];
+        var newFc = defended.Head.Module.state_dict()["fc.weight"];
+        oldFc.sub(newFc).abs().max().ToSingle().Should().BeGreaterThan(1e-3f);
+        // The stem is a copy: a different object with equal weights.
+        ReferenceEquals(defended.Stem.Module, trapped.Stem.Module).Should().BeFalse();
+    }
+
+    [Fact]
+    public void Selection_uses_the_validation_split_of_the_holdout_and_accuracy_rises_above_chance()
+    {
+        using var trapped = Trap(256).Network;
+        using var holdout = Synthetic.ColourClasses(96, seed: 7);
+        using var test = Synthetic.ColourClasses(128, seed: 8);
+        var options = Small(epochs: 4);
+
+        var result = new HeadReplacer(options).Fit(trapped, Backbone, holdout);
+        using var defended = result.Network;
+
+        result.ValidationCount.Should().Be(24);
+        result.HoldoutTrainCount.Should().Be(72);
+        result.History.Should().OnlyContain(r => r.ValidationAccuracy != null);
+        result.ValidationAccuracy.Should().Be(result.History.Max(r => r.ValidationAccuracy));
+        result.History[result.SelectedEpoch].ValidationAccuracy.Should().Be(result.ValidationAccuracy);
+        Evaluator.Evaluate(defended, test).CleanAccuracy.Should().BeGreaterThan(0.5);
+    }
+
+    [Fact]
+    public void Best_validation_without_a_validation_split_is_an_option_error()
+    {
+        var act = () => new HeadReplacer(new HeadReplacerOptions { ValidationFraction = 0, Dropout = 1.5 });
+        act.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().HaveCount(2).And.Contain(f => f.Contains("ValidationFraction > 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CutMix_pastes_one_box_and_sets_lambda_to_the_unpasted_area()
+    {
+        using var scope = NewDisposeScope();
+        var images = arange(4, dtype: ScalarType.Float32).view(4, 1, 1, 1).expand(4, 3, 8, 8).contiguous();
+        var labels = arange(4, dtype: ScalarType.Int64);
+        using var generator = new Generator(3);
+
+        var mixed = CutMix.Apply(images, labels, 1.0, new Random(11), generator);
+
+        var first = mixed.Images[0, 0];
+        var pasted = first.ne(0).sum().ToInt64();
+        var source = mixed.PastedLabels[0].ToInt64();
+        (1 - pasted / 64.0).Should().BeApproximately(mixed.Lambda, 1e-12);
+        if (pasted > 0) first.max().ToSingle().Should().Be(source);
+        mixed.PastedLabels.sort().Values.data<long>().ToArray().Should().Equal(0L, 1L, 2L, 3L);
+    }
+}
