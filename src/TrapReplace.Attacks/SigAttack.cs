@@ -19,13 +19,7 @@ public sealed class SigAttack : BackdoorAttack
     /// <param name="trigger">The SIG trigger; the default <see cref="SigTrigger"/> (blend, α = 0.2, f = 6) when null.</param>
     /// <param name="logger">Logger; none when null.</param>
     public SigAttack(PoisoningPolicy policy, SigTrigger? trigger = null, ILogger? logger = null)
-        : base("sig", trigger ?? new SigTrigger(), CleanLabel(policy), logger)
+        : base("sig", trigger ?? new SigTrigger(), ForceCleanLabel(policy), logger)
     {
-    }
-
-    private static PoisoningPolicy CleanLabel(PoisoningPolicy policy)
-    {
-        ArgumentNullException.ThrowIfNull(policy);
-        return policy with { LabelMode = LabelMode.CleanLabel };
     }
 }

@@ -35,7 +35,7 @@ public sealed class LabelConsistentAttack : BackdoorAttack
     /// <exception cref="ArgumentNullException"><paramref name="surrogateModel"/> is null.</exception>
     /// <exception cref="ArgumentException">The PGD settings are invalid.</exception>
     public LabelConsistentAttack(PoisoningPolicy policy, Func<Tensor, Tensor> surrogateModel, PgdOptions? pgd = null, ILogger? logger = null)
-        : base("label-consistent", BuiltInTriggers.FourCornerGrid(), CleanLabel(policy), logger)
+        : base("label-consistent", BuiltInTriggers.FourCornerGrid(), ForceCleanLabel(policy), logger)
     {
         ArgumentNullException.ThrowIfNull(surrogateModel);
         this.surrogateModel = surrogateModel;
@@ -48,10 +48,4 @@ public sealed class LabelConsistentAttack : BackdoorAttack
     /// <inheritdoc />
     protected override Tensor Prepare(Tensor images, Tensor labels, Generator generator) =>
         pgd.Perturb(surrogateModel, images, labels, generator);
-
-    private static PoisoningPolicy CleanLabel(PoisoningPolicy policy)
-    {
-        ArgumentNullException.ThrowIfNull(policy);
-        return policy with { LabelMode = LabelMode.CleanLabel };
-    }
 }

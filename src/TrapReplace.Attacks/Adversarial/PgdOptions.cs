@@ -1,3 +1,4 @@
+using TrapReplace.Attacks.Poisoning;
 using System.Globalization;
 
 namespace TrapReplace.Attacks.Adversarial;
@@ -30,32 +31,27 @@ public sealed record PgdOptions
     /// only one is, otherwise "options".</exception>
     public void Validate()
     {
-        var errors = new List<(string Name, string Message)>();
+        var errors = new SettingErrors();
         if (!(Epsilon >= 0.0 && Epsilon <= 1.0))
         {
-            errors.Add((nameof(Epsilon), string.Create(CultureInfo.InvariantCulture, $"Epsilon = {Epsilon} is outside [0, 1]")));
+            errors.Add(nameof(Epsilon), string.Create(CultureInfo.InvariantCulture, $"Epsilon = {Epsilon} is outside [0, 1]"));
         }
 
         if (!(StepSize > 0.0 && double.IsFinite(StepSize)))
         {
-            errors.Add((nameof(StepSize), string.Create(CultureInfo.InvariantCulture, $"StepSize = {StepSize} must be positive")));
+            errors.Add(nameof(StepSize), string.Create(CultureInfo.InvariantCulture, $"StepSize = {StepSize} must be positive"));
         }
 
         if (Steps < 1)
         {
-            errors.Add((nameof(Steps), $"Steps = {Steps} must be at least 1"));
+            errors.Add(nameof(Steps), $"Steps = {Steps} must be at least 1");
         }
 
         if (BatchSize < 1)
         {
-            errors.Add((nameof(BatchSize), $"BatchSize = {BatchSize} must be at least 1"));
+            errors.Add(nameof(BatchSize), $"BatchSize = {BatchSize} must be at least 1");
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(
-                $"Invalid PGD options: {string.Join("; ", errors.Select(e => e.Message))}.",
-                errors.Count == 1 ? errors[0].Name : "options");
-        }
+        errors.ThrowIfAny("PGD options", "options");
     }
 }

@@ -137,6 +137,15 @@ public abstract class BackdoorAttack : IAttack
     /// <returns>The triggered images.</returns>
     protected virtual Tensor ApplyTestTrigger(Tensor images) => Trigger.Apply(images);
 
+    /// <summary>Returns the policy with <see cref="LabelMode.CleanLabel"/>, for attacks that are clean-label by definition.</summary>
+    /// <param name="policy">The caller's policy.</param>
+    /// <returns>A copy with the label mode overridden.</returns>
+    protected static PoisoningPolicy ForceCleanLabel(PoisoningPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy with { LabelMode = LabelMode.CleanLabel };
+    }
+
     /// <summary>Checks a label tensor and copies it to the CPU.</summary>
     internal static long[] ReadLabels(Tensor labels, long count, string paramName = "labels")
     {

@@ -31,38 +31,33 @@ public sealed record PoisoningPolicy(
     /// names the setting when only one is, otherwise "policy".</exception>
     public void Validate(int numClasses)
     {
-        var errors = new List<(string Name, string Message)>();
+        var errors = new SettingErrors();
         if (numClasses < 2)
         {
-            errors.Add((nameof(numClasses), $"numClasses must be at least 2, got {numClasses}"));
+            errors.Add(nameof(numClasses), $"numClasses must be at least 2, got {numClasses}");
         }
         else if (TargetClass < 0 || TargetClass >= numClasses)
         {
-            errors.Add((nameof(TargetClass), $"TargetClass = {TargetClass} is outside [0, {numClasses - 1}]"));
+            errors.Add(nameof(TargetClass), $"TargetClass = {TargetClass} is outside [0, {numClasses - 1}]");
         }
 
         if (!(PoisonRatio > 0.0 && PoisonRatio <= 1.0))
         {
-            errors.Add((nameof(PoisonRatio),
-                string.Create(CultureInfo.InvariantCulture, $"PoisonRatio = {PoisonRatio} is outside (0, 1]")));
+            errors.Add(nameof(PoisonRatio),
+                string.Create(CultureInfo.InvariantCulture, $"PoisonRatio = {PoisonRatio} is outside (0, 1]"));
         }
 
         if (!Enum.IsDefined(Denominator))
         {
-            errors.Add((nameof(Denominator), $"Denominator = {Denominator} is not a defined value"));
+            errors.Add(nameof(Denominator), $"Denominator = {Denominator} is not a defined value");
         }
 
         if (!Enum.IsDefined(LabelMode))
         {
-            errors.Add((nameof(LabelMode), $"LabelMode = {LabelMode} is not a defined value"));
+            errors.Add(nameof(LabelMode), $"LabelMode = {LabelMode} is not a defined value");
         }
 
-        if (errors.Count > 0)
-        {
-            string paramName = errors.Count == 1 ? errors[0].Name : "policy";
-            throw new ArgumentException(
-                $"Invalid poisoning policy: {string.Join("; ", errors.Select(e => e.Message))}.", paramName);
-        }
+        errors.ThrowIfAny("poisoning policy", "policy");
     }
 
     /// <summary>The number of samples to poison: max(1, round(ratio x D)), half away from zero.</summary>

@@ -1,3 +1,4 @@
+using TrapReplace.Attacks.Poisoning;
 using System.Globalization;
 
 namespace TrapReplace.Attacks.Warping;
@@ -22,32 +23,27 @@ public sealed record WaNetOptions
     /// only one is, otherwise "options".</exception>
     public void Validate()
     {
-        var errors = new List<(string Name, string Message)>();
+        var errors = new SettingErrors();
         if (GridSize < 2)
         {
-            errors.Add((nameof(GridSize), $"GridSize = {GridSize} must be at least 2"));
+            errors.Add(nameof(GridSize), $"GridSize = {GridSize} must be at least 2");
         }
 
         if (!(Strength >= 0.0 && double.IsFinite(Strength)))
         {
-            errors.Add((nameof(Strength), string.Create(CultureInfo.InvariantCulture, $"Strength = {Strength} must be finite and ≥ 0")));
+            errors.Add(nameof(Strength), string.Create(CultureInfo.InvariantCulture, $"Strength = {Strength} must be finite and ≥ 0"));
         }
 
         if (!(GridRescale > 0.0 && double.IsFinite(GridRescale)))
         {
-            errors.Add((nameof(GridRescale), string.Create(CultureInfo.InvariantCulture, $"GridRescale = {GridRescale} must be positive")));
+            errors.Add(nameof(GridRescale), string.Create(CultureInfo.InvariantCulture, $"GridRescale = {GridRescale} must be positive"));
         }
 
         if (!(CrossRatio >= 0.0 && double.IsFinite(CrossRatio)))
         {
-            errors.Add((nameof(CrossRatio), string.Create(CultureInfo.InvariantCulture, $"CrossRatio = {CrossRatio} must be finite and ≥ 0")));
+            errors.Add(nameof(CrossRatio), string.Create(CultureInfo.InvariantCulture, $"CrossRatio = {CrossRatio} must be finite and ≥ 0"));
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(
-                $"Invalid WaNet options: {string.Join("; ", errors.Select(e => e.Message))}.",
-                errors.Count == 1 ? errors[0].Name : "options");
-        }
+        errors.ThrowIfAny("WaNet options", "options");
     }
 }
