@@ -174,7 +174,7 @@ public static partial class Cifar10
         long expected = (long)recordsPerFile * recordSize;
         if (length != expected)
             throw new DatasetFormatException(archive,
-                $"entry {entryName} is {length:N0} bytes; expected {expected:N0} ({recordsPerFile:N0} records of {recordSize:N0} bytes)");
+                $"entry {entryName} is {length} bytes; expected {expected} ({recordsPerFile} records of {recordSize} bytes)");
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         var record = new byte[recordSize];

@@ -140,7 +140,7 @@ public static partial class Gtsrb
             throw new DatasetFormatException(imagesZipPath, "holds no Final_Test/Images/NNNNN.ppm images (is it GTSRB_Final_Test_Images.zip?)");
         if (labels.Keys.Except(files.Select(f => f.FileName), StringComparer.Ordinal).Order(StringComparer.Ordinal).FirstOrDefault() is { } missing)
             throw new DatasetFormatException(imagesZipPath,
-                $"holds no image Final_Test/Images/{missing}, which {groundTruthName} in {groundTruthZipPath} lists ({labels.Count:N0} rows, {files.Count:N0} images)");
+                $"holds no image Final_Test/Images/{missing}, which {groundTruthName} in {groundTruthZipPath} lists ({labels.Count} rows, {files.Count} images)");
 
         var images = new List<ConvertedImage>(files.Count);
         progress?.Report(new DatasetBuildProgress("test", 0, files.Count));
@@ -237,7 +237,7 @@ public static partial class Gtsrb
     private static byte[] ReadEntry(string zipPath, ZipArchiveEntry entry)
     {
         if (entry.Length > MaxEntryBytes)
-            throw new DatasetFormatException(zipPath, $"entry {entry.FullName} is {entry.Length:N0} bytes, more than any GTSRB image or CSV ({MaxEntryBytes:N0})");
+            throw new DatasetFormatException(zipPath, $"entry {entry.FullName} is {entry.Length} bytes, more than any GTSRB image or CSV ({MaxEntryBytes})");
         try
         {
             using var stream = entry.Open();

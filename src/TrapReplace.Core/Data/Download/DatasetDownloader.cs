@@ -152,7 +152,7 @@ public sealed class DatasetDownloader
                             received += read;
                             if (total is long announced && received > announced)
                                 throw new DatasetDownloadException(source, DownloadFailureKind.Truncated,
-                                    $"the server sent more than the {announced:N0} bytes it announced (Content-Length)");
+                                    $"the server sent more than the {announced} bytes it announced (Content-Length)");
                             hash.AppendData(buffer, 0, read);
                             await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                             if (received - lastReported >= ProgressStepBytes)
@@ -177,7 +177,7 @@ public sealed class DatasetDownloader
             var actual = new FileChecksum(algorithm, Convert.ToHexStringLower(hash.GetHashAndReset()));
             if (expectedChecksum is not null && actual != expectedChecksum)
                 throw new DatasetDownloadException(source, DownloadFailureKind.ChecksumMismatch,
-                    $"checksum mismatch: expected {expectedChecksum}, got {actual} ({received:N0} bytes received); the file was discarded");
+                    $"checksum mismatch: expected {expectedChecksum}, got {actual} ({received} bytes received); the file was discarded");
 
             cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, destination, overwrite: true);
@@ -193,12 +193,12 @@ public sealed class DatasetDownloader
         catch (OperationCanceledException ex) when (stall.IsCancellationRequested)
         {
             throw new DatasetDownloadException(source, DownloadFailureKind.TimedOut,
-                $"no data arrived for {StallTimeout.TotalSeconds:0.###} s after {received:N0} bytes; the connection stalled", ex);
+                $"no data arrived for {(long)StallTimeout.TotalMilliseconds} ms after {received} bytes; the connection stalled", ex);
         }
         catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
         {
             throw new DatasetDownloadException(source, DownloadFailureKind.TimedOut,
-                $"the HTTP client's timeout ({_http.Timeout.TotalSeconds:0.###} s) passed after {received:N0} bytes", ex);
+                $"the HTTP client's timeout ({(long)_http.Timeout.TotalMilliseconds} ms) passed after {received} bytes", ex);
         }
         catch (HttpRequestException ex)
         {
@@ -226,13 +226,13 @@ public sealed class DatasetDownloader
             if (total is long expected && (ex is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } || received < expected))
                 throw Truncated(source, received, expected, ex);
             throw new DatasetDownloadException(source, DownloadFailureKind.Network,
-                $"the connection failed after {received:N0} bytes: {ex.Message}", ex);
+                $"the connection failed after {received} bytes: {ex.Message}", ex);
         }
     }
 
     private static DatasetDownloadException Truncated(Uri source, long received, long expected, Exception? inner) =>
         new(source, DownloadFailureKind.Truncated,
-            $"truncated download: the connection ended after {received:N0} of {expected:N0} bytes (Content-Length); the partial file was discarded", inner);
+            $"truncated download: the connection ended after {received} of {expected} bytes (Content-Length); the partial file was discarded", inner);
 
     private static DatasetDownloadException Classify(Uri source, string folder, HttpRequestException ex)
     {

@@ -42,7 +42,7 @@ internal static class PpmDecoder
         int expected = checked(width * height * 3);
         int available = data.Length - position;
         if (available < expected)
-            throw new InvalidDataException($"truncated PPM pixel data: a {width}x{height} image needs {expected:N0} bytes, found {available:N0}");
+            throw new InvalidDataException($"truncated PPM pixel data: a {width}x{height} image needs {expected} bytes, found {available}");
         return new RgbImage(width, height, data.Slice(position, expected).ToArray());
     }
 
