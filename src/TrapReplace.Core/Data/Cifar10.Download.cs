@@ -29,7 +29,9 @@ public static partial class Cifar10
     /// <c>cifar-10-batches-bin/</c> does not exist yet it appears in one rename; otherwise each file in
     /// it is replaced by its own atomic rename and other files there are kept. The archive is then
     /// deleted unless <see cref="DatasetDownloadOptions.KeepArchives"/> is set or it was there before
-    /// the call. Extraction runs on the thread pool.
+    /// the call; this also happens when the extraction fails or is cancelled (set KeepArchives to
+    /// retry without downloading again), and an archive found malformed is deleted in any case.
+    /// Extraction runs on the thread pool.
     /// </remarks>
     /// <param name="root">The data root (see <see cref="DataDirectory.Resolve"/>), or the
     /// <c>cifar-10-batches-bin</c> folder itself.</param>
@@ -72,6 +74,7 @@ public static partial class Cifar10
 
         var archive = await ArchiveFetcher.ObtainAsync(options.CreateDownloader(), OfficialArchiveUri, Path.Combine(dataRoot, ArchiveFileName),
             options.ChecksumFor(ArchiveFileName, OfficialArchiveChecksum), progress, logger, cancellationToken).ConfigureAwait(false);
+        bool malformed = false;
         try
         {
             await Task.Run(() => ExtractAndInstall(archive.Path, folder, recordsPerFile, logger, cancellationToken), cancellationToken)
@@ -79,11 +82,14 @@ public static partial class Cifar10
         }
         catch (DatasetFormatException ex) when (ex.FilePath == archive.Path)
         {
-            // A malformed archive we fetched must not be reused by the next call.
-            ArchiveFetcher.DeleteDownloaded([archive], keep: false, logger);
+            malformed = true;
             throw;
         }
-        ArchiveFetcher.DeleteDownloaded([archive], options.KeepArchives, logger);
+        finally
+        {
+            // A malformed archive we fetched must not be reused by the next call, even when archives are kept.
+            ArchiveFetcher.DeleteDownloaded([archive], options.KeepArchives && !malformed, logger);
+        }
         return folder;
     }
 

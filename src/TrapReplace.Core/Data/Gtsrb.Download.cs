@@ -32,10 +32,11 @@ public static partial class Gtsrb
     /// archives.</para>
     /// <para>The archives go to <paramref name="root"/> (through temporary files); archives already
     /// there are used without downloading (verified when a checksum is configured), so an offline
-    /// machine can be served by copying them there. After a successful conversion the archives this
-    /// call downloaded are deleted unless <see cref="DatasetDownloadOptions.KeepArchives"/> is set;
-    /// when a later step fails they are kept for the retry, except an archive the conversion found
-    /// malformed. The conversion runs on the thread pool.</para>
+    /// machine can be served by copying them there. When the call ends, successfully or not, the
+    /// archives it downloaded are deleted unless <see cref="DatasetDownloadOptions.KeepArchives"/> is
+    /// set; with it set, a failed or cancelled call can be repeated without fetching the archives that
+    /// were already complete. An archive the conversion found malformed is deleted in any case. The
+    /// conversion runs on the thread pool.</para>
     /// </remarks>
     /// <param name="root">The data root (or the <c>gtsrb-32x32-bin</c> folder itself).</param>
     /// <param name="options">Mirror, checksums, archive retention, HTTP client and logger; null for the defaults.</param>
@@ -59,24 +60,28 @@ public static partial class Gtsrb
         var downloader = options.CreateDownloader();
 
         var archives = new List<ArchiveFetcher.FetchedArchive>(ArchiveFileNames.Count);
-        foreach (var name in ArchiveFileNames)
-        {
-            archives.Add(await ArchiveFetcher.ObtainAsync(downloader, new Uri(OfficialBaseUri, name), Path.Combine(dataRoot, name),
-                options.ChecksumFor(name, builtIn: null), downloadProgress, logger, cancellationToken).ConfigureAwait(false));
-        }
-
+        string? malformed = null;
         try
         {
+            foreach (var name in ArchiveFileNames)
+            {
+                archives.Add(await ArchiveFetcher.ObtainAsync(downloader, new Uri(OfficialBaseUri, name), Path.Combine(dataRoot, name),
+                    options.ChecksumFor(name, builtIn: null), downloadProgress, logger, cancellationToken).ConfigureAwait(false));
+            }
             await Task.Run(() => ConvertFromOfficialArchives(archives[0].Path, archives[1].Path, archives[2].Path, folder,
                 conversionProgress, logger, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (DatasetFormatException ex)
         {
-            // A malformed archive we fetched must not be reused by the next call; the others are fine.
-            ArchiveFetcher.DeleteDownloaded(archives.Where(a => a.Path == ex.FilePath), keep: false, logger);
+            malformed = ex.FilePath;
             throw;
         }
-        ArchiveFetcher.DeleteDownloaded(archives, options.KeepArchives, logger);
+        finally
+        {
+            // A malformed archive we fetched must not be reused by the next call, even when archives are kept.
+            ArchiveFetcher.DeleteDownloaded(archives.Where(a => a.Path == malformed), keep: false, logger);
+            ArchiveFetcher.DeleteDownloaded(archives.Where(a => a.Path != malformed), options.KeepArchives, logger);
+        }
         return folder;
     }
 

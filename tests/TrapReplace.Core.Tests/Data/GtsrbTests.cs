@@ -260,22 +260,32 @@ public sealed class GtsrbTests
     }
 
     [Fact]
-    public async Task DownloadAsync_verifies_configured_checksums()
+    public async Task DownloadAsync_verifies_configured_checksums_and_cleans_up_unless_archives_are_kept()
     {
         using var archives = new Archives();
         await using var server = LoopbackHttpServer.ServingFiles(Gtsrb.ArchiveFileNames.ToDictionary(n => n,
             n => File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(archives.Train)!, n))));
         using var root = new TestFolder();
-        var options = new DatasetDownloadOptions { MirrorBaseUri = server.BaseUri };
-        options.Checksums[Gtsrb.TestGroundTruthArchiveFileName] = FileChecksum.Sha256(new string('0', 64));
+        var wrong = FileChecksum.Sha256(new string('0', 64));
+        var options = new DatasetDownloadOptions { MirrorBaseUri = server.BaseUri, Checksums = { [Gtsrb.TestGroundTruthArchiveFileName] = wrong } };
 
         var act = () => Gtsrb.DownloadAsync(root.Path, options);
 
         var error = (await act.Should().ThrowAsync<DatasetDownloadException>()).Which;
         error.Kind.Should().Be(DownloadFailureKind.ChecksumMismatch);
         error.Url.Should().Be(new Uri(server.BaseUri, Gtsrb.TestGroundTruthArchiveFileName));
+        root.Entries().Should().BeEmpty("the archives this call fetched are removed when it fails");
+
+        options.KeepArchives = true;
+        await act.Should().ThrowAsync<DatasetDownloadException>();
         root.Files().Should().BeEquivalentTo([Gtsrb.TrainingArchiveFileName, Gtsrb.TestImagesArchiveFileName],
-            "verified archives already fetched are kept for the retry; the bad one is not written");
+            "with KeepArchives the complete archives stay for the retry; the bad one is never written");
+
+        options.Checksums.Remove(Gtsrb.TestGroundTruthArchiveFileName);
+        var requestsBefore = server.Requests.Count;
+        await Gtsrb.DownloadAsync(root.Path, options);
+        server.Requests.Skip(requestsBefore).Should().Equal("/GTSRB_Final_Test_GT.zip");
+        Gtsrb.IsPresent(root.Path).Should().BeTrue();
     }
 
     [RealGtsrbFact]

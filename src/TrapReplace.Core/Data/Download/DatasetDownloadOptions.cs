@@ -27,8 +27,10 @@ public sealed class DatasetDownloadOptions
     /// <value>Empty.</value>
     public IDictionary<string, FileChecksum> Checksums { get; } = new Dictionary<string, FileChecksum>(StringComparer.Ordinal);
 
-    /// <summary>Keep the downloaded archives after extraction or conversion (they are deleted otherwise).
-    /// Archives that were already in the data root before the call are never deleted.</summary>
+    /// <summary>Keep the archives a download call fetched. Otherwise they are deleted when the call ends,
+    /// successfully or not; keeping them lets a failed or cancelled call be repeated without fetching
+    /// again. Archives that were already in the data root before the call are never deleted, and an
+    /// archive found malformed is always deleted.</summary>
     /// <value>false.</value>
     public bool KeepArchives { get; set; }
 

@@ -223,4 +223,19 @@ public sealed class Cifar10DownloadTests
         File.ReadAllBytes(Path.Combine(existing, "test_batch.bin")).Should().Equal(TestArchives.Batch(5, Records));
         root.Entries().Should().NotContain(e => e.Contains(".tmp"));
     }
+
+    [Fact]
+    public async Task Cancelling_during_the_download_leaves_the_root_empty()
+    {
+        var archive = TestArchives.Cifar10(Records);
+        await using var server = new LoopbackHttpServer(_ => new LoopbackResponse(200, archive[..1000], ContentLength: archive.Length, StallAfterBody: true));
+        using var root = new TestFolder();
+        using var cancel = new CancellationTokenSource();
+        var progress = new RecordingProgress<DownloadProgress>(_ => cancel.CancelAfter(TimeSpan.FromMilliseconds(200)));
+
+        var act = () => Cifar10.DownloadAsync(root.Path, OptionsFor(server, archive), progress, cancel.Token);
+
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        root.Entries().Should().BeEmpty();
+    }
 }
