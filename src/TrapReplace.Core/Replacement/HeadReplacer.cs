@@ -107,18 +107,14 @@ public sealed class HeadReplacer
         double? bestAccuracy = null;
         int bestEpoch = -1;
         Dictionary<string, Tensor>? bestHead = null;
-        if (checkpointPath is not null && options.Resume && File.Exists(checkpointPath))
+        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer) is { } header)
         {
-            var header = Checkpoint.ReadHeader(checkpointPath);
-            if (header.Stage != Stage || header.OptionsJson != optionsJson)
-                throw new InvalidOperationException($"{checkpointPath} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
-            Checkpoint.Read(checkpointPath, network, optimizer);
             history.AddRange(header.History);
             startEpoch = header.CompletedEpochs;
             bestAccuracy = header.BestValidationAccuracy;
             bestEpoch = header.BestEpoch ?? -1;
             if (bestPath is not null && File.Exists(bestPath)) bestHead = LoadHeadState(bestPath, backbone, device);
-            TrainingLog.Resumed(logger, Stage, checkpointPath, startEpoch);
+            TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
 
         TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);

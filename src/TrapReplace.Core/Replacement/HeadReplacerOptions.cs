@@ -106,12 +106,7 @@ public sealed class HeadReplacerOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Epochs < 1) errors.Add($"Epochs must be >= 1; got {Epochs}.");
-        if (BatchSize < 1) errors.Add($"BatchSize must be >= 1; got {BatchSize}.");
-        if (!Enum.IsDefined(Optimizer)) errors.Add($"Optimizer must be Adam or Sgd; got {Optimizer}.");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) errors.Add($"LearningRate must be a positive number; got {LearningRate}.");
-        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) errors.Add($"WeightDecay must be >= 0; got {WeightDecay}.");
-        if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"Momentum must be in [0, 1); got {Momentum}.");
+        DeviceNames.AddScheduleErrors(errors, Epochs, BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
         if (!(Dropout >= 0 && Dropout < 1)) errors.Add($"Dropout must be in [0, 1); got {Dropout}.");
         if (!(CutMixProbability >= 0 && CutMixProbability <= 1)) errors.Add($"CutMixProbability must be in [0, 1]; got {CutMixProbability}.");
         if (!(CutMixBeta > 0) || double.IsInfinity(CutMixBeta)) errors.Add($"CutMixBeta must be > 0; got {CutMixBeta}.");
@@ -120,9 +115,6 @@ public sealed class HeadReplacerOptions
         if (!Enum.IsDefined(Selection)) errors.Add($"Selection must be BestValidation or LastEpoch; got {Selection}.");
         if (Selection == HeadSelection.BestValidation && ValidationFraction == 0)
             errors.Add("Selection BestValidation needs a ValidationFraction > 0 (or choose LastEpoch).");
-        if (CropPadding < 0) errors.Add($"CropPadding must be >= 0; got {CropPadding}.");
-        if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
-        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
         return errors;
     }
 

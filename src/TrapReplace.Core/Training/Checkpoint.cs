@@ -41,6 +41,21 @@ internal static class Checkpoint
 
     public static CheckpointHeader ReadHeader(string path) => Read(path, null, null);
 
+    /// <summary>
+    /// Restores <paramref name="model"/> and <paramref name="optimizer"/> from <paramref name="path"/> when resuming
+    /// is asked for and the file exists; returns its header, or null when starting fresh. A checkpoint
+    /// written by another stage or with other options is refused rather than silently mixed in.
+    /// </summary>
+    public static CheckpointHeader? TryResume(string? path, bool resume, string stage, string optionsJson, nn.Module model, OptimizerHelper optimizer)
+    {
+        if (path is null || !resume || !File.Exists(path)) return null;
+        var header = ReadHeader(path);
+        if (header.Stage != stage || header.OptionsJson != optionsJson)
+            throw new InvalidOperationException($"{path} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
+        Read(path, model, optimizer);
+        return header;
+    }
+
     public static CheckpointHeader Read(string path, nn.Module? model, OptimizerHelper? optimizer)
     {
         if (!File.Exists(path)) throw new DatasetFormatException(path, "checkpoint not found");

@@ -81,15 +81,11 @@ public sealed class TrapTrainer
         string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
         var history = new List<EpochRecord>();
         int startEpoch = 0;
-        if (checkpointPath is not null && options.Resume && File.Exists(checkpointPath))
+        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer) is { } header)
         {
-            var header = Checkpoint.ReadHeader(checkpointPath);
-            if (header.Stage != Stage || header.OptionsJson != optionsJson)
-                throw new InvalidOperationException($"{checkpointPath} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
-            Checkpoint.Read(checkpointPath, network, optimizer);
             history.AddRange(header.History);
             startEpoch = header.CompletedEpochs;
-            TrainingLog.Resumed(logger, Stage, checkpointPath, startEpoch);
+            TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
 
         TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), untrusted.Count, options.BatchSize);

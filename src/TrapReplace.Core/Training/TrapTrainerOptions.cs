@@ -77,17 +77,9 @@ public sealed class TrapTrainerOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Epochs < 1) errors.Add($"Epochs must be >= 1; got {Epochs}.");
-        if (BatchSize < 1) errors.Add($"BatchSize must be >= 1; got {BatchSize}.");
-        if (!Enum.IsDefined(Optimizer)) errors.Add($"Optimizer must be Adam or Sgd; got {Optimizer}.");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) errors.Add($"LearningRate must be a positive number; got {LearningRate}.");
-        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) errors.Add($"WeightDecay must be >= 0; got {WeightDecay}.");
-        if (!(Momentum >= 0 && Momentum < 1)) errors.Add($"Momentum must be in [0, 1); got {Momentum}.");
+        DeviceNames.AddScheduleErrors(errors, Epochs, BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
         if (!(ReconstructionWeight >= 0) || double.IsInfinity(ReconstructionWeight)) errors.Add($"ReconstructionWeight must be >= 0; got {ReconstructionWeight}.");
         if (!(TotalVariationWeight >= 0) || double.IsInfinity(TotalVariationWeight)) errors.Add($"TotalVariationWeight must be >= 0; got {TotalVariationWeight}.");
-        if (CropPadding < 0) errors.Add($"CropPadding must be >= 0; got {CropPadding}.");
-        if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
-        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
         return errors;
     }
 
@@ -105,6 +97,22 @@ public static class DeviceNames
     public static bool IsValid(string? device) =>
         device is "cpu" or "cuda" ||
         (device is not null && device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), out var n) && n >= 0);
+
+    /// <summary>Checks the settings every training stage shares (schedule, optimizer, augmentation, threads, device).</summary>
+    public static void AddScheduleErrors(List<string> errors, int epochs, int batchSize, OptimizerKind optimizer, double learningRate,
+        double weightDecay, double momentum, int cropPadding, int threads, string device)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (epochs < 1) errors.Add($"Epochs must be >= 1; got {epochs}.");
+        if (batchSize < 1) errors.Add($"BatchSize must be >= 1; got {batchSize}.");
+        if (!Enum.IsDefined(optimizer)) errors.Add($"Optimizer must be Adam or Sgd; got {optimizer}.");
+        if (!(learningRate > 0) || double.IsInfinity(learningRate)) errors.Add($"LearningRate must be a positive number; got {learningRate}.");
+        if (!(weightDecay >= 0) || double.IsInfinity(weightDecay)) errors.Add($"WeightDecay must be >= 0; got {weightDecay}.");
+        if (!(momentum >= 0 && momentum < 1)) errors.Add($"Momentum must be in [0, 1); got {momentum}.");
+        if (cropPadding < 0) errors.Add($"CropPadding must be >= 0; got {cropPadding}.");
+        if (threads < 0) errors.Add($"Threads must be >= 0; got {threads}.");
+        if (!IsValid(device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{device}'.");
+    }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every error.</summary>
     public static void ThrowIfAny(string name, Type type, IReadOnlyList<string> errors)
