@@ -117,6 +117,8 @@ public interface IBackbone
 
 /// <summary>Seeds module construction: TorchSharp's init functions take no generator, so weight
 /// draws come from the default generator, which is seeded here right before building.</summary>
+/// <remarks>The default generator is process-wide and the trainers reseed it every step (for dropout),
+/// so bit-reproducible runs need one training at a time per process.</remarks>
 public static class ModelSeed
 {
     private static readonly Lock Gate = new();
