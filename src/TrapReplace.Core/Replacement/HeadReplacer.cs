@@ -75,7 +75,7 @@ public sealed class HeadReplacer
 
         // A copy of the stem, so the defended network and the trapped one are independent objects.
         var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null));
-        CopyStem(trapped, network);
+        NetworkState.Copy(trapped.Stem.Module, network.Stem.Module, "stem");
         network.to(device);
         var stem = network.Stem.Module;
         var head = network.Head.Module;
@@ -144,7 +144,7 @@ public sealed class HeadReplacer
                     Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
                     validationAccuracy?.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a", record.LearningRate, record.ImagesPerSecond);
-                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs));
+                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
             }
 
             int selected = options.Epochs - 1;
@@ -228,21 +228,6 @@ public sealed class HeadReplacer
         }
         double seconds = clock.Elapsed.TotalSeconds;
         return new EpochRecord(epoch, rate, sums.Mean(), seen == 0 ? 0 : (double)correct / seen, null, seconds, seen / seconds);
-    }
-
-    private static void CopyStem(TrapNetwork source, TrapNetwork destination)
-    {
-        var from = source.Stem.Module.state_dict();
-        var to = destination.Stem.Module.state_dict();
-        if (!from.Keys.Order().SequenceEqual(to.Keys.Order()))
-            throw new ArgumentException("the trapped network's stem does not match the backbone's stem (different architecture or split)", nameof(source));
-        using var noGrad = no_grad();
-        foreach (var (name, value) in to)
-        {
-            if (!value.shape.SequenceEqual(from[name].shape))
-                throw new ArgumentException($"stem parameter '{name}' has shape ({string.Join(", ", from[name].shape)}) in the trapped network but ({string.Join(", ", value.shape)}) in the backbone", nameof(source));
-            value.copy_(from[name]);
-        }
     }
 
     private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)

@@ -40,7 +40,7 @@ public sealed class TrainingStepEventArgs(string stage, int epoch, int step, int
 public sealed record EpochRecord(int Epoch, double LearningRate, LossParts Loss, double TrainAccuracy, double? ValidationAccuracy, double Seconds, double ImagesPerSecond);
 
 /// <summary>Raised after each epoch, once its checkpoint (if any) is written.</summary>
-public sealed class EpochCompletedEventArgs(string stage, EpochRecord record, int epochs) : EventArgs
+public sealed class EpochCompletedEventArgs(string stage, EpochRecord record, int epochs, TrapReplace.Models.TrapNetwork? network = null) : EventArgs
 {
     /// <summary><c>trap</c> or <c>replace</c>.</summary>
     public string Stage { get; } = stage;
@@ -50,6 +50,13 @@ public sealed class EpochCompletedEventArgs(string stage, EpochRecord record, in
 
     /// <summary>Epochs in the stage.</summary>
     public int Epochs { get; } = epochs;
+
+    /// <summary>
+    /// The network being trained, for per-epoch measurements (e.g. accuracy curves) in the handler.
+    /// It is still owned by the trainer: do not dispose or keep it, and leave it as you found it
+    /// (the evaluator restores the training mode it changes). Null when the raiser does not expose it.
+    /// </summary>
+    public TrapReplace.Models.TrapNetwork? Network { get; } = network;
 }
 
 /// <summary>

@@ -59,7 +59,25 @@ public sealed class TrapTrainer
     /// <param name="batchTransform">Optional per-batch transform (training-time attacks).</param>
     /// <param name="cancellationToken">Stops between steps; the last epoch's checkpoint stays.</param>
     /// <exception cref="TrainingDivergedException">A loss became NaN or infinite.</exception>
-    public TrapTrainingResult Fit(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
+    public TrapTrainingResult Fit(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default) =>
+        Train(backbone, untrusted, batchTransform, start: null, cancellationToken);
+
+    /// <summary>
+    /// Continues training a copy of <paramref name="start"/>'s stem and head (all of it, nothing frozen) on
+    /// <paramref name="data"/>: the fine-tuning baseline when <paramref name="data"/> is the clean holdout and the
+    /// reconstruction weights are 0. <paramref name="start"/> is not modified; its decoder, if any, is not copied.
+    /// </summary>
+    /// <param name="start">The network to start from, built from <paramref name="backbone"/>.</param>
+    /// <param name="backbone">The architecture of <paramref name="start"/>.</param>
+    /// <param name="data">Training data.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public TrapTrainingResult FineTune(TrapNetwork start, IBackbone backbone, ImageDataset data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        return Train(backbone, data, null, start, cancellationToken);
+    }
+
+    private TrapTrainingResult Train(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform, TrapNetwork? start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(untrusted);
@@ -70,6 +88,11 @@ public sealed class TrapTrainer
 
         var network = ModelSeed.Build(options.ModelSeed, () =>
             new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null));
+        if (start is not null)
+        {
+            NetworkState.Copy(start.Stem.Module, network.Stem.Module, "stem");
+            NetworkState.Copy(start.Head.Module, network.Head.Module, "head");
+        }
         network.to(device);
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
         var loader = new BatchLoader(untrusted, options.BatchSize, shuffle: true, dropLast: true,
@@ -98,7 +121,7 @@ public sealed class TrapTrainer
                 Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson), network, optimizer);
             TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, record.Loss.Reconstruction,
                 record.Loss.TotalVariation, record.TrainAccuracy, "n/a", record.LearningRate, record.ImagesPerSecond);
-            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs));
+            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
         }
         network.eval();
         return new TrapTrainingResult(network, history, total.Elapsed.TotalSeconds);

@@ -1,0 +1,50 @@
+using TrapReplace.Attacks.Warping;
+using TrapReplace.Evaluation;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+using AttackTriggeredSet = TrapReplace.Attacks.Poisoning.TriggeredTestSet;
+
+namespace TrapReplace.Cli.Cells;
+
+// Core knows nothing of the attack assembly; these two adapters are the only place the two meet.
+
+/// <summary>An attack's triggered test set seen through Core's evaluation abstraction.</summary>
+internal sealed class TriggeredSetAdapter(AttackTriggeredSet inner) : ITriggeredTestSet
+{
+    public Tensor Images => inner.Images;
+
+    public Tensor TrueLabels => inner.TrueLabels;
+
+    public int TargetClass => inner.TargetClass;
+}
+
+/// <summary>The first <paramref name="count"/> images of a triggered set (for the per-epoch curves).</summary>
+internal sealed class TriggeredSubset : ITriggeredTestSet, IDisposable
+{
+    public TriggeredSubset(ITriggeredTestSet inner, int count)
+    {
+        long n = Math.Min(count, inner.TrueLabels.shape[0]);
+        Images = inner.Images.narrow(0, 0, n);
+        TrueLabels = inner.TrueLabels.narrow(0, 0, n);
+        TargetClass = inner.TargetClass;
+    }
+
+    public Tensor Images { get; }
+
+    public Tensor TrueLabels { get; }
+
+    public int TargetClass { get; }
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        TrueLabels.Dispose();
+    }
+}
+
+/// <summary>A training-controlled attack (WaNet) as stage 1's per-batch transform.</summary>
+internal sealed class BatchPoisonerTransform(IBatchPoisoner poisoner) : IBatchTransform
+{
+    public (Tensor Images, Tensor Labels) Transform(Tensor images, Tensor labels, Generator generator) =>
+        poisoner.PoisonBatch(images, labels, generator);
+}

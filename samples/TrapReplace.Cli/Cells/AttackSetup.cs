@@ -1,0 +1,125 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrapReplace.Attacks;
+using TrapReplace.Attacks.Poisoning;
+using TrapReplace.Attacks.Warping;
+using TrapReplace.Cli.Results;
+using TrapReplace.Data;
+using TrapReplace.Evaluation;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Cli.Cells;
+
+/// <summary>The attack side of a cell: the (poisoned) training set, the per-batch poisoner and the triggered test set.</summary>
+internal sealed class AttackSetup : IDisposable
+{
+    private readonly List<IDisposable> owned = [];
+
+    private AttackSetup(ImageDataset trainingSet, bool ownsTrainingSet)
+    {
+        TrainingSet = trainingSet;
+        if (ownsTrainingSet) owned.Add(trainingSet);
+    }
+
+    /// <summary>What stage 1 trains on.</summary>
+    public ImageDataset TrainingSet { get; }
+
+    /// <summary>WaNet's per-batch poisoning; null for the other attacks.</summary>
+    public IBatchTransform? BatchTransform { get; private init; }
+
+    /// <summary>Triggered non-target test images; null without an attack.</summary>
+    public ITriggeredTestSet? Triggered { get; private init; }
+
+    /// <summary>Images poisoned in the training set (WaNet poisons per batch: 0).</summary>
+    public int PoisonedCount { get; private init; }
+
+    /// <summary>WholeTrainingSet, TargetClass or PerBatch; null without an attack.</summary>
+    public string? RatioOf { get; private init; }
+
+    /// <summary>The attack's resolved settings, for the result file.</summary>
+    public JsonObject? Options { get; private init; }
+
+    public static AttackSetup Create(CellSpec spec, ExperimentData data, Func<Func<Tensor, Tensor>> surrogate)
+    {
+        if (spec.Attack == "none") return new AttackSetup(data.Untrusted, ownsTrainingSet: false);
+
+        var policy = new PoisoningPolicy(
+            TargetClass: spec.TargetClass,
+            PoisonRatio: spec.ResolvedRatio,
+            Denominator: CellSpec.IsCleanLabel(spec.Attack) ? PoisonRatioDenominator.TargetClass : PoisonRatioDenominator.WholeTrainingSet,
+            LabelMode: CellSpec.IsCleanLabel(spec.Attack) ? LabelMode.CleanLabel : LabelMode.DirtyLabel,
+            Seed: spec.Seed);
+        var parameters = new AttackParameters { SurrogateModel = spec.Attack == "label-consistent" ? surrogate() : null };
+        IAttack attack;
+        try
+        {
+            attack = AttackCatalog.Create(spec.Attack, policy, parameters);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--attack {spec.Attack}: {e.Message}");
+        }
+
+        using var testImages = data.Test.ImagesAsFloat();
+        var triggeredSet = attack.CreateTriggeredTestSet(testImages, data.Test.Labels);
+        var options = new JsonObject
+        {
+            ["name"] = spec.Attack,
+            ["policy"] = JsonSerializer.SerializeToNode(attack.Policy, CellResult.Json),
+            ["blend_alpha"] = parameters.BlendAlpha,
+            ["sig_mode"] = parameters.SigMode.ToString(),
+            ["sig_frequency"] = parameters.SigFrequency,
+            ["trigger_seed"] = parameters.TriggerSeed,
+            ["wanet"] = spec.Attack == "wanet" ? JsonSerializer.SerializeToNode(parameters.WaNet, CellResult.Json) : null,
+            ["pgd"] = spec.Attack == "label-consistent" ? JsonSerializer.SerializeToNode(parameters.Pgd, CellResult.Json) : null,
+        };
+
+        if (attack is IBatchPoisoner poisoner)
+        {
+            // Training-controlled: the stored set stays clean and every batch is poisoned as it is drawn.
+            var setup = new AttackSetup(data.Untrusted, ownsTrainingSet: false)
+            {
+                BatchTransform = new BatchPoisonerTransform(poisoner),
+                Triggered = new TriggeredSetAdapter(triggeredSet),
+                PoisonedCount = 0,
+                RatioOf = "PerBatch",
+                Options = options,
+            };
+            setup.owned.Add(triggeredSet);
+            return setup;
+        }
+
+        PoisonedDataset poisoned;
+        using (var clean = data.Untrusted.ImagesAsFloat())
+        {
+            try
+            {
+                poisoned = attack.Poison(clean, data.Untrusted.Labels, data.Untrusted.ClassCount);
+            }
+            catch (ArgumentException e)
+            {
+                triggeredSet.Dispose();
+                throw new UsageException($"--attack {spec.Attack} with --ratio {spec.ResolvedRatio}: {e.Message}");
+            }
+        }
+        using (poisoned)
+        {
+            var trainingSet = ImageDataset.FromTensors(poisoned.Images, poisoned.Labels, data.Untrusted.ClassNames, $"{data.Untrusted.Name}-{spec.Attack}");
+            var setup = new AttackSetup(trainingSet, ownsTrainingSet: true)
+            {
+                Triggered = new TriggeredSetAdapter(triggeredSet),
+                PoisonedCount = poisoned.PoisonedIndices.Count,
+                RatioOf = policy.Denominator.ToString(),
+                Options = options,
+            };
+            setup.owned.Add(triggeredSet);
+            return setup;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in owned) d.Dispose();
+    }
+}

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using TrapReplace.Attacks;
+using TrapReplace.Attacks.Poisoning;
+using TrapReplace.Attacks.Warping;
+using TrapReplace.Cli.Results;
+using TrapReplace.Data;
+using TrapReplace.Evaluation;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Cli.Cells;
+
+/// <summary>Machine settings of a run, outside the cell's identity.</summary>
+/// <param name="Data">Where the data set is.</param>
+/// <param name="ResultsDirectory">Where result files and the stage-1 cache go.</param>
+/// <param name="Threads">Intra-op threads, pinned so that a rerun gives the same bits.</param>
+/// <param name="Device">cpu, cuda or cuda:N.</param>
+public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device);
+
+/// <summary>
+/// Runs one cell: load and split the data, poison the untrusted part, train stage 1 (or reuse it from the
+/// stage-1 cache), apply the defense on the clean holdout, evaluate on the test set, write the result file.
+/// </summary>
+public sealed class CellRunner(RunSettings settings, IRunObserver observer)
+{
+    /// <summary>Runs <paramref name="spec"/> and writes its result file; returns the result.</summary>
+    public async Task<CellResult> RunAsync(CellSpec spec, CancellationToken cancellationToken)
+    {
+        var errors = spec.Validate();
+        if (errors.Count > 0) throw new UsageException(errors[0]);
+        var profile = ExperimentProfile.Find(spec.Profile)!;
+        var device = ResolveDevice();
+
+        using var data = await ExperimentData.LoadAsync(spec.Dataset, settings.Data, profile, cancellationToken).ConfigureAwait(false);
+        observer.Note($"data: {data.Untrusted.Count} untrusted, {data.Holdout.Count} holdout, {data.Test.Count} test images ({spec.Dataset}, {settings.Data.Directory})");
+        var backbone = spec.CreateBackbone(data.Untrusted.ClassCount);
+        var cache = new Stage1Cache(Path.Combine(settings.ResultsDirectory, Stage1Cache.FolderName));
+
+        using var attack = AttackSetup.Create(spec, data, () => SurrogateFor(spec, profile, data, backbone, cache, device, cancellationToken));
+        using var curveTriggered = attack.Triggered is null ? null : new TriggeredSubset(attack.Triggered, data.CurveTest.Count);
+
+        var stage1Spec = spec with { Defense = spec.UsesTrap ? "trap-replace" : "none" };
+        var (stage1Network, stage1, reused) = GetOrTrainStage1(stage1Spec, profile, data, backbone, attack.TrainingSet, attack.BatchTransform,
+            attack.Triggered, curveTriggered, cache, device, cancellationToken);
+        using var trapped = stage1Network;
+
+        var curves = new List<CurvePoint>(stage1.Curves);
+        double defenseSeconds = 0;
+        int defenseEpochs = 0;
+        JsonNode? defenseOptions = null;
+        EvaluationReport? defendedReport = null;
+        double evaluationSeconds;
+        TrapNetwork? defended = null;
+        try
+        {
+            switch (spec.Defense)
+            {
+                case "trap-replace":
+                case "replace-only":
+                {
+                    var options = profile.ReplaceOptions(spec.Seed, settings.Threads, settings.Device);
+                    var replacer = new HeadReplacer(options);
+                    observer.PhaseStarted("defense", spec.Defense == "trap-replace" ? "stage 2: replace the trapped head" : "replace the head of the plain model", options.Epochs);
+                    replacer.StepCompleted += (_, e) => observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
+                    replacer.EpochCompleted += (_, e) => curves.Add(MeasureEpoch("defense", e, data.CurveTest, curveTriggered, device));
+                    var replaced = replacer.Fit(trapped, backbone, data.Holdout, cancellationToken);
+                    defended = replaced.Network;
+                    defenseSeconds = replaced.Seconds;
+                    defenseEpochs = options.Epochs;
+                    defenseOptions = JsonSerializer.SerializeToNode(options, CellResult.Json);
+                    defenseOptions!["selected_epoch"] = replaced.SelectedEpoch + 1;
+                    defenseOptions["selected_validation_accuracy"] = replaced.ValidationAccuracy;
+                    break;
+                }
+                case "fine-tune":
+                {
+                    var options = profile.FineTuneOptions(spec.Seed, settings.Threads, settings.Device);
+                    var trainer = new TrapTrainer(options);
+                    observer.PhaseStarted("defense", "fine-tune the whole plain model on the holdout", options.Epochs);
+                    trainer.StepCompleted += (_, e) => observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
+                    trainer.EpochCompleted += (_, e) => curves.Add(MeasureEpoch("defense", e, data.CurveTest, curveTriggered, device));
+                    var tuned = trainer.FineTune(trapped, backbone, data.Holdout, cancellationToken);
+                    defended = tuned.Network;
+                    defenseSeconds = tuned.Seconds;
+                    defenseEpochs = options.Epochs;
+                    defenseOptions = JsonSerializer.SerializeToNode(options, CellResult.Json);
+                    break;
+                }
+            }
+
+            if (defended is not null)
+            {
+                observer.Note("evaluating the defended model on the test set");
+                var clock = Stopwatch.StartNew();
+                defendedReport = Evaluator.Evaluate(defended, data.Test, attack.Triggered, device);
+                evaluationSeconds = clock.Elapsed.TotalSeconds;
+            }
+            else
+            {
+                evaluationSeconds = stage1.EvaluationSeconds;
+            }
+        }
+        finally
+        {
+            defended?.Dispose();
+        }
+
+        var undefended = stage1.Evaluation;
+        var final = defendedReport is null ? undefended : Metrics.From(defendedReport);
+        double? der = defendedReport is not null && undefended.AttackSuccessRate is double asrBefore && final.AttackSuccessRate is double asrAfter
+            ? (Math.Max(0, asrBefore - asrAfter) - Math.Max(0, undefended.CleanAccuracy - final.CleanAccuracy) + 1) / 2
+            : null;
+        var options1 = new JsonObject
+        {
+            ["profile"] = JsonSerializer.SerializeToNode(profile, CellResult.Json),
+            ["data"] = new JsonObject
+            {
+                ["split_seed"] = ExperimentData.SplitSeed,
+                ["untrusted_count"] = data.Untrusted.Count,
+                ["holdout_count"] = data.Holdout.Count,
+                ["test_count"] = data.Test.Count,
+                ["curve_count"] = data.CurveTest.Count,
+                ["source"] = settings.Data.Source,
+            },
+            ["attack"] = attack.Options,
+            ["stage1"] = stage1.Options.DeepClone(),
+            ["defense"] = defenseOptions,
+        };
+        var result = new CellResult
+        {
+            Dataset = spec.Dataset,
+            Backbone = spec.Backbone,
+            Attack = spec.Attack,
+            Defense = spec.Defense,
+            Seed = spec.Seed,
+            Profile = spec.Profile,
+            TargetClass = spec.TargetClass,
+            PoisonRatio = spec.Attack == "none" ? null : spec.ResolvedRatio,
+            PoisonRatioOf = attack.RatioOf,
+            PoisonedCount = attack.PoisonedCount,
+            CleanAccuracy = final.CleanAccuracy,
+            AttackSuccessRate = final.AttackSuccessRate,
+            RobustAccuracy = final.RobustAccuracy,
+            Undefended = defendedReport is null ? null : undefended,
+            Der = der,
+            PerClassAccuracy = defendedReport?.PerClassAccuracy ?? stage1.PerClassAccuracy,
+            TestCount = data.Test.Count,
+            TriggeredCount = defendedReport?.TriggeredCount ?? stage1.TriggeredCount,
+            UntrustedCount = data.Untrusted.Count,
+            HoldoutCount = data.Holdout.Count,
+            Epochs = new EpochCounts(stage1.History.Count, defenseEpochs),
+            TrainSeconds = stage1.Seconds + defenseSeconds,
+            Stage1Seconds = stage1.Seconds,
+            DefenseSeconds = defenseSeconds,
+            EvaluationSeconds = evaluationSeconds,
+            ImagesPerSecond = stage1.ImagesPerSecond,
+            Stage1Reused = reused,
+            Curves = curves,
+            Options = options1,
+            Versions = Versions(),
+            Threads = settings.Threads,
+            Device = settings.Device,
+            FinishedUtc = DateTimeOffset.UtcNow,
+        };
+        Directory.CreateDirectory(settings.ResultsDirectory);
+        ResultFiles.Write(Path.Combine(settings.ResultsDirectory, spec.FileName), result);
+        return result;
+    }
+
+    private (TrapNetwork Network, Stage1Record Record, bool Reused) GetOrTrainStage1(CellSpec stage1Spec, ExperimentProfile profile, ExperimentData data,
+        IBackbone backbone, ImageDataset trainingSet, IBatchTransform? batchTransform, ITriggeredTestSet? triggered, ITriggeredTestSet? curveTriggered,
+        Stage1Cache cache, Device device, CancellationToken cancellationToken)
+    {
+        string key = stage1Spec.Stage1Key(settings.Threads);
+        if (cache.TryLoad(key, backbone) is { } hit)
+        {
+            observer.Note($"stage 1 reused from {Path.Combine(cache.Directory, key)}.model (trained in {hit.Record.Seconds:F0} s)");
+            hit.Network.to(device);
+            return (hit.Network, hit.Record, true);
+        }
+
+        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device);
+        options.CheckpointDirectory = cache.CheckpointDirectory(key);
+        var curves = cache.LoadPartialCurves(key);
+        var trainer = new TrapTrainer(options);
+        observer.PhaseStarted("stage1", stage1Spec.UsesTrap ? "stage 1: trap training (CE + 10 MSE + 1 TV)" : "plain training (undefended)", options.Epochs);
+        trainer.StepCompleted += (_, e) => observer.Step("stage1", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
+        trainer.EpochCompleted += (_, e) =>
+        {
+            curves.RemoveAll(c => c.Epoch > e.Record.Epoch);
+            curves.Add(MeasureEpoch("stage1", e, data.CurveTest, curveTriggered, device));
+            cache.SavePartialCurves(key, curves);
+        };
+        var trained = trainer.Fit(backbone, trainingSet, batchTransform, cancellationToken);
+        try
+        {
+            observer.Note("evaluating the undefended model on the test set");
+            var clock = Stopwatch.StartNew();
+            var report = Evaluator.Evaluate(trained.Network, data.Test, triggered, device);
+            double evaluationSeconds = clock.Elapsed.TotalSeconds;
+            var record = new Stage1Record
+            {
+                Key = key,
+                Options = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject(),
+                History = trained.History,
+                Seconds = trained.History.Sum(h => h.Seconds),
+                ImagesPerSecond = trained.History.Count == 0 ? 0 : trained.History.Average(h => h.ImagesPerSecond),
+                Evaluation = Metrics.From(report),
+                PerClassAccuracy = report.PerClassAccuracy,
+                TestCount = report.CleanCount,
+                TriggeredCount = report.TriggeredCount,
+                EvaluationSeconds = evaluationSeconds,
+                Curves = curves,
+                ModelSha256 = "",
+            };
+            cache.Save(key, trained.Network, record);
+            return (trained.Network, record, false);
+        }
+        catch
+        {
+            trained.Network.Dispose();
+            throw;
+        }
+    }
+
+    // Label-consistent needs a classifier to attack with PGD: the plainly trained clean model of the same seed.
+    private Func<Tensor, Tensor> SurrogateFor(CellSpec spec, ExperimentProfile profile, ExperimentData data, IBackbone backbone, Stage1Cache cache,
+        Device device, CancellationToken cancellationToken)
+    {
+        observer.Note("label-consistent: training (or reusing) the clean plain model as the PGD surrogate");
+        var clean = spec with { Attack = "none", Defense = "none", PoisonRatio = null };
+        var (network, _, _) = GetOrTrainStage1(clean, profile, data, backbone, data.Untrusted, null, null, null, cache, device, cancellationToken);
+        network.eval();
+        foreach (var p in network.parameters()) p.requires_grad = false;
+        return images => network.forward(images);
+    }
+
+    private CurvePoint MeasureEpoch(string phase, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
+    {
+        var report = Evaluator.Evaluate(e.Network!, curveTest, curveTriggered, device);
+        var point = new CurvePoint(phase, e.Record.Epoch + 1, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate);
+        observer.EpochDone(point, e.Epochs, e.Record.ImagesPerSecond, e.Record.Seconds);
+        return point;
+    }
+
+    private Device ResolveDevice()
+    {
+        try
+        {
+            return settings.Device == "cpu" ? CPU : new Device(settings.Device);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new UsageException($"--device '{settings.Device}' is not usable here: {e.Message}");
+        }
+    }
+
+    /// <summary>Library, TorchSharp and libtorch versions of this process.</summary>
+    public static VersionInfo Versions()
+    {
+        static string Informational(Assembly a) =>
+            a.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? a.GetName().Version?.ToString() ?? "unknown";
+        var libtorch = typeof(CellRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "LibTorchVersion")?.Value ?? "unknown";
+        return new VersionInfo(Informational(typeof(TrapTrainer).Assembly), Informational(typeof(TorchSharp.torch).Assembly), libtorch,
+            Environment.Version.ToString(), System.Runtime.InteropServices.RuntimeInformation.OSDescription, Environment.ProcessorCount);
+    }
+}

@@ -1,0 +1,123 @@
+using TrapReplace.Data;
+
+namespace TrapReplace.Cli.Cells;
+
+/// <summary>The data of one cell: clean untrusted part, clean holdout, test selection and its curve subset.</summary>
+public sealed class ExperimentData : IDisposable
+{
+    /// <summary>Seed of every split; fixed so that all cells of a matrix see the same images.</summary>
+    public const int SplitSeed = 0;
+
+    private ExperimentData(ImageDataset untrusted, ImageDataset holdout, ImageDataset test, ImageDataset curveTest)
+    {
+        Untrusted = untrusted;
+        Holdout = holdout;
+        Test = test;
+        CurveTest = curveTest;
+    }
+
+    /// <summary>Untrusted training images before poisoning (the attack poisons these).</summary>
+    public ImageDataset Untrusted { get; }
+
+    /// <summary>Clean, trusted images, disjoint from <see cref="Untrusted"/>.</summary>
+    public ImageDataset Holdout { get; }
+
+    /// <summary>The test images of the final metrics.</summary>
+    public ImageDataset Test { get; }
+
+    /// <summary>The first images of <see cref="Test"/>, measured after every epoch.</summary>
+    public ImageDataset CurveTest { get; }
+
+    /// <summary>Loads the data set from <paramref name="root"/> (downloading into it when allowed) and applies the profile's splits.</summary>
+    /// <exception cref="DataUnavailableException">The data is not there and cannot be downloaded.</exception>
+    public static async Task<ExperimentData> LoadAsync(string dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken)
+    {
+        using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, cancellationToken).ConfigureAwait(false);
+        using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, cancellationToken).ConfigureAwait(false);
+
+        using var pool = Stratified(train, profile.PoolCount);
+        var (rest, holdout) = HoldoutSplit.Create(pool.LabelArray(), profile.HoldoutFraction, SplitSeed).Apply(pool);
+        using (rest)
+        {
+            var untrusted = Stratified(rest, profile.UntrustedCount);
+            var test = Stratified(testAll, profile.TestCount);
+            var curve = test.Subset(Enumerable.Range(0, Math.Min(profile.CurveCount, test.Count)).ToArray(), test.Name + "-curve");
+            return new ExperimentData(untrusted, holdout, test, curve);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Untrusted.Dispose();
+        Holdout.Dispose();
+        Test.Dispose();
+        CurveTest.Dispose();
+    }
+
+    // A stratified selection of `count` images (all of them when null or not fewer), in index order.
+    private static ImageDataset Stratified(ImageDataset data, int? count)
+    {
+        if (count is not int n || n >= data.Count)
+            return data.Subset(Enumerable.Range(0, data.Count).ToArray(), data.Name);
+        var split = HoldoutSplit.Create(data.LabelArray(), (double)n / data.Count, SplitSeed);
+        return data.Subset(split.HoldoutIndices.Order().ToArray(), data.Name);
+    }
+
+    private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, CancellationToken cancellationToken)
+    {
+        bool present = dataset == "gtsrb" ? Gtsrb.IsPresent(location.Directory) : Cifar10.IsPresent(location.Directory);
+        if (!present && !location.MayDownload)
+            throw new DataUnavailableException($"{Display(dataset)} is not in {location.Directory} ({location.Source}); unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
+        try
+        {
+            var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri };
+            return dataset == "gtsrb"
+                ? await Gtsrb.LoadOrDownloadAsync(location.Directory, split, options, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await Cifar10.LoadOrDownloadAsync(location.Directory, split, options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (DatasetDownloadException e)
+        {
+            throw new DataUnavailableException($"could not download {Display(dataset)} into {location.Directory}: {e.Message} Use --data DIR with a local copy, or set TRAPREPLACE_DATA.", e);
+        }
+        catch (DatasetFormatException e)
+        {
+            throw new DataUnavailableException($"{Display(dataset)} in {location.Directory} is unreadable: {e.Message}", e);
+        }
+    }
+
+    private static string Display(string dataset) => dataset == "gtsrb" ? "GTSRB" : "CIFAR-10";
+}
+
+/// <summary>Where the data lives and whether the runner may download into it.</summary>
+/// <param name="Directory">The data root.</param>
+/// <param name="Source">How it was chosen (for messages): --data, TRAPREPLACE_DATA or the cache.</param>
+/// <param name="MayDownload">True only for the per-user cache: an explicit folder must already hold the data.</param>
+/// <param name="MirrorBaseUri">Download from this mirror instead of the official servers (TRAPREPLACE_MIRROR).</param>
+public sealed record DataLocation(string Directory, string Source, bool MayDownload, Uri? MirrorBaseUri)
+{
+    /// <summary>Environment variable naming a download mirror (also how tests point downloads at a loopback server).</summary>
+    public const string MirrorVariable = "TRAPREPLACE_MIRROR";
+
+    /// <summary>Resolves --data, then TRAPREPLACE_DATA, then the per-user cache.</summary>
+    /// <exception cref="UsageException">An explicit folder does not exist.</exception>
+    public static DataLocation Resolve(string? explicitDirectory)
+    {
+        var mirrorText = Environment.GetEnvironmentVariable(MirrorVariable);
+        Uri? mirror = string.IsNullOrWhiteSpace(mirrorText) ? null
+            : Uri.TryCreate(mirrorText, UriKind.Absolute, out var m) ? m
+            : throw new UsageException($"{MirrorVariable} is not an absolute URL: '{mirrorText}'");
+        if (!string.IsNullOrWhiteSpace(explicitDirectory))
+        {
+            if (!System.IO.Directory.Exists(explicitDirectory)) throw new UsageException($"data folder '{explicitDirectory}' (--data) does not exist");
+            return new DataLocation(Path.GetFullPath(explicitDirectory), "--data", false, mirror);
+        }
+        var fromEnvironment = Environment.GetEnvironmentVariable(DataDirectory.EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            if (!System.IO.Directory.Exists(fromEnvironment)) throw new UsageException($"data folder '{fromEnvironment}' ({DataDirectory.EnvironmentVariable}) does not exist");
+            return new DataLocation(Path.GetFullPath(fromEnvironment), DataDirectory.EnvironmentVariable, false, mirror);
+        }
+        return new DataLocation(DataDirectory.DefaultCacheDirectory, "per-user cache", true, mirror);
+    }
+}

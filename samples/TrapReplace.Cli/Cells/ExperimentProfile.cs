@@ -1,0 +1,93 @@
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+
+namespace TrapReplace.Cli.Cells;
+
+/// <summary>
+/// A named schedule: how much data, how many epochs. <c>paper</c> is the reference schedule of
+/// method.md; <c>quick</c> is a CPU-sized schedule that keeps the paper's holdout; <c>smoke</c> is for tests.
+/// </summary>
+/// <param name="Name">paper, quick or smoke.</param>
+/// <param name="PoolCount">Training images drawn (stratified) before anything else; null = the whole training set.</param>
+/// <param name="HoldoutFraction">Fraction of the pool kept as the clean, trusted holdout.</param>
+/// <param name="UntrustedCount">Untrusted training images drawn (stratified) from the rest of the pool; null = all of it.</param>
+/// <param name="TestCount">Test images drawn (stratified) for the final metrics; null = the whole test set.</param>
+/// <param name="CurveCount">Test images (the first ones of the test selection) measured after every epoch for the curves.</param>
+/// <param name="Stage1Epochs">Epochs of stage 1 (trap training, or the plain undefended training).</param>
+/// <param name="Stage1BatchSize">Batch size of stage 1.</param>
+/// <param name="DefenseEpochs">Epochs of the defense on the holdout (head replacement and fine-tuning get the same budget).</param>
+/// <param name="DefenseBatchSize">Batch size of the defense.</param>
+public sealed record ExperimentProfile(
+    string Name,
+    int? PoolCount,
+    double HoldoutFraction,
+    int? UntrustedCount,
+    int? TestCount,
+    int CurveCount,
+    int Stage1Epochs,
+    int Stage1BatchSize,
+    int DefenseEpochs,
+    int DefenseBatchSize)
+{
+    /// <summary>The reference schedule: whole training set, 5 % holdout, 200 + 100 epochs.</summary>
+    public static ExperimentProfile Paper { get; } = new("paper", null, 0.05, null, null, 1000, 200, 256, 100, 64);
+
+    /// <summary>
+    /// The CPU schedule: the paper's 5 % holdout (2,500 CIFAR-10 images), a stratified 10,000-image untrusted
+    /// subset, 10 stage-1 epochs at batch 128, 20 defense epochs, the whole test set.
+    /// </summary>
+    public static ExperimentProfile Quick { get; } = new("quick", null, 0.05, 10_000, null, 500, 10, 128, 20, 64);
+
+    /// <summary>For end-to-end tests: 500 images, one epoch each stage, 300 test images.</summary>
+    public static ExperimentProfile Smoke { get; } = new("smoke", 500, 0.2, null, 300, 100, 1, 64, 1, 32);
+
+    /// <summary>All profiles by name.</summary>
+    public static IReadOnlyList<ExperimentProfile> All { get; } = [Paper, Quick, Smoke];
+
+    /// <summary>Looks a profile up by name.</summary>
+    public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
+
+    /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
+    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device) => new()
+    {
+        Epochs = Stage1Epochs,
+        BatchSize = Stage1BatchSize,
+        ReconstructionWeight = trap ? 10 : 0,
+        TotalVariationWeight = trap ? 1 : 0,
+        ModelSeed = seed,
+        DataSeed = seed,
+        Threads = threads,
+        Device = device,
+    };
+
+    /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size.</summary>
+    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device) => new()
+    {
+        Epochs = DefenseEpochs,
+        BatchSize = DefenseBatchSize,
+        ModelSeed = seed,
+        DataSeed = seed,
+        Threads = threads,
+        Device = device,
+    };
+
+    /// <summary>
+    /// Fine-tuning baseline: the whole undefended network trained further on the holdout with plain CE,
+    /// SGD lr 0.01 momentum 0.9 (the usual fine-tuning setting, e.g. BackdoorBench's), cosine,
+    /// with the same epochs and batch size as head replacement so both see the same budget.
+    /// </summary>
+    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device) => new()
+    {
+        Epochs = DefenseEpochs,
+        BatchSize = DefenseBatchSize,
+        Optimizer = OptimizerKind.Sgd,
+        LearningRate = 0.01,
+        Momentum = 0.9,
+        ReconstructionWeight = 0,
+        TotalVariationWeight = 0,
+        ModelSeed = seed,
+        DataSeed = seed,
+        Threads = threads,
+        Device = device,
+    };
+}

@@ -1,0 +1,115 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrapReplace.Cli.Results;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using TrapReplace.Persistence;
+using TrapReplace.Training;
+
+namespace TrapReplace.Cli.Cells;
+
+/// <summary>What stage 1 produced, stored beside the model so later cells reuse both.</summary>
+public sealed record Stage1Record
+{
+    public required string Key { get; init; }
+    public required JsonObject Options { get; init; }
+    public required IReadOnlyList<EpochRecord> History { get; init; }
+    public required double Seconds { get; init; }
+    public required double ImagesPerSecond { get; init; }
+    public required Metrics Evaluation { get; init; }
+    public required IReadOnlyList<double> PerClassAccuracy { get; init; }
+    public required int TestCount { get; init; }
+    public required int TriggeredCount { get; init; }
+    public required double EvaluationSeconds { get; init; }
+    public required IReadOnlyList<CurvePoint> Curves { get; init; }
+    public required string ModelSha256 { get; init; }
+}
+
+/// <summary>
+/// Stage-1 networks shared by the cells of one group: none, replace-only and fine-tune all start from the same
+/// plainly trained network, and label-consistent's surrogate is the clean one. Each entry is a model file plus a
+/// JSON record holding the model's SHA-256, written after the model, so a half-written entry is never used.
+/// The unfinished training's checkpoint lives beside them, so a killed cell resumes its stage 1 mid-way.
+/// </summary>
+public sealed class Stage1Cache(string directory)
+{
+    /// <summary>Name of the cache folder inside the results folder.</summary>
+    public const string FolderName = "stage1-cache";
+
+    /// <summary>The folder.</summary>
+    public string Directory { get; } = directory;
+
+    /// <summary>Loads an entry when it is complete and intact; null otherwise (the caller trains).</summary>
+    public (TrapNetwork Network, Stage1Record Record)? TryLoad(string key, IBackbone backbone)
+    {
+        var recordPath = RecordPath(key);
+        var modelPath = ModelPath(key);
+        if (!File.Exists(recordPath) || !File.Exists(modelPath)) return null;
+        Stage1Record? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<Stage1Record>(File.ReadAllText(recordPath), CellResult.Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        if (record is null || record.Key != key || record.ModelSha256 != Sha256(modelPath)) return null;
+        try
+        {
+            return (ModelFile.Load(backbone, modelPath), record);
+        }
+        catch (DatasetFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Saves the model, then its record (atomically each), and removes the training checkpoint.</summary>
+    public void Save(string key, TrapNetwork network, Stage1Record record)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var modelPath = ModelPath(key);
+        ModelFile.Save(network, modelPath);
+        AtomicFile.WriteAllText(RecordPath(key), JsonSerializer.Serialize(record with { ModelSha256 = Sha256(modelPath) }, CellResult.Json));
+        var checkpoints = CheckpointDirectory(key);
+        if (System.IO.Directory.Exists(checkpoints)) System.IO.Directory.Delete(checkpoints, recursive: true);
+    }
+
+    /// <summary>Folder of the unfinished training's per-epoch checkpoint and curve points.</summary>
+    public string CheckpointDirectory(string key) => Path.Combine(Directory, key + ".training");
+
+    /// <summary>Curve points of the unfinished training, kept across a resume.</summary>
+    public List<CurvePoint> LoadPartialCurves(string key)
+    {
+        var path = Path.Combine(CheckpointDirectory(key), "curves.json");
+        if (!File.Exists(path)) return [];
+        try
+        {
+            return JsonSerializer.Deserialize<List<CurvePoint>>(File.ReadAllText(path), CellResult.Json) ?? [];
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Stores the curve points so far (after each epoch).</summary>
+    public void SavePartialCurves(string key, IReadOnlyList<CurvePoint> curves)
+    {
+        var folder = CheckpointDirectory(key);
+        System.IO.Directory.CreateDirectory(folder);
+        AtomicFile.WriteAllText(Path.Combine(folder, "curves.json"), JsonSerializer.Serialize(curves, CellResult.Json));
+    }
+
+    private string ModelPath(string key) => Path.Combine(Directory, key + ".model");
+
+    private string RecordPath(string key) => Path.Combine(Directory, key + ".json");
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

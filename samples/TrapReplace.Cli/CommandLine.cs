@@ -1,0 +1,241 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using TrapReplace.Cli.Cells;
+using TrapReplace.Cli.Matrix;
+using TrapReplace.Cli.Reporting;
+using TrapReplace.Cli.Results;
+using TrapReplace.Cli.Terminal;
+using TrapReplace.Training;
+
+namespace TrapReplace.Cli;
+
+/// <summary>The commands, their options and the exit codes.</summary>
+public static class CommandLine
+{
+    /// <summary>Success.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The work failed (a training diverged, a cell of the matrix failed, an unexpected error).</summary>
+    public const int Failed = 1;
+
+    /// <summary>Bad arguments.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The data set is missing and could not be downloaded.</summary>
+    public const int DataMissing = 3;
+
+    /// <summary>Interrupted (Ctrl+C or SIGTERM); the stage-1 checkpoint is kept and a rerun resumes.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>The attacks of the documented matrix.</summary>
+    public static IReadOnlyList<string> DefaultMatrixAttacks { get; } = ["badnets-grid", "blend", "sig", "trojan-wm", "l2-invisible", "wanet"];
+
+    private static readonly Option<string> Dataset = new("--dataset") { Description = "cifar10 or gtsrb", DefaultValueFactory = _ => "cifar10" };
+    private static readonly Option<string> Backbone = new("--backbone") { Description = "wrn16-1 or preact-resnet18", DefaultValueFactory = _ => "wrn16-1" };
+    private static readonly Option<string> Attack = new("--attack") { Description = "an attack name (see docs/attacks.md) or none", DefaultValueFactory = _ => "badnets-grid" };
+    private static readonly Option<string> Defense = new("--defense") { Description = "none, trap-replace, replace-only or fine-tune", DefaultValueFactory = _ => "trap-replace" };
+    private static readonly Option<int> Seed = new("--seed") { Description = "seed of initialisation, batch order, augmentation and poisoned-sample choice", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string> Profile = new("--profile") { Description = "quick (CPU-sized), paper (the reference schedule) or smoke (tests)", DefaultValueFactory = _ => "quick" };
+    private static readonly Option<int> Target = new("--target") { Description = "the attack's target class", DefaultValueFactory = _ => 0 };
+    private static readonly Option<double?> Ratio = new("--ratio") { Description = "poison ratio in (0, 1]; default 0.1 of the training set (sig, label-consistent: 0.8 of the target class)" };
+    private static readonly Option<string?> Data = new("--data") { Description = "data root (default: TRAPREPLACE_DATA, else a per-user cache with download on first use)" };
+    private static readonly Option<string> Out = new("--out") { Description = "results folder (result files and the stage-1 cache)", DefaultValueFactory = _ => "results" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "intra-op threads, pinned for reproducible bits", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private static readonly Option<string> Device = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
+    private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
+    private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks", DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
+    private static readonly Option<string> Defenses = new("--defenses") { Description = "comma-separated defenses", DefaultValueFactory = _ => string.Join(",", CellSpec.Defenses) };
+    private static readonly Option<string> Seeds = new("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "0" };
+    private static readonly Option<string?> ShardOption = new("--shard") { Description = "run slice i of n (1-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" };
+    private static readonly Option<string> ResultsIn = new("--results") { Description = "folder of result files to merge", DefaultValueFactory = _ => "results" };
+    private static readonly Option<string?> ReportOut = new("--out") { Description = "where the report goes (default: the results folder)" };
+
+    /// <summary>Parses and runs; returns the exit code.</summary>
+    public static async Task<int> InvokeAsync(string[] args)
+    {
+        var root = new RootCommand("Trap and Replace experiment runner: poison, defend, evaluate, report.");
+        root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(MatrixCommand());
+        root.Subcommands.Add(ReportCommand());
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"error: {parsed.Errors[0].Message}").ConfigureAwait(false);
+            return Usage;
+        }
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true; // stop between steps and keep the checkpoint, rather than die mid-write
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            cancellation.Cancel();
+        });
+        try
+        {
+            return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, cancellation.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static Command RunCommand()
+    {
+        var command = new Command("run", "Run one cell: poison, train, defend, evaluate, write its result file.")
+        {
+            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Json, Quiet,
+        };
+        command.SetAction((p, ct) => Guard(async () =>
+        {
+            var spec = new CellSpec(p.GetValue(Dataset)!, p.GetValue(Backbone)!, p.GetValue(Attack)!, p.GetValue(Defense)!, p.GetValue(Seed),
+                p.GetValue(Profile)!, p.GetValue(Target), p.GetValue(Ratio));
+            var settings = Settings(p);
+            bool json = p.GetValue(Json), quiet = p.GetValue(Quiet);
+            bool interactive = !quiet && !json && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            CellResult result;
+            if (interactive)
+            {
+                var live = new LiveObserver($"{spec.Dataset} {spec.Backbone} {spec.AttackTag} {spec.Defense} seed {spec.Seed} ({spec.Profile})");
+                result = await live.RunAsync(() => new CellRunner(settings, live).RunAsync(spec, ct)).ConfigureAwait(false);
+            }
+            else
+            {
+                var plain = new PlainObserver(json ? Console.Error : Console.Out, quiet);
+                result = await new CellRunner(settings, plain).RunAsync(spec, ct).ConfigureAwait(false);
+            }
+            var path = Path.Combine(settings.ResultsDirectory, spec.FileName);
+            if (json) Console.Out.WriteLine(await File.ReadAllTextAsync(path, ct).ConfigureAwait(false));
+            else Console.Out.WriteLine(Summary(result, path));
+            return Ok;
+        }));
+        return command;
+    }
+
+    private static Command MatrixCommand()
+    {
+        var command = new Command("matrix", "Run attacks x defenses x seeds, one process per cell; finished cells are skipped, so a rerun resumes.")
+        {
+            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Quiet,
+        };
+        command.SetAction((p, ct) => Guard(async () =>
+        {
+            var template = new CellSpec(p.GetValue(Dataset)!, p.GetValue(Backbone)!, "none", "none", 0, p.GetValue(Profile)!, p.GetValue(Target), p.GetValue(Ratio));
+            var attacks = List(p.GetValue(Attacks)!, "--attacks");
+            var defenses = List(p.GetValue(Defenses)!, "--defenses");
+            var seeds = List(p.GetValue(Seeds)!, "--seeds").Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v
+                : throw new UsageException($"--seeds must be non-negative integers; got '{s}'")).ToList();
+            var cells = MatrixRunner.Cells(template, attacks, defenses, seeds);
+            foreach (var cell in cells)
+                if (cell.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
+            var settings = Settings(p);
+            var slice = Shard.Parse(p.GetValue(ShardOption)).Select(cells, settings.Threads);
+            var data = p.GetValue(Data);
+            bool quiet = p.GetValue(Quiet);
+            IReadOnlyList<string> ChildArguments(CellSpec c)
+            {
+                var a = new List<string>
+                {
+                    "run", "--dataset", c.Dataset, "--backbone", c.Backbone, "--attack", c.Attack, "--defense", c.Defense,
+                    "--seed", c.Seed.ToString(CultureInfo.InvariantCulture), "--profile", c.Profile,
+                    "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
+                    "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device,
+                };
+                if (c.PoisonRatio is double r) a.AddRange(["--ratio", r.ToString("R", CultureInfo.InvariantCulture)]);
+                if (data is not null) a.AddRange(["--data", Path.GetFullPath(data)]);
+                if (quiet) a.Add("--quiet");
+                return a;
+            }
+            int code = await new MatrixRunner(Console.Out).RunAsync(slice, settings.ResultsDirectory, ChildArguments, ct).ConfigureAwait(false);
+            Console.Out.WriteLine($"merge with: trap-replace report --results {settings.ResultsDirectory}");
+            return code;
+        }));
+        return command;
+    }
+
+    private static Command ReportCommand()
+    {
+        var command = new Command("report", "Merge result files into results.md, summary.csv, cells.csv and PNG plots.") { ResultsIn, ReportOut };
+        command.SetAction((p, ct) => Guard(() =>
+        {
+            var input = Path.GetFullPath(p.GetValue(ResultsIn)!);
+            var output = Path.GetFullPath(p.GetValue(ReportOut) ?? input);
+            var results = ResultFiles.ReadAll(input);
+            if (results.Count == 0) throw new UsageException($"no result files under '{input}'");
+            var written = ReportWriter.Write(results, output);
+            Console.Out.Write(ReportWriter.Markdown(SummaryRow.Build(results.Select(r => r.Result))));
+            Console.Out.WriteLine($"{results.Count} result files merged; wrote {written.Count} files to {output}");
+            return Task.FromResult(Ok);
+        }));
+        return command;
+    }
+
+    private static RunSettings Settings(ParseResult p)
+    {
+        int threads = p.GetValue(Threads);
+        if (threads < 1) throw new UsageException($"--threads must be >= 1; got {threads}");
+        var device = p.GetValue(Device)!;
+        if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
+        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device);
+    }
+
+    private static List<string> List(string text, string option)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        return items.Count > 0 ? items : throw new UsageException($"{option} is empty");
+    }
+
+    private static string Summary(CellResult r, string path)
+    {
+        var lines = new List<string>
+        {
+            $"{r.Dataset} {r.Backbone} {r.Attack} {r.Defense} seed {r.Seed} ({r.Profile}): " +
+            $"CA {Format.Percent(r.CleanAccuracy)}, ASR {Format.Percent(r.AttackSuccessRate)}, RA {Format.Percent(r.RobustAccuracy)}",
+        };
+        if (r.Undefended is { } u)
+        {
+            string reference = r.Defense == "trap-replace" ? "trapped (original) head" : "undefended model";
+            lines.Add($"  {reference}: CA {Format.Percent(u.CleanAccuracy)}, ASR {Format.Percent(u.AttackSuccessRate)}, RA {Format.Percent(u.RobustAccuracy)}" +
+                (r.Der is double der ? string.Create(CultureInfo.InvariantCulture, $"; DER {der:F3}") : ""));
+        }
+        lines.Add(string.Create(CultureInfo.InvariantCulture, $"  trained {r.TrainSeconds:F0} s (stage 1 {r.Stage1Seconds:F0} s{(r.Stage1Reused ? ", reused" : "")}, defense {r.DefenseSeconds:F0} s); result: {path}"));
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    // One place that turns failures into one clear line and an exit code.
+    private static async Task<int> Guard(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Usage;
+        }
+        catch (DataUnavailableException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return DataMissing;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("interrupted: finished cells and the last stage-1 epoch checkpoint are kept; rerun the same command to resume").ConfigureAwait(false);
+            return Interrupted;
+        }
+        catch (Exception e) when (e is TrainingDivergedException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or IOException)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Failed;
+        }
+    }
+}

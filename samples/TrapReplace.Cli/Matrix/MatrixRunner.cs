@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Globalization;
+using TrapReplace.Cli.Cells;
+using TrapReplace.Cli.Results;
+
+namespace TrapReplace.Cli.Matrix;
+
+/// <summary>
+/// Runs a slice of attacks x defenses x seeds, one child process per cell (TorchSharp's generator and thread
+/// pool are process-wide, so a fresh process is what makes a cell reproducible on its own). Finished cells are
+/// skipped, so rerunning the same command resumes an interrupted matrix.
+/// </summary>
+public sealed class MatrixRunner(TextWriter output)
+{
+    /// <summary>Every cell of the matrix, grouped so cells sharing a stage-1 network are adjacent.</summary>
+    public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<string> attacks, IReadOnlyList<string> defenses, IReadOnlyList<int> seeds) =>
+        (from seed in seeds
+         from attack in attacks
+         from defense in defenses.OrderBy(d => d == "trap-replace" ? 0 : 1)
+         select template with { Attack = attack, Defense = defense, Seed = seed }).ToList();
+
+    /// <summary>Runs the cells that are not finished; returns the process exit code (0 when all succeeded).</summary>
+    /// <param name="cells">The slice to run.</param>
+    /// <param name="resultsDirectory">Where result files are.</param>
+    /// <param name="childArguments">Arguments of <c>run</c> for a cell (without the program path).</param>
+    /// <param name="cancellationToken">Stops after killing the running child.</param>
+    public async Task<int> RunAsync(IReadOnlyList<CellSpec> cells, string resultsDirectory, Func<CellSpec, IReadOnlyList<string>> childArguments, CancellationToken cancellationToken)
+    {
+        var todo = cells.Where(c => !ResultFiles.IsFinished(resultsDirectory, c)).ToList();
+        output.WriteLine($"matrix: {cells.Count} cells in this slice, {cells.Count - todo.Count} already finished, {todo.Count} to run; results in {resultsDirectory}");
+        int failed = 0, done = 0;
+        var clock = Stopwatch.StartNew();
+        foreach (var cell in todo)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            done++;
+            output.WriteLine($"[{done}/{todo.Count}] {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.Seed} ({cell.Profile})");
+            int code = await RunChildAsync(childArguments(cell), cancellationToken).ConfigureAwait(false);
+            if (code != 0)
+            {
+                failed++;
+                output.WriteLine($"[{done}/{todo.Count}] failed with exit code {code}; the matrix goes on (rerun to retry it)");
+            }
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"matrix: {todo.Count - failed} cells finished, {failed} failed, {clock.Elapsed.TotalMinutes:F1} min"));
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> RunChildAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo { UseShellExecute = false };
+        // Under `dotnet trap-replace.dll` the process is the dotnet host and the assembly goes first.
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path to start cells");
+        start.FileName = self;
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(MatrixRunner).Assembly.Location);
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {self}");
+        try
+        {
+            await child.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The child got the same Ctrl+C (same process group); give it time to stop between steps, then make sure.
+            if (!child.WaitForExit(TimeSpan.FromSeconds(30))) child.Kill(entireProcessTree: true);
+            throw;
+        }
+        return child.ExitCode;
+    }
+}

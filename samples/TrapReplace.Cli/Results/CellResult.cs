@@ -1,0 +1,105 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using TrapReplace.Evaluation;
+
+namespace TrapReplace.Cli.Results;
+
+/// <summary>CA, ASR and RA as fractions in [0, 1]; ASR and RA are null without an attack.</summary>
+public sealed record Metrics(double CleanAccuracy, double? AttackSuccessRate, double? RobustAccuracy)
+{
+    /// <summary>The three numbers of an evaluation report.</summary>
+    public static Metrics From(EvaluationReport report) => new(report.CleanAccuracy, report.AttackSuccessRate, report.RobustAccuracy);
+}
+
+/// <summary>One point of a per-epoch curve, measured on the curve subset of the test set.</summary>
+/// <param name="Phase">stage1 (trap or plain training) or defense.</param>
+/// <param name="Epoch">Epoch within the phase, counted from 1.</param>
+/// <param name="Loss">Mean training loss of the epoch.</param>
+/// <param name="TrainAccuracy">Accuracy on the training batches as seen.</param>
+/// <param name="CleanAccuracy">CA on the curve subset.</param>
+/// <param name="AttackSuccessRate">ASR on the triggered curve subset; null without an attack.</param>
+public sealed record CurvePoint(string Phase, int Epoch, double Loss, double TrainAccuracy, double CleanAccuracy, double? AttackSuccessRate);
+
+/// <summary>Epoch counts of the two phases.</summary>
+public sealed record EpochCounts(int Stage1, int Defense);
+
+/// <summary>Library and native versions behind a result.</summary>
+public sealed record VersionInfo(string TrapReplace, string TorchSharp, string Libtorch, string Dotnet, string Os, int ProcessorCount);
+
+/// <summary>
+/// The result file of one cell. Field names are a contract (snake_case in JSON): dataset, backbone,
+/// attack, defense, seed, profile, clean_accuracy, attack_success_rate, robust_accuracy, undefended,
+/// epochs, train_seconds, images_per_second, options, versions.
+/// </summary>
+public sealed record CellResult
+{
+    /// <summary>Format version of this file.</summary>
+    public int Schema { get; init; } = 1;
+
+    public required string Dataset { get; init; }
+    public required string Backbone { get; init; }
+    public required string Attack { get; init; }
+    public required string Defense { get; init; }
+    public required int Seed { get; init; }
+    public required string Profile { get; init; }
+    public required int TargetClass { get; init; }
+
+    /// <summary>The poison ratio in use; null without an attack.</summary>
+    public required double? PoisonRatio { get; init; }
+
+    /// <summary>WholeTrainingSet, TargetClass, or PerBatch (WaNet); null without an attack.</summary>
+    public required string? PoisonRatioOf { get; init; }
+
+    /// <summary>Images poisoned in the untrusted set (0 for WaNet, which poisons each batch as it trains).</summary>
+    public required int PoisonedCount { get; init; }
+
+    public required double CleanAccuracy { get; init; }
+    public required double? AttackSuccessRate { get; init; }
+    public required double? RobustAccuracy { get; init; }
+
+    /// <summary>Metrics of the undefended reference (the trapped model's own head for trap-replace, the plainly trained model for replace-only and fine-tune); null for defense none.</summary>
+    public required Metrics? Undefended { get; init; }
+
+    /// <summary>BackdoorBench's defense effectiveness rating against <see cref="Undefended"/>; null when either side has no ASR.</summary>
+    public required double? Der { get; init; }
+
+    public required IReadOnlyList<double> PerClassAccuracy { get; init; }
+    public required int TestCount { get; init; }
+    public required int TriggeredCount { get; init; }
+    public required int UntrustedCount { get; init; }
+    public required int HoldoutCount { get; init; }
+
+    public required EpochCounts Epochs { get; init; }
+
+    /// <summary>Stage-1 plus defense training time, in seconds (stage 1 as measured when it was trained, also when reused from the cache).</summary>
+    public required double TrainSeconds { get; init; }
+    public required double Stage1Seconds { get; init; }
+    public required double DefenseSeconds { get; init; }
+    public required double EvaluationSeconds { get; init; }
+
+    /// <summary>Stage-1 training throughput (images per second, mean over epochs).</summary>
+    public required double ImagesPerSecond { get; init; }
+
+    /// <summary>True when stage 1 came from the stage-1 cache (trained by an earlier cell of the same group).</summary>
+    public required bool Stage1Reused { get; init; }
+
+    public required IReadOnlyList<CurvePoint> Curves { get; init; }
+
+    /// <summary>Every resolved option: profile, stage-1, defense, data split, attack.</summary>
+    public required JsonObject Options { get; init; }
+
+    public required VersionInfo Versions { get; init; }
+    public required int Threads { get; init; }
+    public required string Device { get; init; }
+    public required DateTimeOffset FinishedUtc { get; init; }
+
+    /// <summary>JSON settings of result files.</summary>
+    public static JsonSerializerOptions Json { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+}

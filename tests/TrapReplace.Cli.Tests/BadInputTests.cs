@@ -1,0 +1,47 @@
+namespace TrapReplace.Cli.Tests;
+
+/// <summary>Bad arguments exit non-zero with one line naming the problem, before any training.</summary>
+public sealed class BadInputTests
+{
+    [Theory]
+    [InlineData(new[] { "run", "--attack", "nope" }, "unknown --attack 'nope'")]
+    [InlineData(new[] { "run", "--ratio", "2.0" }, "--ratio must be in (0, 1]; got 2")]
+    [InlineData(new[] { "run", "--data", "/nonexistent/trap-replace-data" }, "data folder '/nonexistent/trap-replace-data' (--data) does not exist")]
+    [InlineData(new[] { "run", "--defense", "magic" }, "unknown --defense 'magic'")]
+    [InlineData(new[] { "run", "--profile", "huge" }, "unknown --profile 'huge'")]
+    [InlineData(new[] { "run", "--target", "10" }, "--target must be in [0, 9] for cifar10; got 10")]
+    [InlineData(new[] { "run", "--seed", "abc" }, "abc")]
+    [InlineData(new[] { "run", "--no-such-option" }, "--no-such-option")]
+    [InlineData(new[] { "matrix", "--shard", "5/4" }, "--shard must be i/n with 1 <= i <= n")]
+    [InlineData(new[] { "matrix", "--attacks", "badnets,nope" }, "unknown --attack 'nope'")]
+    [InlineData(new[] { "report", "--results", "/nonexistent/results" }, "results folder '/nonexistent/results' does not exist")]
+    public void Exits_with_code_2_and_one_line(string[] args, string expected)
+    {
+        var run = CliProcess.Run(args);
+
+        run.ExitCode.Should().Be(2);
+        run.ErrorLines.Should().ContainSingle().Which.Should().StartWith("error: ").And.Contain(expected);
+        run.StdOut.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Missing_data_without_network_exits_with_code_3_and_says_what_to_do()
+    {
+        using var home = new TempFolder();
+        // An empty cache and a mirror on a loopback port nobody listens on: the download must fail cleanly.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var run = CliProcess.Run(["run", "--profile", "smoke", "--out", Path.Combine(home.Path, "results")], new Dictionary<string, string?>
+        {
+            ["HOME"] = home.Path,
+            ["XDG_CACHE_HOME"] = Path.Combine(home.Path, ".cache"),
+            ["TRAPREPLACE_MIRROR"] = $"http://127.0.0.1:{port}/",
+        });
+
+        run.ExitCode.Should().Be(3);
+        run.ErrorLines.Should().ContainSingle().Which.Should().StartWith("error: could not download CIFAR-10").And.Contain("--data");
+        Directory.Exists(Path.Combine(home.Path, "results")).Should().BeFalse("nothing is written when there is no data");
+    }
+}

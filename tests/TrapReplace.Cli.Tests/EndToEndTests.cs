@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TrapReplace.Cli.Cells;
+using TrapReplace.Cli.Results;
+
+namespace TrapReplace.Cli.Tests;
+
+/// <summary>The smoke profile end to end through the real command line, on a synthetic CIFAR-10-format data set.</summary>
+public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<SyntheticCifar10>
+{
+    private string[] Smoke(string output, params string[] extra) =>
+        ["run", "--profile", "smoke", "--data", data.Root, "--out", output, "--threads", "2", .. extra];
+
+    [Fact]
+    public void Run_writes_a_result_file_with_every_field_in_range()
+    {
+        using var output = new TempFolder();
+        var run = CliProcess.Run(Smoke(output.Path, "--attack", "badnets-grid", "--defense", "trap-replace", "--json"));
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        var path = Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.trap-replace.seed0.json");
+        File.Exists(path).Should().BeTrue();
+        File.ReadAllText(path).Trim().Should().Be(run.StdOut.Trim(), "--json prints exactly the result file");
+
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        var root = json.RootElement;
+        foreach (var field in new[] { "dataset", "backbone", "attack", "defense", "seed", "profile", "clean_accuracy", "attack_success_rate",
+                     "robust_accuracy", "undefended", "epochs", "train_seconds", "images_per_second", "options", "versions" })
+            root.TryGetProperty(field, out _).Should().BeTrue($"the result has '{field}'");
+        root.GetProperty("dataset").GetString().Should().Be("cifar10");
+        root.GetProperty("attack").GetString().Should().Be("badnets-grid");
+        root.GetProperty("defense").GetString().Should().Be("trap-replace");
+        root.GetProperty("profile").GetString().Should().Be("smoke");
+        foreach (var metric in new[] { "clean_accuracy", "attack_success_rate", "robust_accuracy" })
+        {
+            root.GetProperty(metric).GetDouble().Should().BeInRange(0, 1);
+            root.GetProperty("undefended").GetProperty(metric).GetDouble().Should().BeInRange(0, 1);
+        }
+        root.GetProperty("epochs").GetProperty("stage1").GetInt32().Should().Be(1);
+        root.GetProperty("epochs").GetProperty("defense").GetInt32().Should().Be(1);
+        root.GetProperty("train_seconds").GetDouble().Should().BePositive();
+        root.GetProperty("images_per_second").GetDouble().Should().BePositive();
+        root.GetProperty("test_count").GetInt32().Should().Be(300);
+        root.GetProperty("holdout_count").GetInt32().Should().Be(100);
+        root.GetProperty("untrusted_count").GetInt32().Should().Be(400);
+        root.GetProperty("poisoned_count").GetInt32().Should().Be(40, "10 % of 400 untrusted images");
+        root.GetProperty("triggered_count").GetInt32().Should().Be(270, "the 300 test images minus the 30 of the target class");
+        root.GetProperty("options").GetProperty("stage1").GetProperty("reconstruction_weight").GetDouble().Should().Be(10);
+        root.GetProperty("options").GetProperty("defense").GetProperty("dropout").GetDouble().Should().Be(0.5);
+        root.GetProperty("versions").GetProperty("torch_sharp").GetString().Should().StartWith("0.107");
+        root.GetProperty("versions").GetProperty("libtorch").GetString().Should().Be("2.10.0");
+        root.GetProperty("curves").GetArrayLength().Should().Be(2, "one stage-1 epoch and one defense epoch");
+    }
+
+    [Fact]
+    public void Matrix_rerun_skips_finished_cells_and_report_merges_them()
+    {
+        using var output = new TempFolder();
+        string[] matrix = ["matrix", "--profile", "smoke", "--data", data.Root, "--out", output.Path, "--threads", "2", "--quiet",
+            "--attacks", "badnets,blend", "--defenses", "none,trap-replace,replace-only,fine-tune"];
+
+        var first = CliProcess.Run(matrix, timeoutSeconds: 600);
+        first.ExitCode.Should().Be(0, first.StdOut + first.StdErr);
+        first.StdOut.Should().Contain("8 cells in this slice, 0 already finished, 8 to run");
+        var files = Directory.GetFiles(output.Path, "*.json");
+        files.Should().HaveCount(8);
+        var before = files.ToDictionary(f => f, File.ReadAllText);
+        ResultFiles.ReadAll(output.Path).Select(r => r.Result.Stage1Reused).Count(r => r).Should().Be(4,
+            "per attack, replace-only and fine-tune reuse none's plain network; trap-replace trains its own");
+
+        var second = CliProcess.Run(matrix);
+        second.ExitCode.Should().Be(0, second.StdErr);
+        second.StdOut.Should().Contain("8 cells in this slice, 8 already finished, 0 to run");
+        foreach (var (file, text) in before) File.ReadAllText(file).Should().Be(text, "a finished cell is not rerun");
+
+        var report = CliProcess.Run(["report", "--results", output.Path]);
+        report.ExitCode.Should().Be(0, report.StdErr);
+        var markdown = File.ReadAllText(Path.Combine(output.Path, "results.md"));
+        markdown.Should().Contain("| attack | none | trap-replace | replace-only | fine-tune |");
+        markdown.Should().Contain("| badnets (0.1) |").And.Contain("| blend (0.1) |");
+        File.ReadAllLines(Path.Combine(output.Path, "summary.csv")).Should().HaveCount(1 + 8);
+        File.ReadAllLines(Path.Combine(output.Path, "cells.csv")).Should().HaveCount(1 + 8);
+        foreach (var png in new[] { "cifar10-wrn16-1-smoke-asr.png", "cifar10-wrn16-1-smoke-ca.png", "cifar10-wrn16-1-smoke-curves-blend.png" })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(output.Path, png));
+            bytes.Length.Should().BeGreaterThan(5_000);
+            bytes.Take(8).Should().Equal(0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A);
+        }
+    }
+
+    [Fact]
+    public void Shards_split_the_matrix_without_overlap()
+    {
+        using var output = new TempFolder();
+        string[] Matrix(string shard) => ["matrix", "--profile", "smoke", "--data", data.Root, "--out", output.Path, "--threads", "2", "--quiet",
+            "--attacks", "badnets", "--defenses", "trap-replace,none,replace-only", "--shard", shard];
+
+        var one = CliProcess.Run(Matrix("1/2"));
+        one.ExitCode.Should().Be(0, one.StdErr);
+        one.StdOut.Should().Contain("1 cells in this slice", "shard 1 gets the trap group");
+        var two = CliProcess.Run(Matrix("2/2"));
+        two.ExitCode.Should().Be(0, two.StdErr);
+        two.StdOut.Should().Contain("2 cells in this slice", "shard 2 gets the plain group: none and replace-only");
+        Directory.GetFiles(output.Path, "*.json").Select(Path.GetFileName).Should().BeEquivalentTo(
+            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-replace.seed0.json",
+            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.none.seed0.json",
+            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.replace-only.seed0.json");
+    }
+
+    [Fact]
+    public void A_killed_run_leaves_no_result_and_the_rerun_completes()
+    {
+        using var output = new TempFolder();
+        using (var process = Process.Start(CliProcess.StartInfo(Smoke(output.Path, "--defense", "fine-tune")))!)
+        {
+            // Kill it once stage 1 is under way: after its first epoch line, before any result exists.
+            string? line;
+            while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("stage1 epoch", StringComparison.Ordinal))
+            {
+            }
+            line.Should().NotBeNull("the run reports its stage-1 epoch");
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        Directory.GetFiles(output.Path, "*.json").Should().BeEmpty("no result file is written before the cell finishes");
+        Directory.GetFiles(output.Path, "*", SearchOption.AllDirectories).Where(f => f.Contains(".tmp", StringComparison.Ordinal)).Should().BeEmpty();
+
+        var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "fine-tune"));
+        rerun.ExitCode.Should().Be(0, rerun.StdErr);
+        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.fine-tune.seed0.json"));
+        result.CleanAccuracy.Should().BeInRange(0, 1);
+        result.Undefended.Should().NotBeNull();
+    }
+
+    [Fact]
+    public void The_same_cell_gives_the_same_numbers_in_a_fresh_process()
+    {
+        using var a = new TempFolder();
+        using var b = new TempFolder();
+        CliProcess.Run(Smoke(a.Path, "--attack", "blend", "--defense", "replace-only", "--quiet")).ExitCode.Should().Be(0);
+        CliProcess.Run(Smoke(b.Path, "--attack", "blend", "--defense", "replace-only", "--quiet")).ExitCode.Should().Be(0);
+        var name = "cifar10.wrn16-1.smoke.blend-t0-r0.1.replace-only.seed0.json";
+        var first = ResultFiles.Read(Path.Combine(a.Path, name));
+        var second = ResultFiles.Read(Path.Combine(b.Path, name));
+        second.CleanAccuracy.Should().Be(first.CleanAccuracy);
+        second.AttackSuccessRate.Should().Be(first.AttackSuccessRate);
+        second.Undefended.Should().Be(first.Undefended);
+        second.Curves.Select(c => c.Loss).Should().Equal(first.Curves.Select(c => c.Loss));
+    }
+}
