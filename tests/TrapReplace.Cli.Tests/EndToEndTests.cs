@@ -59,7 +59,7 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         string[] matrix = ["matrix", "--profile", "smoke", "--data", data.Root, "--out", output.Path, "--threads", "2", "--quiet",
             "--attacks", "badnets,blend", "--defenses", "none,trap-replace,replace-only,fine-tune"];
 
-        var first = CliProcess.Run(matrix, timeoutSeconds: 600);
+        var first = CliProcess.Run(matrix, timeoutSeconds: 1200);
         first.ExitCode.Should().Be(0, first.StdOut + first.StdErr);
         first.StdOut.Should().Contain("8 cells in this slice, 0 already finished, 8 to run");
         var files = Directory.GetFiles(output.Path, "*.json");

@@ -1,0 +1,100 @@
+using System.Text.Json.Nodes;
+using TrapReplace.Cli.Cells;
+using TrapReplace.Cli.Matrix;
+using TrapReplace.Cli.Reporting;
+using TrapReplace.Cli.Results;
+
+namespace TrapReplace.Cli.Tests;
+
+public sealed class MatrixAndReportTests
+{
+    private static readonly CellSpec Template = new("cifar10", "wrn16-1", "none", "none", 0, "quick");
+
+    [Fact]
+    public void Shards_partition_the_cells_and_keep_stage1_groups_together()
+    {
+        var cells = MatrixRunner.Cells(Template, ["badnets", "blend", "sig"], CellSpec.Defenses, [0, 1]);
+        cells.Should().HaveCount(3 * 4 * 2);
+
+        var slices = Enumerable.Range(1, 5).Select(i => new Shard(i, 5).Select(cells, threads: 2)).ToList();
+
+        slices.SelectMany(s => s).Should().BeEquivalentTo(cells, "every cell is in exactly one slice");
+        slices.Sum(s => s.Count).Should().Be(cells.Count);
+        foreach (var slice in slices)
+            foreach (var group in cells.GroupBy(c => c.Stage1Key(2)))
+                slice.Count(group.Contains).Should().BeOneOf(0, group.Count(), "a stage-1 group is never split");
+        cells.Where(c => c.Attack == "badnets" && c.Seed == 0 && c.Defense != "trap-replace").Select(c => c.Stage1Key(2)).Distinct()
+            .Should().ContainSingle("none, replace-only and fine-tune share one plain network");
+    }
+
+    [Theory]
+    [InlineData("3/8", 3, 8)]
+    [InlineData("1/1", 1, 1)]
+    [InlineData(null, 1, 1)]
+    public void Shard_parses(string? text, int index, int count) => Shard.Parse(text).Should().Be(new Shard(index, count));
+
+    [Theory]
+    [InlineData("0/4")]
+    [InlineData("5/4")]
+    [InlineData("2")]
+    [InlineData("a/b")]
+    [InlineData("-1/3")]
+    public void Shard_rejects(string text) =>
+        FluentActions.Invoking(() => Shard.Parse(text)).Should().Throw<UsageException>().WithMessage($"*got '{text}'*");
+
+    [Fact]
+    public void Clean_label_attacks_default_to_a_target_class_ratio()
+    {
+        (Template with { Attack = "sig" }).ResolvedRatio.Should().Be(0.8);
+        (Template with { Attack = "badnets" }).ResolvedRatio.Should().Be(0.1);
+        (Template with { Attack = "badnets", PoisonRatio = 0.05 }).AttackTag.Should().Be("badnets-t0-r0.05");
+        (Template with { Attack = "none" }).AttackTag.Should().Be("none");
+    }
+
+    [Fact]
+    public void Validate_names_every_bad_value()
+    {
+        var errors = new CellSpec("mnist", "vgg", "x", "y", -1, "slow", 99, 0).Validate();
+        errors.Should().HaveCount(8);
+        errors.Should().Contain("--ratio must be in (0, 1]; got 0");
+    }
+
+    [Fact]
+    public void Stat_is_mean_and_sample_standard_deviation()
+    {
+        var s = Stat.Of([0.2, 0.4, null, 0.9])!;
+        s.Count.Should().Be(3);
+        s.Mean.Should().BeApproximately(0.5, 1e-12);
+        s.Std.Should().BeApproximately(Math.Sqrt((0.09 + 0.01 + 0.16) / 2), 1e-12);
+        Stat.Of([0.3])!.Std.Should().Be(0);
+        Stat.Of([null]).Should().BeNull();
+    }
+
+    [Fact]
+    public void Markdown_pivots_attack_by_defense_with_mean_and_std()
+    {
+        var results = new[]
+        {
+            Result("badnets", "none", 0, 0.80, 0.98, null),
+            Result("badnets", "none", 1, 0.82, 1.00, null),
+            Result("badnets", "trap-replace", 0, 0.75, 0.02, new Metrics(0.79, 0.97, 0.02)),
+            Result("badnets", "trap-replace", 1, 0.77, 0.04, new Metrics(0.81, 0.99, 0.01)),
+        };
+
+        var markdown = ReportWriter.Markdown(SummaryRow.Build(results));
+
+        markdown.Should().Contain("| attack | none | trap-replace |");
+        markdown.Should().Contain("| badnets (0.1) | 81.0 ± 1.4 / 99.0 ± 1.4 | 76.0 ± 1.4 / 3.0 ± 1.4 |");
+        markdown.Should().Contain("| badnets (0.1) | trap-replace | 0,1 | 76.0 ± 1.4 | 3.0 ± 1.4 |");
+    }
+
+    private static CellResult Result(string attack, string defense, int seed, double ca, double asr, Metrics? undefended) => new()
+    {
+        Dataset = "cifar10", Backbone = "wrn16-1", Attack = attack, Defense = defense, Seed = seed, Profile = "quick", TargetClass = 0,
+        PoisonRatio = 0.1, PoisonRatioOf = "WholeTrainingSet", PoisonedCount = 1000, CleanAccuracy = ca, AttackSuccessRate = asr,
+        RobustAccuracy = 1 - asr, Undefended = undefended, Der = null, PerClassAccuracy = [], TestCount = 10_000, TriggeredCount = 9_000,
+        UntrustedCount = 10_000, HoldoutCount = 2_500, Epochs = new EpochCounts(10, 20), TrainSeconds = 100, Stage1Seconds = 90,
+        DefenseSeconds = 10, EvaluationSeconds = 5, ImagesPerSecond = 400, Stage1Reused = false, Curves = [], Options = new JsonObject(),
+        Versions = CellRunner.Versions(), Threads = 2, Device = "cpu", FinishedUtc = DateTimeOffset.UnixEpoch,
+    };
+}
