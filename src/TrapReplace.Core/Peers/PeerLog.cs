@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace TrapReplace.Peers;
+
+/// <summary>Source-generated log messages of the peer defenses (stable event ids 1100-1199).</summary>
+internal static partial class PeerLog
+{
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "{Stage}: starting {Epochs} epochs on {Device} ({Samples} samples, batch {BatchSize})")]
+    public static partial void Starting(ILogger logger, string stage, int epochs, string device, int samples, int batchSize);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "{Stage}: epoch {Epoch}/{Epochs} loss {Loss:F4} (ce {Ce:F4}) train acc {Accuracy:P2} val acc {Validation} lr {LearningRate:G4} {ImagesPerSecond:F0} img/s")]
+    public static partial void EpochDone(ILogger logger, string stage, int epoch, int epochs, double loss, double ce, double accuracy, string validation, double learningRate, double imagesPerSecond);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "fine-pruning: pruned {Pruned} of {Channels} classifier input channels; validation accuracy {PrunedAccuracy:P2} (unpruned {Unpruned:P2}, floor {Floor:P2})")]
+    public static partial void PruningChosen(ILogger logger, int pruned, int channels, double prunedAccuracy, double unpruned, double floor);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "abl: isolated {Isolated} of {Samples} training samples (loss at most {Threshold:G4})")]
+    public static partial void Isolated(ILogger logger, int isolated, int samples, double threshold);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "{Stage}: cancelled during epoch {Epoch}")]
+    public static partial void Cancelled(ILogger logger, string stage, int epoch);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "{Stage}: non-finite loss at epoch {Epoch}, step {Step}")]
+    public static partial void Diverged(ILogger logger, string stage, int epoch, int step);
+}
