@@ -59,8 +59,8 @@ public static class Plots
         plot.Axes.SetLimits(-0.6, attacks.Count - 0.4, 0, 105);
         plot.YLabel(yLabel);
         plot.Title(title);
-        plot.ShowLegend(Alignment.UpperRight);
-        return Save(plot, path, Math.Max(700, 140 * attacks.Count), 480);
+        plot.ShowLegend(Edge.Right);
+        return Save(plot, path, Math.Max(800, 150 * attacks.Count + 150), 480);
     }
 
     private static string Curves(IReadOnlyList<SummaryRow> rows, string title, string path)
@@ -92,8 +92,8 @@ public static class Plots
         plot.XLabel("epoch (stage 1, then the defense on the holdout)");
         plot.YLabel("% on the curve subset of the test set");
         plot.Title(title);
-        plot.ShowLegend(Alignment.MiddleRight);
-        return Save(plot, path, 900, 520);
+        plot.ShowLegend(Edge.Right);
+        return Save(plot, path, 1000, 520);
     }
 
     // ScottPlot writes to a path; write beside the destination and rename so a reader never sees half a PNG.
