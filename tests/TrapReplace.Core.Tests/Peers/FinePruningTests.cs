@@ -85,7 +85,7 @@ public sealed class FinePruningTests
     public void Fine_tuning_keeps_pruned_channels_at_zero_and_records_validation_accuracy_per_epoch()
     {
         var backbone = new WideResNet16Backbone(4);
-        using var model = PeerTestModels.Trained(backbone);
+        var model = PeerTestModels.SharedWrn;
         var before = PeerTestModels.Snapshot(model);
         using var holdout = Synthetic.ColourClasses(96, seed: 6);
         var options = new FinePruningOptions { Epochs = 2, BatchSize = 16, MinAccuracyRatio = 0.5, ValidationFraction = 0.25, Threads = 2 };

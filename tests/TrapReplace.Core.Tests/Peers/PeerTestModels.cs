@@ -8,6 +8,13 @@ namespace TrapReplace.Core.Tests.Peers;
 /// <summary>Small trained networks and state snapshots shared by the peer-defense tests.</summary>
 internal static class PeerTestModels
 {
+    private static readonly Lazy<TrapNetwork> SharedWideResNet = new(() => Trained(new WideResNet16Backbone(4), n: 256, epochs: 4));
+
+    /// <summary>The default-split WRN-16-1 (4 classes) trained for 32 steps, built once per test run and shared:
+    /// the defenses must not modify it, and the tests check they do not. Long enough for the BatchNorm running
+    /// statistics to settle, so eval-mode features resemble train-mode ones.</summary>
+    public static TrapNetwork SharedWrn => SharedWideResNet.Value;
+
     /// <summary>A WRN-16-1 trained for two epochs (plain training, no trap) on 4-class colour data.</summary>
     public static TrapNetwork Trained(IBackbone backbone, int n = 128, int epochs = 2) =>
         new TrapTrainer(new TrapTrainerOptions

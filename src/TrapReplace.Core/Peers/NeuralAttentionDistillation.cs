@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Peers;
+
+/// <summary>
+/// Neural Attention Distillation: fine-tunes a copy of the model on the clean holdout to get a
+/// teacher, then trains the model itself (the student, again a copy: the input is not modified)
+/// on the holdout with cross-entropy plus the attention-distillation loss between the teacher's
+/// and the student's attention maps at two points: the stem output and the head's last spatial
+/// features (the last 4-D output among the head's direct submodules: PreAct-ResNet-18's last residual
+/// block, as BackdoorBench's layer 4; WideResNet's final BatchNorm before its activation).
+/// </summary>
+/// <remarks>Li, Lyu, Koren, Lyu, Li and Ma, "Neural Attention Distillation: Erasing Backdoor Triggers
+/// from Deep Neural Networks", ICLR 2021. Nothing is selected on the validation split; it only reports.</remarks>
+public sealed class NeuralAttentionDistillation
+{
+    /// <summary><see cref="PeerDefenseResult.Details"/> key: teacher epochs (the history's first records).</summary>
+    public const string TeacherEpochsKey = "teacher_epochs";
+
+    /// <summary>Details key: teacher validation accuracy (absent without a validation split).</summary>
+    public const string TeacherValidationAccuracyKey = "teacher_validation_accuracy";
+
+    /// <summary>Details key: validation accuracy of the input model (absent without a validation split).</summary>
+    public const string InitialValidationAccuracyKey = "validation_accuracy_initial";
+
+    /// <summary>Details key: validation accuracy of the returned student (absent without a validation split).</summary>
+    public const string FinalValidationAccuracyKey = "validation_accuracy_final";
+
+    /// <summary>Details key: unweighted attention loss (stem + head) between the input model and the teacher on the validation split.</summary>
+    public const string AttentionLossBeforeKey = "attention_loss_before";
+
+    /// <summary>Details key: the same between the returned student and the teacher.</summary>
+    public const string AttentionLossAfterKey = "attention_loss_after";
+
+    private const string TeacherStage = "nad-teacher";
+    private const string StudentStage = "nad-student";
+    private readonly NeuralAttentionDistillationOptions options;
+    private readonly ILogger logger;
+
+    /// <summary>Creates the defense; the options are validated and copied.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some option is invalid (all are named).</exception>
+    public NeuralAttentionDistillation(NeuralAttentionDistillationOptions options, ILogger<NeuralAttentionDistillation>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        this.options = options.Clone();
+        this.logger = logger ?? NullLogger<NeuralAttentionDistillation>.Instance;
+    }
+
+    /// <summary>Raised after every step (stage <c>nad-teacher</c> or <c>nad-student</c>).</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch (stage <c>nad-teacher</c> or <c>nad-student</c>).</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>The options in use (a copy).</summary>
+    public NeuralAttentionDistillationOptions Options => options.Clone();
+
+    /// <summary>Runs NAD on a copy of <paramref name="model"/>.</summary>
+    /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
+    /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>
+    /// <param name="holdout">Clean, trusted images.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <returns>The student; the history holds the teacher's epochs, then the student's.</returns>
+    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(holdout);
+        PeerModels.CheckData(backbone, holdout, nameof(holdout));
+        Optimization.ApplyThreads(options.Threads);
+        var device = Optimization.ResolveDevice(options.Device);
+        var total = Stopwatch.StartNew();
+
+        var (trainPart, validationPart) = PeerModels.SplitHoldout(holdout, options.ValidationFraction, options.DataSeed);
+        using var trainData = trainPart;
+        using var validation = validationPart;
+        if (trainData.Count == 0) throw new ArgumentException("the holdout leaves no training image", nameof(holdout));
+        var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
+            new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
+        var history = new List<EpochRecord>();
+        var details = new Dictionary<string, double> { [TeacherEpochsKey] = options.TeacherEpochs };
+
+        using var teacher = PeerModels.Copy(model, backbone, options.ModelSeed, device);
+        var teacherRunner = Runner(TeacherStage, device);
+        PeerLog.Starting(logger, TeacherStage, options.TeacherEpochs, device.ToString(), trainData.Count, options.BatchSize);
+        using (var optimizer = Optimization.Create(options.Optimizer, teacher.parameters(), options.LearningRate, options.WeightDecay, options.Momentum))
+        {
+            for (int epoch = 0; epoch < options.TeacherEpochs; epoch++)
+            {
+                double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.TeacherEpochs);
+                Optimization.SetLearningRate(optimizer, rate);
+                teacher.train();
+                var record = teacherRunner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
+                {
+                    var logits = teacher.call(images);
+                    var ce = nn.functional.cross_entropy(logits, labels);
+                    return new StepOutput(ce, logits, ce);
+                }, null, cancellationToken);
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device) };
+                history.Add(record);
+                teacherRunner.LogEpoch(record, options.TeacherEpochs);
+                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(TeacherStage, record, options.TeacherEpochs, teacher));
+            }
+        }
+        teacher.eval();
+        foreach (var p in teacher.parameters()) p.requires_grad = false;
+
+        var student = PeerModels.Copy(model, backbone, options.ModelSeed, device);
+        try
+        {
+            using var teacherPoints = new AttentionPoints(teacher);
+            using var studentPoints = new AttentionPoints(student);
+            if (validation.Count > 0)
+            {
+                details[TeacherValidationAccuracyKey] = PeerModels.ValidationAccuracy(teacher, validation, device)!.Value;
+                details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device)!.Value;
+                details[AttentionLossBeforeKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
+            }
+
+            var studentRunner = Runner(StudentStage, device);
+            PeerLog.Starting(logger, StudentStage, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
+            using var optimizer = Optimization.Create(options.Optimizer, student.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
+            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            {
+                double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
+                Optimization.SetLearningRate(optimizer, rate);
+                student.train();
+                var record = studentRunner.Run(optimizer, loader, epoch, options.TeacherEpochs + epoch, rate, (images, labels) =>
+                {
+                    var (logits, stemFeatures, headFeatures) = studentPoints.Forward(images);
+                    Tensor teacherStem, teacherHead;
+                    using (no_grad()) (_, teacherStem, teacherHead) = teacherPoints.Forward(images);
+                    var ce = nn.functional.cross_entropy(logits, labels);
+                    var loss = ce
+                        + options.StemAttentionWeight * AttentionDistillation.Loss(stemFeatures, teacherStem, options.AttentionPower)
+                        + options.HeadAttentionWeight * AttentionDistillation.Loss(headFeatures, teacherHead, options.AttentionPower);
+                    return new StepOutput(loss, logits, ce);
+                }, null, cancellationToken);
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device) };
+                history.Add(record);
+                studentRunner.LogEpoch(record, options.Epochs);
+                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(StudentStage, record, options.Epochs, student));
+            }
+            if (validation.Count > 0)
+            {
+                details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device)!.Value;
+                details[AttentionLossAfterKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
+            }
+            student.eval();
+            return new PeerDefenseResult(student, history, total.Elapsed.TotalSeconds, details);
+        }
+        catch
+        {
+            student.Dispose();
+            throw;
+        }
+    }
+
+    private PeerEpochRunner Runner(string stage, Device device) => new()
+    {
+        Stage = stage,
+        Logger = logger,
+        Device = device,
+        ModelSeed = options.ModelSeed,
+        DataSeed = options.DataSeed,
+        StepCompleted = e => StepCompleted?.Invoke(this, e),
+    };
+
+    /// <summary>Sample-weighted mean of the unweighted attention losses (stem + head) over <paramref name="data"/>, both networks in eval mode.</summary>
+    private double AttentionDistance(AttentionPoints student, AttentionPoints teacher, ImageDataset data, Device device)
+    {
+        student.Network.eval();
+        teacher.Network.eval();
+        using var noGrad = no_grad();
+        double sum = 0;
+        for (long start = 0; start < data.Count; start += options.BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(options.BatchSize, data.Count - start);
+            var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+            var (_, s1, s2) = student.Forward(images);
+            var (_, t1, t2) = teacher.Forward(images);
+            double loss = AttentionDistillation.Loss(s1, t1, options.AttentionPower).ToDouble() + AttentionDistillation.Loss(s2, t2, options.AttentionPower).ToDouble();
+            sum += loss * count;
+        }
+        return sum / data.Count;
+    }
+}
+
+/// <summary>
+/// Runs a network and returns, with the logits, its stem output and the head's last spatial features
+/// (the last 4-D output among the head's direct submodules, caught by forward hooks). The features
+/// live in the caller's dispose scope and carry the graph when gradients are on.
+/// </summary>
+internal sealed class AttentionPoints : IDisposable
+{
+    private readonly List<Action> removers = [];
+    private Tensor? lastSpatial;
+
+    public AttentionPoints(TrapNetwork network)
+    {
+        Network = network;
+        foreach (var (_, child) in network.Head.Module.named_children())
+        {
+            if (child is not nn.Module<Tensor, Tensor> module) continue;
+            var remover = module.register_forward_hook((_, _, output) =>
+            {
+                // The head's own dispose scope would free the output when its forward returns.
+                if (output.dim() == 4) lastSpatial = output.MoveToOuterDisposeScope();
+                return null!;
+            });
+            removers.Add(remover.remove);
+        }
+    }
+
+    public TrapNetwork Network { get; }
+
+    public (Tensor Logits, Tensor Stem, Tensor Head) Forward(Tensor images)
+    {
+        lastSpatial = null;
+        var stem = Network.Stem.Module.call(images);
+        var logits = Network.Head.Module.call(stem);
+        var head = lastSpatial ?? stem;
+        lastSpatial = null;
+        return (logits, stem, head);
+    }
+
+    public void Dispose()
+    {
+        foreach (var remove in removers) remove();
+        removers.Clear();
+    }
+}
