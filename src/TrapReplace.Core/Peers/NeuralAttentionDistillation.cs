@@ -211,10 +211,12 @@ internal sealed class AttentionPoints : IDisposable
         foreach (var (_, child) in network.Head.Module.named_children())
         {
             if (child is not nn.Module<Tensor, Tensor> module) continue;
-            var remover = module.register_forward_hook((_, _, output) =>
+            var remover = module.register_forward_hook((_, input, output) =>
             {
-                // The head's own dispose scope would free the output when its forward returns.
-                if (output.dim() == 4) lastSpatial = output.MoveToOuterDisposeScope();
+                if (output.dim() != 4) return null!;
+                // The head's own dispose scope would free a new output when its forward returns; a
+                // pass-through (an empty Sequential) returns the caller's own tensor, which stays where it is.
+                lastSpatial = ReferenceEquals(output, input) ? output : output.MoveToOuterDisposeScope();
                 return null!;
             });
             removers.Add(remover.remove);
