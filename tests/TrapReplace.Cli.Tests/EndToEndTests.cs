@@ -52,6 +52,26 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         root.GetProperty("curves").GetArrayLength().Should().Be(2, "one stage-1 epoch and one defense epoch");
     }
 
+    [Theory]
+    [InlineData("fine-pruning", "prune_ratio")]
+    [InlineData("nad", "stem_attention_weight")]
+    [InlineData("abl", "isolated_poisoned_fraction")]
+    public void Peer_defenses_run_from_the_normally_trained_model(string defense, string recordedOption)
+    {
+        using var output = new TempFolder();
+        var run = CliProcess.Run(Smoke(output.Path, "--attack", "badnets", "--defense", defense, "--quiet"));
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        var result = ResultFiles.Read(Path.Combine(output.Path, $"cifar10.wrn16-1.smoke.badnets-t0-r0.1.{defense}.seed0.json"));
+        result.Defense.Should().Be(defense);
+        result.CleanAccuracy.Should().BeInRange(0, 1);
+        result.AttackSuccessRate.Should().BeInRange(0, 1);
+        result.Undefended.Should().NotBeNull("the normally trained model is the reference");
+        result.Epochs.Defense.Should().BePositive();
+        result.Options["defense"]![recordedOption].Should().NotBeNull();
+        result.Curves.Should().Contain(c => c.Phase == "defense");
+    }
+
     [Fact]
     public void Matrix_rerun_skips_finished_cells_and_report_merges_them()
     {

@@ -34,6 +34,9 @@ internal sealed class AttackSetup : IDisposable
     /// <summary>Images poisoned in the training set (WaNet poisons per batch: 0).</summary>
     public int PoisonedCount { get; private init; }
 
+    /// <summary>Indices of the poisoned images in <see cref="TrainingSet"/>; null when nothing is poisoned up front (no attack, WaNet).</summary>
+    public IReadOnlyList<int>? PoisonedIndices { get; private init; }
+
     /// <summary>WholeTrainingSet, TargetClass or PerBatch; null without an attack.</summary>
     public string? RatioOf { get; private init; }
 
@@ -110,6 +113,7 @@ internal sealed class AttackSetup : IDisposable
             {
                 Triggered = new TriggeredSetAdapter(triggeredSet),
                 PoisonedCount = poisoned.PoisonedIndices.Count,
+                PoisonedIndices = poisoned.PoisonedIndices.ToArray(),
                 RatioOf = policy.Denominator.ToString(),
                 Options = options,
             };

@@ -7,11 +7,11 @@ using TorchSharp;
 using TrapReplace.Attacks;
 using TrapReplace.Attacks.Poisoning;
 using TrapReplace.Attacks.Warping;
+using TrapReplace.Cli.Defenses;
 using TrapReplace.Cli.Results;
 using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
-using TrapReplace.Replacement;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -52,64 +52,37 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         using var trapped = stage1Network;
 
         var curves = new List<CurvePoint>(stage1.Curves);
-        double defenseSeconds = 0;
-        int defenseEpochs = 0;
-        JsonNode? defenseOptions = null;
+        DefenseOutcome? outcome = null;
         EvaluationReport? defendedReport = null;
-        double evaluationSeconds;
-        TrapNetwork? defended = null;
-        try
+        double evaluationSeconds = stage1.EvaluationSeconds;
+        if (DefenseCatalog.Find(spec.Defense) is { } defense)
         {
-            switch (spec.Defense)
-            {
-                case "trap-replace":
-                case "replace-only":
+            observer.PhaseStarted("defense", defense.Title, 0);
+            string? stage = null;
+            var events = new DefenseEvents(
+                e =>
                 {
-                    var options = profile.ReplaceOptions(spec.Seed, settings.Threads, settings.Device);
-                    var replacer = new HeadReplacer(options);
-                    observer.PhaseStarted("defense", spec.Defense == "trap-replace" ? "stage 2: replace the trapped head" : "replace the head of the plain model", options.Epochs);
-                    replacer.StepCompleted += (_, e) => observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
-                    replacer.EpochCompleted += (_, e) => curves.Add(MeasureEpoch("defense", e, data.CurveTest, curveTriggered, device));
-                    var replaced = replacer.Fit(trapped, backbone, data.Holdout, cancellationToken);
-                    defended = replaced.Network;
-                    defenseSeconds = replaced.Seconds;
-                    defenseEpochs = options.Epochs;
-                    defenseOptions = JsonSerializer.SerializeToNode(options, CellResult.Json);
-                    defenseOptions!["selected_epoch"] = replaced.SelectedEpoch + 1;
-                    defenseOptions["selected_validation_accuracy"] = replaced.ValidationAccuracy;
-                    break;
-                }
-                case "fine-tune":
-                {
-                    var options = profile.FineTuneOptions(spec.Seed, settings.Threads, settings.Device);
-                    var trainer = new TrapTrainer(options);
-                    observer.PhaseStarted("defense", "fine-tune the whole plain model on the holdout", options.Epochs);
-                    trainer.StepCompleted += (_, e) => observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
-                    trainer.EpochCompleted += (_, e) => curves.Add(MeasureEpoch("defense", e, data.CurveTest, curveTriggered, device));
-                    var tuned = trainer.FineTune(trapped, backbone, data.Holdout, cancellationToken);
-                    defended = tuned.Network;
-                    defenseSeconds = tuned.Seconds;
-                    defenseEpochs = options.Epochs;
-                    defenseOptions = JsonSerializer.SerializeToNode(options, CellResult.Json);
-                    break;
-                }
-            }
-
-            if (defended is not null)
+                    // Sub-stages (NAD's teacher, ABL's phases) each count epochs from 0; show which one runs.
+                    if (e.Stage != stage) observer.PhaseStarted("defense", $"{defense.Title} [{e.Stage}]", 0);
+                    stage = e.Stage;
+                    observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
+                },
+                e => curves.Add(MeasureEpoch("defense", curves.Count(c => c.Phase == "defense") + 1, e, data.CurveTest, curveTriggered, device)));
+            var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken);
+            outcome = defense.Apply(trapped, context);
+            using (outcome.Network)
             {
                 observer.Note("evaluating the defended model on the test set");
                 var clock = Stopwatch.StartNew();
-                defendedReport = Evaluator.Evaluate(defended, data.Test, attack.Triggered, device);
+                defendedReport = Evaluator.Evaluate(outcome.Network, data.Test, attack.Triggered, device);
                 evaluationSeconds = clock.Elapsed.TotalSeconds;
             }
-            else
+            if (outcome.IsolatedIndices is { Count: > 0 } isolated && attack.PoisonedIndices is { } poisonedIndices)
             {
-                evaluationSeconds = stage1.EvaluationSeconds;
+                // Measured after the fact by the runner, which knows the attack; the defense never saw it.
+                var poisonedSet = poisonedIndices.ToHashSet();
+                outcome.Options["isolated_poisoned_fraction"] = (double)isolated.Count(poisonedSet.Contains) / isolated.Count;
             }
-        }
-        finally
-        {
-            defended?.Dispose();
         }
 
         var undefended = stage1.Evaluation;
@@ -131,7 +104,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             },
             ["attack"] = attack.Options,
             ["stage1"] = stage1.Options.DeepClone(),
-            ["defense"] = defenseOptions,
+            ["defense"] = outcome?.Options,
         };
         var result = new CellResult
         {
@@ -155,10 +128,10 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             TriggeredCount = defendedReport?.TriggeredCount ?? stage1.TriggeredCount,
             UntrustedCount = data.Untrusted.Count,
             HoldoutCount = data.Holdout.Count,
-            Epochs = new EpochCounts(stage1.History.Count, defenseEpochs),
-            TrainSeconds = stage1.Seconds + defenseSeconds,
+            Epochs = new EpochCounts(stage1.History.Count, outcome?.Epochs ?? 0),
+            TrainSeconds = stage1.Seconds + (outcome?.Seconds ?? 0),
             Stage1Seconds = stage1.Seconds,
-            DefenseSeconds = defenseSeconds,
+            DefenseSeconds = outcome?.Seconds ?? 0,
             EvaluationSeconds = evaluationSeconds,
             ImagesPerSecond = stage1.ImagesPerSecond,
             Stage1Reused = reused,
@@ -195,7 +168,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         trainer.EpochCompleted += (_, e) =>
         {
             curves.RemoveAll(c => c.Epoch > e.Record.Epoch);
-            curves.Add(MeasureEpoch("stage1", e, data.CurveTest, curveTriggered, device));
+            curves.Add(MeasureEpoch("stage1", e.Record.Epoch + 1, e, data.CurveTest, curveTriggered, device));
             cache.SavePartialCurves(key, curves);
         };
         var trained = trainer.Fit(backbone, trainingSet, batchTransform, cancellationToken);
@@ -242,10 +215,10 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         return images => network.forward(images);
     }
 
-    private CurvePoint MeasureEpoch(string phase, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
+    private CurvePoint MeasureEpoch(string phase, int epoch, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
     {
         var report = Evaluator.Evaluate(e.Network!, curveTest, curveTriggered, device);
-        var point = new CurvePoint(phase, e.Record.Epoch + 1, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate);
+        var point = new CurvePoint(phase, epoch, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate);
         observer.EpochDone(point, e.Epochs, e.Record.ImagesPerSecond, e.Record.Seconds);
         return point;
     }

@@ -22,7 +22,7 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     public static IReadOnlyList<string> Backbones { get; } = ["wrn16-1", "preact-resnet18"];
 
     /// <summary>The defenses the runner knows.</summary>
-    public static IReadOnlyList<string> Defenses { get; } = ["none", "trap-replace", "replace-only", "fine-tune"];
+    public static IReadOnlyList<string> Defenses => Cli.Defenses.DefenseCatalog.Names;
 
     /// <summary>Attack names accepted by <c>--attack</c>.</summary>
     public static IReadOnlyList<string> Attacks { get; } = ["none", .. AttackCatalog.Names];
@@ -38,7 +38,7 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     public double ResolvedRatio => PoisonRatio ?? (IsCleanLabel(Attack) ? 0.8 : 0.1);
 
     /// <summary>Whether the defense trains the trap network (otherwise it starts from plain training).</summary>
-    public bool UsesTrap => Defense == "trap-replace";
+    public bool UsesTrap => Cli.Defenses.DefenseCatalog.Find(Defense)?.StartsFromTrap ?? false;
 
     /// <summary>The result file name; stable, so a rerun finds finished cells.</summary>
     public string FileName => string.Create(CultureInfo.InvariantCulture,

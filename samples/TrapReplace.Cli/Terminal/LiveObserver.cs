@@ -57,19 +57,21 @@ public sealed class LiveObserver : IRunObserver
 
     public void Step(string phase, int epoch, int step, int steps, double loss, double imagesPerSecond)
     {
-        double done = (epoch + (step + 1.0) / steps) / phaseEpochs;
+        // Without a known epoch count (sub-stages of a defense) the bar shows the current epoch only.
+        bool known = phaseEpochs > 0;
+        double done = known ? (epoch + (step + 1.0) / steps) / phaseEpochs : (step + 1.0) / steps;
         double elapsed = phaseClock.Elapsed.TotalSeconds;
-        double left = done > 0 ? elapsed / done * (1 - done) : 0;
+        double left = known && done > 0 ? elapsed / done * (1 - done) : 0;
         const int width = 30;
         int filled = (int)Math.Round(done * width);
         progressLine = string.Create(CultureInfo.InvariantCulture,
-            $"{Markup.Escape(phaseTitle)}  [green]{new string('━', filled)}[/][grey]{new string('━', width - filled)}[/] {done:P0}  epoch {epoch + 1}/{phaseEpochs} step {step + 1}/{steps}  loss {loss:F3}  {imagesPerSecond:F0} img/s  ~{TimeSpan.FromSeconds(left):hh\\:mm\\:ss} left");
+            $"{Markup.Escape(phaseTitle)}  [green]{new string('━', filled)}[/][grey]{new string('━', width - filled)}[/] {done:P0}  epoch {epoch + 1}{(known ? $"/{phaseEpochs}" : "")} step {step + 1}/{steps}  loss {loss:F3}  {imagesPerSecond:F0} img/s{(known ? $"  ~{TimeSpan.FromSeconds(left):hh\\:mm\\:ss} left" : "")}");
         Refresh(force: false);
     }
 
     public void EpochDone(CurvePoint point, int epochs, double imagesPerSecond, double seconds)
     {
-        table.AddRow(point.Phase, $"{point.Epoch}/{epochs}", point.Loss.ToString("F4", CultureInfo.InvariantCulture),
+        table.AddRow(point.Phase, point.Phase == "stage1" ? $"{point.Epoch}/{epochs}" : $"{point.Epoch}", point.Loss.ToString("F4", CultureInfo.InvariantCulture),
             Format.Percent(point.TrainAccuracy), Format.Percent(point.CleanAccuracy), Format.Percent(point.AttackSuccessRate),
             imagesPerSecond.ToString("F0", CultureInfo.InvariantCulture), seconds.ToString("F1", CultureInfo.InvariantCulture));
         // The paper profile has 300 epochs; the screen keeps the latest ones (the result file keeps all).

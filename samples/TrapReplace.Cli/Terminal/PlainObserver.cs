@@ -9,7 +9,7 @@ public sealed class PlainObserver(TextWriter writer, bool quiet) : IRunObserver
 {
     public void PhaseStarted(string phase, string title, int epochs)
     {
-        if (!quiet) writer.WriteLine($"{title}: {epochs} epochs");
+        if (!quiet) writer.WriteLine(epochs > 0 ? $"{title}: {epochs} epochs" : title);
     }
 
     public void Step(string phase, int epoch, int step, int steps, double loss, double imagesPerSecond)
@@ -20,7 +20,7 @@ public sealed class PlainObserver(TextWriter writer, bool quiet) : IRunObserver
     {
         if (quiet) return;
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{point.Phase} epoch {point.Epoch}/{epochs}: loss {point.Loss:F4}, train acc {point.TrainAccuracy:P1}, CA {point.CleanAccuracy:P1}, ASR {Format.Percent(point.AttackSuccessRate)}, {imagesPerSecond:F0} img/s, {seconds:F1} s"));
+            $"{point.Phase} epoch {point.Epoch}{(point.Phase == "stage1" ? $"/{epochs}" : "")}: loss {point.Loss:F4}, train acc {point.TrainAccuracy:P1}, CA {point.CleanAccuracy:P1}, ASR {Format.Percent(point.AttackSuccessRate)}, {imagesPerSecond:F0} img/s, {seconds:F1} s"));
     }
 
     public void Note(string message)

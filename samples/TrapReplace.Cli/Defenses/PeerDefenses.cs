@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrapReplace.Cli.Results;
+using TrapReplace.Models;
+using TrapReplace.Peers;
+
+namespace TrapReplace.Cli.Defenses;
+
+// The peers get the profile's defense budget (epochs, batch size) so that every defense on the holdout
+// trains as long as head replacement does; their other settings are the library's (paper/BackdoorBench) defaults.
+
+/// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
+internal sealed class FinePruningDefense : ICellDefense
+{
+    public string Name => "fine-pruning";
+
+    public string Title => "fine-pruning: prune dormant channels, then fine-tune";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new FinePruningOptions
+        {
+            Epochs = context.Profile.DefenseEpochs,
+            BatchSize = context.Profile.DefenseBatchSize,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new FinePruning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return Outcome(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+    }
+
+    internal static DefenseOutcome Outcome(PeerDefenseResult result, object options, int epochs)
+    {
+        var json = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject();
+        foreach (var (key, value) in result.Details) json[key] = value;
+        return new DefenseOutcome(result.Network, result.Seconds, epochs, json);
+    }
+}
+
+/// <summary>Neural Attention Distillation (Li et al., ICLR 2021) on the normally trained model.</summary>
+internal sealed class AttentionDistillationDefense : ICellDefense
+{
+    public string Name => "nad";
+
+    public string Title => "NAD: fine-tune a teacher, distil the student's attention";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new NeuralAttentionDistillationOptions
+        {
+            TeacherEpochs = Math.Max(1, context.Profile.DefenseEpochs / 2),
+            Epochs = context.Profile.DefenseEpochs,
+            BatchSize = context.Profile.DefenseBatchSize,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new NeuralAttentionDistillation(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return FinePruningDefense.Outcome(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
+            options.TeacherEpochs + options.Epochs);
+    }
+}
+
+/// <summary>
+/// Anti-Backdoor Learning (Li et al., NeurIPS 2021): trains from the untrusted data itself. Isolation + training
+/// epochs are the profile's stage-1 epochs and unlearning adds a quarter of that (the paper's 20 / 60 / 20). Its
+/// undefended reference is the normally trained model.
+/// </summary>
+internal sealed class AntiBackdoorLearningDefense : ICellDefense
+{
+    public string Name => "abl";
+
+    public string Title => "ABL: isolate low-loss samples, train, unlearn them";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        int epochs = context.Profile.Stage1Epochs;
+        int isolation = Math.Max(1, epochs / 4);
+        var options = new AntiBackdoorLearningOptions
+        {
+            IsolationEpochs = isolation,
+            FinetuningEpochs = Math.Max(1, epochs - isolation),
+            UnlearningEpochs = Math.Max(1, epochs / 4),
+            BatchSize = context.Profile.Stage1BatchSize,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new AntiBackdoorLearning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        var result = defense.Train(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
+        var outcome = FinePruningDefense.Outcome(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
+        outcome.Options["isolated_count"] = result.IsolatedIndices.Count;
+        return outcome with { IsolatedIndices = result.IsolatedIndices };
+    }
+}
