@@ -14,7 +14,7 @@ public sealed class MatrixAndReportTests
     public void Shards_partition_the_cells_and_keep_stage1_groups_together()
     {
         var cells = MatrixRunner.Cells(Template, ["badnets", "blend", "sig"], CellSpec.Defenses, [0, 1]);
-        cells.Should().HaveCount(3 * 4 * 2);
+        cells.Should().HaveCount(3 * CellSpec.Defenses.Count * 2);
 
         var slices = Enumerable.Range(1, 5).Select(i => new Shard(i, 5).Select(cells, threads: 2)).ToList();
 
@@ -22,7 +22,7 @@ public sealed class MatrixAndReportTests
         slices.Sum(s => s.Count).Should().Be(cells.Count);
         foreach (var slice in slices)
             foreach (var group in cells.GroupBy(c => c.Stage1Key(2)))
-                slice.Count(group.Contains).Should().BeOneOf(0, group.Count(), "a stage-1 group is never split");
+                slice.Count(group.Contains).Should().Match(n => n == 0 || n == group.Count(), "a stage-1 group is never split");
         cells.Where(c => c.Attack == "badnets" && c.Seed == 0 && c.Defense != "trap-replace").Select(c => c.Stage1Key(2)).Distinct()
             .Should().ContainSingle("none, replace-only and fine-tune share one plain network");
     }
@@ -55,6 +55,7 @@ public sealed class MatrixAndReportTests
     public void Validate_names_every_bad_value()
     {
         var errors = new CellSpec("mnist", "vgg", "x", "y", -1, "slow", 99, 0).Validate();
+        // Without a known data set the target-class check still runs, against CIFAR-10's 10 classes.
         errors.Should().HaveCount(8);
         errors.Should().Contain("--ratio must be in (0, 1]; got 0");
     }
