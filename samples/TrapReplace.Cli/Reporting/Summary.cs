@@ -19,7 +19,7 @@ public sealed record Stat(double Mean, double Std, int Count)
 public sealed record SummaryRow(
     string Dataset, string Backbone, string Profile, string Attack, double? PoisonRatio, string Defense, IReadOnlyList<int> Seeds,
     Stat CleanAccuracy, Stat? AttackSuccessRate, Stat? RobustAccuracy, Stat? Der,
-    Stat? UndefendedCleanAccuracy, Stat? UndefendedAttackSuccessRate, Stat TrainSeconds, IReadOnlyList<CellResult> Cells)
+    Stat? UndefendedCleanAccuracy, Stat? UndefendedAttackSuccessRate, Stat DefenseSeconds, Stat TrainSeconds, IReadOnlyList<CellResult> Cells)
 {
     /// <summary>Groups results by data set, backbone, profile, attack (with target and ratio) and defense.</summary>
     public static IReadOnlyList<SummaryRow> Build(IEnumerable<CellResult> results) =>
@@ -36,6 +36,7 @@ public sealed record SummaryRow(
                     Stat.Of(cells.Select(c => c.Der)),
                     Stat.Of(cells.Select(c => c.Undefended?.CleanAccuracy)),
                     Stat.Of(cells.Select(c => c.Undefended?.AttackSuccessRate)),
+                    Stat.Of(cells.Select(c => (double?)c.DefenseSeconds))!,
                     Stat.Of(cells.Select(c => (double?)c.TrainSeconds))!,
                     cells);
             })
