@@ -237,5 +237,13 @@ public static class CommandLine
             await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return Failed;
         }
+#pragma warning disable CA1031 // The last line of defence: one clear line instead of a stack trace; TRAPREPLACE_DEBUG=1 shows it.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            await Console.Error.WriteLineAsync($"error: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
+            if (Environment.GetEnvironmentVariable("TRAPREPLACE_DEBUG") == "1") await Console.Error.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            return Failed;
+        }
     }
 }

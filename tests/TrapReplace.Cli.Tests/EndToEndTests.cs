@@ -128,6 +128,35 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void Gtsrb_runs_through_the_same_pipeline()
+    {
+        using var gtsrb = new TempFolder();
+        var folder = Path.Combine(gtsrb.Path, "gtsrb-32x32-bin");
+        Directory.CreateDirectory(folder);
+        var random = new Random(2);
+        foreach (var (name, count) in new[] { ("train.bin", 2_150), ("test.bin", 860) })
+        {
+            using var file = File.Create(Path.Combine(folder, name));
+            var record = new byte[3073];
+            for (int i = 0; i < count; i++)
+            {
+                record[0] = (byte)(i % 43);
+                for (int p = 1; p < record.Length; p++) record[p] = (byte)((i % 43) * 5 + random.Next(0, 40));
+                file.Write(record);
+            }
+        }
+        using var output = new TempFolder();
+
+        var run = CliProcess.Run(["run", "--dataset", "gtsrb", "--profile", "smoke", "--data", gtsrb.Path, "--out", output.Path, "--threads", "2", "--quiet"]);
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        var result = ResultFiles.Read(Path.Combine(output.Path, "gtsrb.wrn16-1.smoke.badnets-grid-t0-r0.1.trap-replace.seed0.json"));
+        result.PerClassAccuracy.Should().HaveCount(43);
+        result.HoldoutCount.Should().Be(430, "the smoke pool grows to 50 images per class so stage 2 can carve a validation split");
+        result.AttackSuccessRate.Should().BeInRange(0, 1);
+    }
+
+    [Fact]
     public void A_killed_run_leaves_no_result_and_the_rerun_completes()
     {
         using var output = new TempFolder();

@@ -35,7 +35,10 @@ public sealed class ExperimentData : IDisposable
         using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, cancellationToken).ConfigureAwait(false);
         using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, cancellationToken).ConfigureAwait(false);
 
-        using var pool = Stratified(train, profile.PoolCount);
+        // Stage 2 carves a 10 % validation split per class out of the holdout, so a small pool needs enough
+        // images per class for that: at least 50 per class (the smoke profile's 500 on CIFAR-10; 2,150 on GTSRB).
+        int? poolCount = profile.PoolCount is int p ? Math.Max(p, 50 * train.ClassCount) : null;
+        using var pool = Stratified(train, poolCount);
         var (rest, holdout) = HoldoutSplit.Create(pool.LabelArray(), profile.HoldoutFraction, SplitSeed).Apply(pool);
         using (rest)
         {
