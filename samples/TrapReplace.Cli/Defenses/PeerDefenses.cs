@@ -9,6 +9,17 @@ namespace TrapReplace.Cli.Defenses;
 // The peers get the profile's defense budget (epochs, batch size) so that every defense on the holdout
 // trains as long as head replacement does; their other settings are the library's (paper/BackdoorBench) defaults.
 
+/// <summary>Turns a peer's result into the runner's outcome: its options plus what it decided (the result's details).</summary>
+internal static class PeerOutcome
+{
+    public static DefenseOutcome From(PeerDefenseResult result, object options, int epochs)
+    {
+        var json = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject();
+        foreach (var (key, value) in result.Details) json[key] = value;
+        return new DefenseOutcome(result.Network, result.Seconds, epochs, json);
+    }
+}
+
 /// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
 internal sealed class FinePruningDefense : ICellDefense
 {
@@ -31,14 +42,7 @@ internal sealed class FinePruningDefense : ICellDefense
         };
         var defense = new FinePruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return Outcome(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
-    }
-
-    internal static DefenseOutcome Outcome(PeerDefenseResult result, object options, int epochs)
-    {
-        var json = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject();
-        foreach (var (key, value) in result.Details) json[key] = value;
-        return new DefenseOutcome(result.Network, result.Seconds, epochs, json);
+        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
     }
 }
 
@@ -65,7 +69,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
         };
         var defense = new NeuralAttentionDistillation(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return FinePruningDefense.Outcome(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
+        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
             options.TeacherEpochs + options.Epochs);
     }
 }
@@ -101,7 +105,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
         var defense = new AntiBackdoorLearning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Train(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
-        var outcome = FinePruningDefense.Outcome(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
+        var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
         outcome.Options["isolated_count"] = result.IsolatedIndices.Count;
         return outcome with { IsolatedIndices = result.IsolatedIndices };
     }
