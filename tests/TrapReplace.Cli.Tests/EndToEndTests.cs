@@ -56,6 +56,8 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     [InlineData("fine-pruning", "prune_ratio")]
     [InlineData("nad", "stem_attention_weight")]
     [InlineData("abl", "isolated_poisoned_fraction")]
+    [InlineData("anp", "threshold")]
+    [InlineData("i-bau", "fixed_point_steps")]
     public void Peer_defenses_run_from_the_normally_trained_model(string defense, string recordedOption)
     {
         using var output = new TempFolder();

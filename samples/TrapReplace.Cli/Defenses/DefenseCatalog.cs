@@ -14,6 +14,8 @@ public static class DefenseCatalog
         new FinePruningDefense(),
         new AttentionDistillationDefense(),
         new AntiBackdoorLearningDefense(),
+        new AdversarialNeuronPruningDefense(),
+        new ImplicitBackdoorUnlearningDefense(),
     ];
 
     /// <summary>Every name <c>--defense</c> accepts, none first.</summary>

@@ -22,4 +22,10 @@ internal static partial class PeerLog
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "{Stage}: non-finite loss at epoch {Epoch}, step {Step}")]
     public static partial void Diverged(ILogger logger, string stage, int epoch, int step);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "anp: pruned {Pruned} of {Neurons} neurons (mask below {Threshold:G3}); validation accuracy {Accuracy:P2} (unpruned {Unpruned:P2})")]
+    public static partial void NeuronsPruned(ILogger logger, int pruned, int neurons, double threshold, double accuracy, double unpruned);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Information, Message = "i-bau: round {Round}/{Rounds} perturbation norm {Norm:G4}, flips {FoolingRate:P1} of the holdout's predictions")]
+    public static partial void PerturbationFound(ILogger logger, int round, int rounds, double norm, double foolingRate);
 }

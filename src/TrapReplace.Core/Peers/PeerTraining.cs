@@ -44,10 +44,12 @@ internal sealed class PeerEpochRunner
     /// <param name="step">Computes the step's loss from images (B, 3, H, W) in [0, 1] and labels (B) on the device.</param>
     /// <param name="afterStep">Runs after every optimizer step (e.g. to keep pruned weights at zero).</param>
     /// <param name="cancellationToken">Stops between steps.</param>
+    /// <param name="maxSteps">Stops the epoch after this many steps (for budgets counted in iterations); null runs the whole epoch.</param>
     public EpochRecord Run(OptimizerHelper optimizer, BatchLoader loader, int epoch, int recordEpoch, double rate,
-        Func<Tensor, Tensor, StepOutput> step, Action? afterStep, CancellationToken cancellationToken)
+        Func<Tensor, Tensor, StepOutput> step, Action? afterStep, CancellationToken cancellationToken, int? maxSteps = null)
     {
         var plan = loader.PlanEpoch(epoch);
+        if (maxSteps is { } limit && limit < plan.Length) plan = plan[..limit];
         var sums = new LossAccumulator();
         long correct = 0, seen = 0;
         var clock = Stopwatch.StartNew();

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;
 
+[Collection(PeerTestModels.Collection)]
 public sealed class AntiBackdoorLearningTests
 {
     private const int Size = 16;

@@ -1,4 +1,5 @@
 using TrapReplace.Core.Tests.Infrastructure;
+using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Training;
 using static TorchSharp.torch;
@@ -8,6 +9,10 @@ namespace TrapReplace.Core.Tests.Peers;
 /// <summary>Small trained networks and state snapshots shared by the peer-defense tests.</summary>
 internal static class PeerTestModels
 {
+    /// <summary>The peer-defense tests run one at a time: they seed and draw from torch's global generator, and
+    /// a test running beside them would draw from it too and change their numbers.</summary>
+    public const string Collection = "peer defenses (global generator)";
+
     private static readonly Lazy<TrapNetwork> SharedWideResNet = new(() => Trained(new WideResNet16Backbone(4), n: 256, epochs: 4));
 
     /// <summary>The default-split WRN-16-1 (4 classes) trained for 32 steps, built once per test run and shared:
@@ -19,13 +24,19 @@ internal static class PeerTestModels
     public static TrapNetwork Trained(IBackbone backbone, int n = 128, int epochs = 2) =>
         new TrapTrainer(new TrapTrainerOptions
         {
-            Epochs = epochs,
+            Epochs = 3,
             BatchSize = 32,
             LearningRate = 3e-3,
             ReconstructionWeight = 0,
             TotalVariationWeight = 0,
             Threads = 2,
         }).Fit(backbone, Synthetic.ColourClasses(n, seed: 5)).Network;
+
+    private static readonly Lazy<BackdooredModel> SharedBackdoored = new(BackdooredModel.Train);
+
+    /// <summary>A WRN-16-1 trained on BadNets-poisoned 16x16 colour data, with its clean holdout and test sets,
+    /// built once per test run and shared (the defenses must not modify it).</summary>
+    public static BackdooredModel Backdoored => SharedBackdoored.Value;
 
     /// <summary>A detached copy of every parameter and buffer.</summary>
     public static Dictionary<string, Tensor> Snapshot(nn.Module module) =>
@@ -47,4 +58,45 @@ internal static class PeerTestModels
     {
         foreach (var t in tensors.Values) t.Dispose();
     }
+}
+
+/// <summary>A plainly trained network that learned a BadNets backdoor (white 4x4 square, target class 0) from
+/// 10 % poisoned 16x16 colour data, plus a clean holdout, a clean test set and its triggered non-target images.</summary>
+internal sealed record BackdooredModel(TrapNetwork Network, WideResNet16Backbone Backbone, ImageDataset Holdout, ImageDataset Test, ImageDataset Triggered)
+{
+    public const int Size = 16;
+
+    /// <summary>Three epochs: enough for a 100 % attack success rate, short of the saturated confidence on
+    /// which I-BAU's plain-gradient perturbation search finds no gradient.</summary>
+    public static BackdooredModel Train()
+    {
+        var backbone = new WideResNet16Backbone(4, imageSize: Size);
+        using var clean = Synthetic.ColourClasses(480, size: Size, seed: 21);
+        var (poisoned, _) = AntiBackdoorLearningTests.Poison(clean, 0.1, seed: 4);
+        using var untrusted = poisoned;
+        var network = new TrapTrainer(new TrapTrainerOptions
+        {
+            Epochs = 3,
+            BatchSize = 32,
+            LearningRate = 3e-3,
+            ReconstructionWeight = 0,
+            TotalVariationWeight = 0,
+            CropPadding = 0,
+            HorizontalFlip = false,
+            Threads = 2,
+        }).Fit(backbone, untrusted).Network;
+        var holdout = Synthetic.ColourClasses(160, size: Size, seed: 22);
+        var test = Synthetic.ColourClasses(200, size: Size, seed: 23);
+        // Every non-target test image with the trigger (150 of 200 are not class 0).
+        var (all, indices) = AntiBackdoorLearningTests.Poison(test, 0.75, seed: 5);
+        using var allTriggered = all;
+        var triggered = allTriggered.Subset(indices.Order().ToArray());
+        return new BackdooredModel(network, backbone, holdout, test, triggered);
+    }
+
+    /// <summary>Share of the triggered non-target images classified as the target class 0.</summary>
+    public double AttackSuccessRate(TrapNetwork network) => TrapReplace.Evaluation.Evaluator.Accuracy(network, Triggered, TorchSharp.torch.CPU);
+
+    /// <summary>Clean test accuracy.</summary>
+    public double CleanAccuracy(TrapNetwork network) => TrapReplace.Evaluation.Evaluator.Accuracy(network, Test, TorchSharp.torch.CPU);
 }

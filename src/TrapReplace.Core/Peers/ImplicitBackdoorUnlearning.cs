@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Peers;
+
+/// <summary>
+/// I-BAU: solves min_theta max_delta CE(f_theta(x + delta), y) on the clean holdout with one universal
+/// perturbation delta (a stand-in for the unknown trigger). Each round (1) searches delta with one pass of plain
+/// gradient steps that push the network away from its own predictions, and (2) unlearns it with one pass of
+/// outer-optimizer steps on the implicit hypergradient, which accounts for how the worst delta moves when theta
+/// moves (<see cref="ImplicitHypergradient"/>).
+/// </summary>
+/// <remarks>
+/// <para>Zeng, Chen, Park, Mao, Jin and Jia, "Adversarial Unlearning of Backdoors via Implicit Hypergradient",
+/// ICLR 2022; mechanics as the authors' <c>defense.py</c>: the network stays in eval mode throughout (BatchNorm
+/// statistics frozen), batches in order, the perturbation added to a random
+/// <see cref="ImplicitBackdoorUnlearningOptions.PerturbedShare"/> of each unlearning batch.</para>
+/// <para>One deliberate difference: the authors' inner loss always reads the first batch of the holdout; here it
+/// reads the batch being unlearned, a stochastic estimate of the same full-holdout objective.</para>
+/// <para>Nothing is selected on the validation split; it only reports accuracy per round.</para>
+/// </remarks>
+public sealed class ImplicitBackdoorUnlearning
+{
+    /// <summary><see cref="PeerDefenseResult.Details"/> key: L2 norm of the last round's perturbation (images in [0, 1]).</summary>
+    public const string PerturbationNormKey = "perturbation_norm";
+
+    /// <summary>Details key: share of the holdout's training part whose prediction the last round's perturbation changes, before that round's unlearning.</summary>
+    public const string FoolingRateKey = "fooling_rate";
+
+    /// <summary>Details key: the same share for a perturbation searched against the returned network.</summary>
+    public const string FinalFoolingRateKey = "fooling_rate_final";
+
+    /// <summary>Details key: validation accuracy of the input model (absent without a validation split).</summary>
+    public const string InitialValidationAccuracyKey = "validation_accuracy_initial";
+
+    /// <summary>Details key: validation accuracy of the returned network (absent without a validation split).</summary>
+    public const string FinalValidationAccuracyKey = "validation_accuracy_final";
+
+    private const string Stage = "i-bau";
+    private readonly ImplicitBackdoorUnlearningOptions options;
+    private readonly ILogger logger;
+
+    /// <summary>Creates the defense; the options are validated and copied.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some option is invalid (all are named).</exception>
+    public ImplicitBackdoorUnlearning(ImplicitBackdoorUnlearningOptions options, ILogger<ImplicitBackdoorUnlearning>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ThrowIfInvalid();
+        this.options = options.Clone();
+        this.logger = logger ?? NullLogger<ImplicitBackdoorUnlearning>.Instance;
+    }
+
+    /// <summary>Raised after every unlearning step.</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every round.</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>The options in use (a copy).</summary>
+    public ImplicitBackdoorUnlearningOptions Options => options.Clone();
+
+    /// <summary>Runs I-BAU on a copy of <paramref name="model"/>.</summary>
+    /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
+    /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>
+    /// <param name="holdout">Clean, trusted images.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <returns>The unlearned copy; one history record per round.</returns>
+    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(holdout);
+        PeerModels.CheckData(backbone, holdout, nameof(holdout));
+        Optimization.ApplyThreads(options.Threads);
+        var device = Optimization.ResolveDevice(options.Device);
+        var total = Stopwatch.StartNew();
+
+        var (trainPart, validationPart) = PeerModels.SplitHoldout(holdout, options.ValidationFraction, options.DataSeed);
+        using var trainData = trainPart;
+        using var validation = validationPart;
+        if (trainData.Count == 0) throw new ArgumentException("the holdout leaves no image to unlearn with", nameof(holdout));
+        var loader = new BatchLoader(trainData, options.BatchSize, shuffle: false, dropLast: false, Augmentation.None, options.DataSeed);
+        var details = new Dictionary<string, double>();
+
+        var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);
+        try
+        {
+            if (validation.Count > 0) details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
+            network.eval();
+            using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, 0, 0);
+            var runner = new PeerEpochRunner
+            {
+                Stage = Stage,
+                Logger = logger,
+                Device = device,
+                ModelSeed = options.ModelSeed,
+                DataSeed = options.DataSeed,
+                StepCompleted = e => StepCompleted?.Invoke(this, e),
+            };
+            var history = new List<EpochRecord>();
+            PeerLog.Starting(logger, Stage, options.Rounds, device.ToString(), trainData.Count, options.BatchSize);
+            for (int round = 0; round < options.Rounds; round++)
+            {
+                using var perturbation = SearchPerturbation(network, loader, round, device, cancellationToken);
+                double norm = perturbation.norm().ToDouble();
+                double fooling = FoolingRate(network, trainData, perturbation, device);
+                details[PerturbationNormKey] = norm;
+                details[FoolingRateKey] = fooling;
+                PeerLog.PerturbationFound(logger, round + 1, options.Rounds, norm, fooling);
+
+                network.eval();
+                var record = runner.Run(optimizer, loader, round, round, options.LearningRate,
+                    (images, labels) => UnlearningStep(network, images, labels, perturbation), null, cancellationToken);
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device) };
+                history.Add(record);
+                runner.LogEpoch(record, options.Rounds);
+                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
+            }
+            using (var last = SearchPerturbation(network, loader, options.Rounds, device, cancellationToken))
+                details[FinalFoolingRateKey] = FoolingRate(network, trainData, last, device);
+            if (validation.Count > 0) details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
+            network.eval();
+            return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One pass of plain gradient steps on delta (1, C, H, W), starting at 0, minimising
+    /// -CE(f(x + delta), f(x)'s prediction) + penalty ||delta||^2, then the optional projection. Caller-owned.
+    /// </summary>
+    internal Tensor SearchPerturbation(TrapNetwork network, BatchLoader loader, int round, Device device, CancellationToken cancellationToken)
+    {
+        network.eval();
+        var data = loader.Dataset;
+        var delta = zeros(1, 3, data.Height, data.Width, device: device);
+        var plan = loader.PlanEpoch(round);
+        for (int s = 0; s < plan.Length; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var images = loader.Load(plan[s], round, s).Images.to(device);
+            Tensor predictions;
+            using (no_grad()) predictions = network.call(images).argmax(1);
+            var leaf = delta.detach().requires_grad_(true);
+            var loss = nn.functional.cross_entropy(network.call(images.add(leaf)), predictions).neg()
+                .add(leaf.pow(2).sum().mul(options.PerturbationPenalty));
+            var gradient = torch.autograd.grad([loss], [leaf])[0];
+            var next = leaf.detach().sub(gradient.mul(options.PerturbationLearningRate));
+            if (!next.isfinite().all().ToBoolean())
+                throw new TrainingDivergedException(Stage, round, s, new LossParts(double.NaN, double.NaN, 0, 0), null);
+            delta.Dispose();
+            delta = next.MoveToOuterDisposeScope();
+        }
+        if (options.PerturbationRadius is { } radius)
+        {
+            double norm = delta.norm().ToDouble();
+            if (norm > radius) delta.mul_(radius / norm);
+        }
+        return delta;
+    }
+
+    /// <summary>The outer step: cross-entropy with delta added to a random share of the batch, as the implicit-hypergradient surrogate.</summary>
+    private StepOutput UnlearningStep(TrapNetwork network, Tensor images, Tensor labels, Tensor perturbation)
+    {
+        long n = images.shape[0];
+        int perturbed = (int)Math.Floor(n * options.PerturbedShare + 1e-9);
+        if (perturbed == 0)
+        {
+            var plainLogits = network.call(images);
+            var plain = nn.functional.cross_entropy(plainLogits, labels);
+            return new StepOutput(plain, plainLogits, plain);
+        }
+        // Which images get delta: from the generator the runner seeds per step.
+        var selection = zeros(n, 1, 1, 1, device: images.device);
+        selection.index_fill_(0, randperm(n, device: images.device).narrow(0, 0, perturbed), 1);
+        Tensor? logits = null;
+        Tensor Inner(Tensor delta) =>
+            nn.functional.cross_entropy(network.call(images.add(delta)), labels).neg().add(delta.pow(2).sum().mul(options.PerturbationPenalty));
+        Tensor Outer(Tensor delta)
+        {
+            logits = network.call(images.add(selection.mul(delta)));
+            return nn.functional.cross_entropy(logits, labels);
+        }
+        var surrogate = ImplicitHypergradient.Surrogate(perturbation, Inner, Outer, options.InnerLearningRate, options.FixedPointSteps);
+        var outer = surrogate.detach();
+        return new StepOutput(surrogate, logits!.detach(), outer);
+    }
+
+    /// <summary>Share of <paramref name="data"/> whose predicted class changes when <paramref name="perturbation"/> is added.</summary>
+    private static double FoolingRate(TrapNetwork network, ImageDataset data, Tensor perturbation, Device device, int batchSize = 500)
+    {
+        network.eval();
+        using var noGrad = no_grad();
+        long changed = 0;
+        for (long start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(batchSize, data.Count - start);
+            var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+            var clean = network.call(images).argmax(1);
+            var attacked = network.call(images.add(perturbation)).argmax(1);
+            changed += clean.ne(attacked).sum().ToInt64();
+        }
+        return data.Count == 0 ? 0 : (double)changed / data.Count;
+    }
+}
