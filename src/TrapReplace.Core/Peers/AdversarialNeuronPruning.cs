@@ -72,6 +72,9 @@ public sealed class AdversarialNeuronPruning
     /// <summary>Raised after every pass over the holdout's training part (the last pass may be partial).</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
+    /// <summary>Raised once the masks are learned, before pruning: every neuron's mask (to inspect or plot them).</summary>
+    public event EventHandler<NeuronMasksEventArgs>? MasksLearned;
+
     /// <summary>The options in use (a copy).</summary>
     public AdversarialNeuronPruningOptions Options => options.Clone();
 
@@ -99,6 +102,7 @@ public sealed class AdversarialNeuronPruning
             throw new ArgumentException($"the holdout of {holdout.Count} images is too small to split with ValidationFraction {options.ValidationFraction}", nameof(holdout));
 
         var (masks, history) = LearnMasks(model, backbone, trainData, validation, device, cancellationToken);
+        MasksLearned?.Invoke(this, new NeuronMasksEventArgs(masks));
 
         var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         try
@@ -234,4 +238,11 @@ public sealed class AdversarialNeuronPruning
         foreach (var neuron in neurons)
             layers[neuron.Layer].weight![neuron.Channel] = 0f;
     }
+}
+
+/// <summary>The masks ANP learned, one per BatchNorm channel the network runs.</summary>
+public sealed class NeuronMasksEventArgs(IReadOnlyList<NeuronMask> masks) : EventArgs
+{
+    /// <summary>Every neuron's mask, layer by layer in module order.</summary>
+    public IReadOnlyList<NeuronMask> Masks { get; } = masks;
 }

@@ -116,20 +116,18 @@ internal sealed class NeuronPerturbation : IDisposable
         layer.EverUsed = true;
         var bn = layer.Module;
         Tensor mean, variance;
-        if (bn.training)
-        {
-            mean = input.mean([0, 2, 3]);
-            variance = input.var([0, 2, 3], unbiased: false);
-        }
+        if (bn.training) (variance, mean) = torch.var_mean(input, [0, 2, 3], unbiased: false);
         else
         {
             mean = bn.running_mean!;
             variance = bn.running_var!;
         }
-        var normalised = input.sub(mean.view(1, -1, 1, 1)).div(variance.add(bn.eps).sqrt().view(1, -1, 1, 1));
-        var scale = Perturbed ? layer.Mask.add(layer.WeightNoise) : (Tensor)layer.Mask;
-        var shift = Perturbed ? bn.bias!.mul(layer.BiasNoise.add(1)) : bn.bias!;
-        return normalised.mul(bn.weight!.mul(scale).view(1, -1, 1, 1)).add(shift.view(1, -1, 1, 1));
+        // Folded into one per-channel affine map (scale a, shift b) so the replacement costs one pass over the activations.
+        var gamma = Perturbed ? layer.Mask.add(layer.WeightNoise) : (Tensor)layer.Mask;
+        var beta = Perturbed ? bn.bias!.mul(layer.BiasNoise.add(1)) : bn.bias!;
+        var a = bn.weight!.mul(gamma).mul(variance.add(bn.eps).rsqrt());
+        var b = beta.sub(mean.mul(a));
+        return b.view(1, -1, 1, 1).addcmul(input, a.view(1, -1, 1, 1), 1);
     }
 
     /// <summary>One perturbed BatchNorm layer: its module name, the module, its mask and its noise (all of shape (C)).</summary>

@@ -80,6 +80,8 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         var stages = new List<string>();
         defense.StepCompleted += (_, _) => steps++;
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
+        IReadOnlyList<NeuronMask> masks = [];
+        defense.MasksLearned += (_, e) => masks = e.Masks;
 
         var result = defense.Apply(fixture.Network, fixture.Backbone, fixture.Holdout);
         using var defended = result.Network;
@@ -88,9 +90,8 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         double caAfter = fixture.CleanAccuracy(defended);
         output.WriteLine($"ASR {asrBefore:P1} -> {asrAfter:P1}, CA {caBefore:P1} -> {caAfter:P1}; details {string.Join(", ", result.Details.Select(kv => $"{kv.Key}={kv.Value:G4}"))}");
         var (trainPart, validationPart) = HoldoutSplit.Create(fixture.Holdout.LabelArray(), 0.25, 0).Apply(fixture.Holdout);
-        using var train = trainPart;
+        trainPart.Dispose();
         using var validation = validationPart;
-        var masks = new AdversarialNeuronPruning(options).LearnMasks(fixture.Network, fixture.Backbone, train);
         foreach (var m in masks.OrderBy(m => m.Value).Take(5)) output.WriteLine($"{m.Layer}[{m.Channel}] = {m.Value:F3}");
 
         asrBefore.Should().BeGreaterThan(0.95, "the fixture learned the backdoor");
@@ -124,6 +125,25 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         stages.Should().HaveCount(25).And.AllBe("anp", "120 training images in batches of 32 make 4 steps a pass: 25 passes");
         defended.training.Should().BeFalse();
         PeerTestModels.Unchanged(fixture.Network, before).Should().BeTrue("the input model is never modified");
+        PeerTestModels.DisposeAll(before);
+    }
+
+    [Fact]
+    public void Learn_masks_alone_gives_one_mask_in_the_unit_interval_per_neuron_and_leaves_the_model_alone()
+    {
+        var backbone = new WideResNet16Backbone(4);
+        var model = PeerTestModels.SharedWrn;
+        var before = PeerTestModels.Snapshot(model);
+        using var data = Synthetic.ColourClasses(32, seed: 9);
+
+        var masks = new AdversarialNeuronPruning(new AdversarialNeuronPruningOptions { Iterations = 3, BatchSize = 16, Threads = 2 })
+            .LearnMasks(model, backbone, data);
+
+        masks.Should().HaveCount(416);
+        masks.Should().OnlyContain(m => m.Value >= 0 && m.Value <= 1);
+        masks.Count(m => m.Value < 1).Should().BeGreaterThan(0, "three steps of mask SGD at lr 0.2 move some masks");
+        masks.Select(m => (m.Layer, m.Channel)).Should().OnlyHaveUniqueItems();
+        PeerTestModels.Unchanged(model, before).Should().BeTrue();
         PeerTestModels.DisposeAll(before);
     }
 
