@@ -214,7 +214,7 @@ public sealed class AdversarialNeuronPruning
         double chosen = 0, chosenAccuracy = unpruned;
         for (int k = 1; k <= candidates; k++)
         {
-            double threshold = k * options.ThresholdStep;
+            double threshold = Math.Round(k * options.ThresholdStep, 10); // 3 x 0.05 is 0.15000000000000002 otherwise
             double accuracy = PrunedAccuracy(model, backbone, masks, threshold, validation, device);
             if (accuracy < floor) break;
             chosen = threshold;

@@ -3,7 +3,7 @@ using TrapReplace.Training;
 
 namespace TrapReplace.Peers;
 
-/// <summary>The outcome of a peer defense (Fine-Pruning, NAD, ABL), uniform so that an experiment runner can treat them alike.</summary>
+/// <summary>The outcome of a peer defense (Fine-Pruning, NAD, ABL, ANP, I-BAU), uniform so that an experiment runner can treat them alike.</summary>
 /// <param name="Network">The defended network, in eval mode, without a decoder. The caller owns it (dispose it).</param>
 /// <param name="History">One record per training epoch of every phase, numbered continuously across phases
 /// (each defense documents its phases and where they start in <paramref name="Details"/>).</param>
