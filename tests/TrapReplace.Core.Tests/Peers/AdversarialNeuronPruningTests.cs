@@ -148,6 +148,30 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_fixed_threshold_prunes_every_neuron_below_it_without_a_search()
+    {
+        var backbone = new WideResNet16Backbone(4);
+        using var holdout = Synthetic.ColourClasses(40, seed: 9);
+        var defense = new AdversarialNeuronPruning(new AdversarialNeuronPruningOptions
+        {
+            Iterations = 3, BatchSize = 16, FixedThreshold = 0.999, MinAccuracyRatio = 1, ValidationFraction = 0.2, Threads = 2,
+        });
+        IReadOnlyList<NeuronMask> masks = [];
+        defense.MasksLearned += (_, e) => masks = e.Masks;
+
+        var result = defense.Apply(PeerTestModels.SharedWrn, backbone, holdout);
+        using var defended = result.Network;
+
+        int below = masks.Count(m => m.Value < 0.999);
+        below.Should().BeGreaterThan(0);
+        result.Details[AdversarialNeuronPruning.ThresholdKey].Should().Be(0.999, "the validation rule is not consulted");
+        result.Details[AdversarialNeuronPruning.PrunedNeuronsKey].Should().Be(below);
+        var scales = defended.named_modules().Where(m => m.module is TorchSharp.Modules.BatchNorm2d)
+            .ToDictionary(m => m.name, m => ((TorchSharp.Modules.BatchNorm2d)m.module).weight!);
+        masks.Where(m => m.Value < 0.999).Should().OnlyContain(m => scales[m.Layer][m.Channel].ToSingle() == 0);
+    }
+
+    [Fact]
     public void Invalid_options_are_all_reported_together()
     {
         var options = new AdversarialNeuronPruningOptions { Iterations = 0, NoiseEpsilon = -0.1, TradeOff = 1.5, FixedThreshold = 2, ValidationFraction = 1 };
