@@ -175,7 +175,7 @@ public sealed class AntiBackdoorLearning
         {
             using var scope = NewDisposeScope();
             long count = Math.Min(batchSize, data.Count - start);
-            var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+            var images = PeerModels.FloatImages(data, start, count, device);
             var labels = data.Labels.narrow(0, start, count).to(device);
             var loss = nn.functional.cross_entropy(network.call(images), labels, reduction: nn.Reduction.None);
             var values = loss.to(ScalarType.Float64).cpu().data<double>().ToArray();

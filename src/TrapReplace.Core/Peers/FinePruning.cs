@@ -251,7 +251,7 @@ public sealed class FinePruning
             {
                 using var scope = NewDisposeScope();
                 long count = Math.Min(batchSize, data.Count - start);
-                var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                var images = PeerModels.FloatImages(data, start, count, device);
                 var logits = network.call(images);
                 if (captured is null) throw new NotSupportedException("the classifier was not called during the forward pass");
                 if (start == 0 && !classifier.forward(captured).allclose(logits, 1e-4, 1e-5))

@@ -139,7 +139,7 @@ public sealed class ImplicitBackdoorUnlearning
     /// One pass of plain gradient steps on delta (1, C, H, W), starting at 0, minimising
     /// -CE(f(x + delta), f(x)'s prediction) + penalty ||delta||^2, then the optional projection. Caller-owned.
     /// </summary>
-    internal Tensor SearchPerturbation(TrapNetwork network, BatchLoader loader, int round, Device device, CancellationToken cancellationToken)
+    private Tensor SearchPerturbation(TrapNetwork network, BatchLoader loader, int round, Device device, CancellationToken cancellationToken)
     {
         network.eval();
         var data = loader.Dataset;
@@ -207,7 +207,7 @@ public sealed class ImplicitBackdoorUnlearning
         {
             using var scope = NewDisposeScope();
             long count = Math.Min(batchSize, data.Count - start);
-            var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+            var images = PeerModels.FloatImages(data, start, count, device);
             var clean = network.call(images).argmax(1);
             var attacked = network.call(images.add(perturbation)).argmax(1);
             changed += clean.ne(attacked).sum().ToInt64();

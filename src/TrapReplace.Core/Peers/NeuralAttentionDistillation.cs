@@ -185,7 +185,7 @@ public sealed class NeuralAttentionDistillation
         {
             using var scope = NewDisposeScope();
             long count = Math.Min(options.BatchSize, data.Count - start);
-            var images = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+            var images = PeerModels.FloatImages(data, start, count, device);
             var (_, s1, s2) = student.Forward(images);
             var (_, t1, t2) = teacher.Forward(images);
             double loss = AttentionDistillation.Loss(s1, t1, options.AttentionPower).ToDouble() + AttentionDistillation.Loss(s2, t2, options.AttentionPower).ToDouble();
