@@ -1,5 +1,8 @@
 // Throughput benchmark of the Trap-and-Replace stages on this machine. Run:
-//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu]
+//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu] [--default-allocator] [--nchw]
+// --default-allocator leaves glibc's malloc settings as they are (TorchRuntime.RetainNativeMemory = false), to measure
+// what NativeHeap.RetainFreedMemory is worth; --nchw runs the standard layout instead of channels-last batches
+// (ChannelsLast = false), to measure what MemoryLayout is worth.
 // It trains on synthetic 32x32 data through the real TrapTrainer / HeadReplacer / Evaluator code paths
 // (data loading and augmentation included) and prints a Markdown table of median step times.
 using System.Diagnostics;
@@ -9,19 +12,26 @@ using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
 int threads = Arg("--threads", 2);
 int steps = Arg("--steps", 30);
 string device = ArgString("--device", "cpu");
+bool defaultAllocator = args.Contains("--default-allocator");
+bool channelsLast = !args.Contains("--nchw");
 const int Warmup = 5;
-torch.set_num_threads(threads);
+TorchRuntime.RetainNativeMemory = !defaultAllocator;
+TorchRuntime.Prepare(threads);
+string heap = defaultAllocator ? "C allocator defaults" : NativeHeap.RetainFreedMemory().Detail;
 
-Console.WriteLine($"# TrapReplace throughput: TorchSharp {typeof(torch).Assembly.GetName().Version}, {threads} threads, device {device}, {Environment.ProcessorCount} logical CPUs");
+Console.WriteLine($"# TrapReplace throughput: TorchSharp {typeof(torch).Assembly.GetName().Version}, {threads} threads, device {device}, {Environment.ProcessorCount} logical CPUs; native heap: {heap}; layout {(channelsLast ? "channels-last" : "NCHW")}");
 Console.WriteLine();
-Console.WriteLine("| measurement | batch | images/s | ms/batch |");
-Console.WriteLine("|---|---|---|---|");
+// Two statistics per row: images/s of the median step (robust to the shared machine's outliers) and images/s over
+// all timed steps together (total images / total time: the statistic the PyTorch anchor script prints).
+Console.WriteLine("| measurement | batch | images/s (median step) | images/s (all steps) | ms/batch (median step) |");
+Console.WriteLine("|---|---|---|---|---|");
 
 using var data = Synthetic((Warmup + steps) * 256, seed: 0);
 
@@ -37,38 +47,39 @@ using var data = Synthetic((Warmup + steps) * 256, seed: 0);
         loader.Load(plan[k], 0, k);
         seconds.Add(clock.Elapsed.TotalSeconds);
     }
-    Report("data path (load + augment)", 256, 256, Median(seconds.Skip(Warmup)));
+    ReportSteps("data path (load + augment)", 256, seconds.Skip(Warmup).ToArray());
 }
 
 foreach (var withReconstruction in new[] { false, true })
 {
     var options = new TrapTrainerOptions
     {
-        Epochs = 1, BatchSize = 256, Threads = threads, Device = device,
+        Epochs = 1, BatchSize = 256, Threads = threads, Device = device, ChannelsLast = channelsLast,
         ReconstructionWeight = withReconstruction ? 10 : 0, TotalVariationWeight = withReconstruction ? 1 : 0,
     };
     var trainer = new TrapTrainer(options);
     var seconds = new List<double>();
     trainer.StepCompleted += (_, e) => seconds.Add(256 / e.ImagesPerSecond);
     using var network = trainer.Fit(new WideResNet16Backbone(10), data).Network;
-    Report($"stage 1 step, WRN-16-1, {(withReconstruction ? "with" : "without")} reconstruction head", 256, 256, Median(seconds.Skip(Warmup)));
+    ReportSteps($"stage 1 step, WRN-16-1, {(withReconstruction ? "with" : "without")} reconstruction head", 256, seconds.Skip(Warmup).ToArray());
 }
 
 {
     using var trapped = new TrapTrainer(new TrapTrainerOptions { Epochs = 1, BatchSize = 256, Threads = threads, Device = device })
         .Fit(new WideResNet16Backbone(10), Synthetic(256 * 2, seed: 2)).Network;
     using var holdout = Synthetic(64 * (Warmup + steps), seed: 3);
-    var replacer = new HeadReplacer(new HeadReplacerOptions { Epochs = 1, Threads = threads, Device = device, ValidationFraction = 0, Selection = HeadSelection.LastEpoch });
+    var replacer = new HeadReplacer(new HeadReplacerOptions { Epochs = 1, Threads = threads, Device = device, ChannelsLast = channelsLast, ValidationFraction = 0, Selection = HeadSelection.LastEpoch });
     var seconds = new List<double>();
     replacer.StepCompleted += (_, e) => seconds.Add(64 / e.ImagesPerSecond);
     using var defended = replacer.Fit(trapped, new WideResNet16Backbone(10), holdout).Network;
-    Report("stage 2 step (frozen stem, CutMix, new head)", 64, 64, Median(seconds.Skip(Warmup)));
+    ReportSteps("stage 2 step (frozen stem, CutMix, new head)", 64, seconds.Skip(Warmup).ToArray());
 
     using var test = Synthetic(10_000, seed: 4);
-    Evaluator.Evaluate(defended, test, device: new Device(device));
+    Evaluator.Evaluate(defended, test, device: new Device(device), channelsLast: channelsLast);
     var clock = Stopwatch.StartNew();
-    Evaluator.Evaluate(defended, test, device: new Device(device));
-    Report("evaluation (10,000 images)", 500, 10_000, clock.Elapsed.TotalSeconds);
+    Evaluator.Evaluate(defended, test, device: new Device(device), channelsLast: channelsLast);
+    double evaluation = 10_000 / clock.Elapsed.TotalSeconds;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| evaluation (10,000 images) | 500 | {evaluation:F1} | {evaluation:F1} | {500_000 / evaluation:F1} |"));
 }
 
 static ImageDataset Synthetic(int n, int seed)
@@ -88,8 +99,12 @@ static double Median(IEnumerable<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-static void Report(string what, int batch, int images, double seconds) =>
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {what} | {batch} | {images / seconds:F1} | {1000 * seconds * batch / images:F1} |"));
+static void ReportSteps(string what, int batch, double[] stepSeconds)
+{
+    double median = Median(stepSeconds);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {what} | {batch} | {batch / median:F1} | {batch * stepSeconds.Length / stepSeconds.Sum():F1} | {1000 * median:F1} |"));
+}
 
 int Arg(string name, int fallback) => int.Parse(ArgString(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 

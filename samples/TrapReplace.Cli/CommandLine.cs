@@ -41,8 +41,15 @@ public static class CommandLine
     private static readonly Option<double?> Ratio = new("--ratio") { Description = "poison ratio in (0, 1]; default 0.1 of the training set (sig, label-consistent: 0.8 of the target class)" };
     private static readonly Option<string?> Data = new("--data") { Description = "data root (default: TRAPREPLACE_DATA, else a per-user cache with download on first use)" };
     private static readonly Option<string> Out = new("--out") { Description = "results folder (result files and the stage-1 cache)", DefaultValueFactory = _ => "results" };
+    private const string ChannelsLastLayout = "channels-last";
+    private const string StandardLayout = "nchw";
     private static readonly Option<int> Threads = new("--threads") { Description = "intra-op threads, pinned for reproducible bits", DefaultValueFactory = _ => Environment.ProcessorCount };
     private static readonly Option<string> Device = new("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+    private static readonly Option<string> Layout = new("--layout")
+    {
+        Description = "memory layout of the batches: channels-last (faster on CPU) or nchw (the layout of results made before channels-last existed)",
+        DefaultValueFactory = _ => ChannelsLastLayout,
+    };
     private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
     private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks", DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
@@ -92,7 +99,7 @@ public static class CommandLine
     {
         var command = new Command("run", "Run one cell: poison, train, defend, evaluate, write its result file.")
         {
-            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Json, Quiet,
+            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, Json, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
@@ -124,7 +131,7 @@ public static class CommandLine
     {
         var command = new Command("matrix", "Run attacks x defenses x seeds, one process per cell; finished cells are skipped, so a rerun resumes.")
         {
-            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Quiet,
+            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
@@ -148,6 +155,7 @@ public static class CommandLine
                     "--seed", c.Seed.ToString(CultureInfo.InvariantCulture), "--profile", c.Profile,
                     "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
                     "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device,
+                    "--layout", settings.ChannelsLast ? ChannelsLastLayout : StandardLayout,
                 };
                 if (c.PoisonRatio is double r) a.AddRange(["--ratio", r.ToString("R", CultureInfo.InvariantCulture)]);
                 if (data is not null) a.AddRange(["--data", Path.GetFullPath(data)]);
@@ -184,7 +192,9 @@ public static class CommandLine
         if (threads < 1) throw new UsageException($"--threads must be >= 1; got {threads}");
         var device = p.GetValue(Device)!;
         if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
-        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device);
+        var layout = p.GetValue(Layout)!;
+        if (layout is not (ChannelsLastLayout or StandardLayout)) throw new UsageException($"--layout must be {ChannelsLastLayout} or {StandardLayout}; got '{layout}'");
+        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device, layout == ChannelsLastLayout);
     }
 
     private static List<string> List(string text, string option)

@@ -47,6 +47,8 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         root.GetProperty("triggered_count").GetInt32().Should().Be(270, "the 300 test images minus the 30 of the target class");
         root.GetProperty("options").GetProperty("stage1").GetProperty("reconstruction_weight").GetDouble().Should().Be(10);
         root.GetProperty("options").GetProperty("defense").GetProperty("dropout").GetDouble().Should().Be(0.5);
+        root.GetProperty("options").GetProperty("stage1").GetProperty("channels_last").GetBoolean().Should().BeTrue("channels-last is the default layout");
+        root.GetProperty("options").GetProperty("defense").GetProperty("channels_last").GetBoolean().Should().BeTrue();
         root.GetProperty("versions").GetProperty("torch_sharp").GetString().Should().StartWith("0.107");
         root.GetProperty("versions").GetProperty("libtorch").GetString().Should().Be("2.10.0");
         root.GetProperty("curves").GetArrayLength().Should().Be(2, "one stage-1 epoch and one defense epoch");

@@ -27,6 +27,15 @@ public sealed class MatrixAndReportTests
             .Should().ContainSingle("none, replace-only and fine-tune share one plain network");
     }
 
+    [Fact]
+    public void The_memory_layout_is_part_of_the_stage1_identity_and_the_standard_layout_keeps_the_old_keys()
+    {
+        var cell = Template with { Attack = "badnets", Defense = "none" };
+
+        cell.Stage1Key(2, channelsLast: false).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2");
+        cell.Stage1Key(2, channelsLast: true).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last");
+    }
+
     [Theory]
     [InlineData("3/8", 3, 8)]
     [InlineData("1/1", 1, 1)]

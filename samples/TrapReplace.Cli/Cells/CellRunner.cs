@@ -22,7 +22,7 @@ namespace TrapReplace.Cli.Cells;
 /// <param name="ResultsDirectory">Where result files and the stage-1 cache go.</param>
 /// <param name="Threads">Intra-op threads, pinned so that a rerun gives the same bits.</param>
 /// <param name="Device">cpu, cuda or cuda:N.</param>
-public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device);
+public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device, bool ChannelsLast = true);
 
 /// <summary>
 /// Runs one cell: load and split the data, poison the untrusted part, train stage 1 (or reuse it from the
@@ -74,7 +74,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             {
                 observer.Note("evaluating the defended model on the test set");
                 var clock = Stopwatch.StartNew();
-                defendedReport = Evaluator.Evaluate(outcome.Network, data.Test, attack.Triggered, device);
+                defendedReport = Evaluator.Evaluate(outcome.Network, data.Test, attack.Triggered, device, channelsLast: settings.ChannelsLast);
                 evaluationSeconds = clock.Elapsed.TotalSeconds;
             }
             if (outcome.IsolatedIndices is { Count: > 0 } isolated && attack.PoisonedIndices is { } poisonedIndices)
@@ -151,7 +151,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         IBackbone backbone, ImageDataset trainingSet, IBatchTransform? batchTransform, ITriggeredTestSet? triggered, ITriggeredTestSet? curveTriggered,
         Stage1Cache cache, Device device, CancellationToken cancellationToken)
     {
-        string key = stage1Spec.Stage1Key(settings.Threads);
+        string key = stage1Spec.Stage1Key(settings.Threads, settings.ChannelsLast);
         if (cache.TryLoad(key, backbone) is { } hit)
         {
             observer.Note($"stage 1 reused from {Path.Combine(cache.Directory, key)}.model (trained in {hit.Record.Seconds:F0} s)");
@@ -159,7 +159,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             return (hit.Network, hit.Record, true);
         }
 
-        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device);
+        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast);
         options.CheckpointDirectory = cache.CheckpointDirectory(key);
         var curves = cache.LoadPartialCurves(key);
         var trainer = new TrapTrainer(options);
@@ -176,7 +176,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         {
             observer.Note("evaluating the undefended model on the test set");
             var clock = Stopwatch.StartNew();
-            var report = Evaluator.Evaluate(trained.Network, data.Test, triggered, device);
+            var report = Evaluator.Evaluate(trained.Network, data.Test, triggered, device, channelsLast: settings.ChannelsLast);
             double evaluationSeconds = clock.Elapsed.TotalSeconds;
             var record = new Stage1Record
             {
@@ -217,7 +217,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
 
     private CurvePoint MeasureEpoch(string phase, int epoch, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
     {
-        var report = Evaluator.Evaluate(e.Network!, curveTest, curveTriggered, device);
+        var report = Evaluator.Evaluate(e.Network!, curveTest, curveTriggered, device, channelsLast: settings.ChannelsLast);
         var point = new CurvePoint(phase, epoch, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate);
         observer.EpochDone(point, e.Epochs, e.Record.ImagesPerSecond, e.Record.Seconds);
         return point;

@@ -46,10 +46,11 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
 
     /// <summary>
     /// Identity of the stage-1 network this cell starts from: trap for trap-replace, plain for the others. The
-    /// thread count is part of it because it changes the bits of the result.
+    /// thread count and the memory layout are part of it because they change the bits of the result; the standard
+    /// layout has no suffix, so caches written before channels-last existed keep their keys.
     /// </summary>
-    public string Stage1Key(int threads) => string.Create(CultureInfo.InvariantCulture,
-        $"{Dataset}.{Backbone}.{Profile}.{AttackTag}.{(UsesTrap ? "trap" : "plain")}.seed{Seed}.threads{threads}");
+    public string Stage1Key(int threads, bool channelsLast = true) => string.Create(CultureInfo.InvariantCulture,
+        $"{Dataset}.{Backbone}.{Profile}.{AttackTag}.{(UsesTrap ? "trap" : "plain")}.seed{Seed}.threads{threads}{(channelsLast ? ".channels-last" : "")}");
 
     /// <summary>The attack with its target and ratio, e.g. <c>badnets-grid-t0-r0.1</c>; <c>none</c> without an attack.</summary>
     public string AttackTag => Attack == "none" ? "none" : string.Create(CultureInfo.InvariantCulture, $"{Attack}-t{TargetClass}-r{ResolvedRatio}");

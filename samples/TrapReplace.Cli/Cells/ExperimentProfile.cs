@@ -48,7 +48,7 @@ public sealed record ExperimentProfile(
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
 
     /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
-    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device) => new()
+    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true) => new()
     {
         Epochs = Stage1Epochs,
         BatchSize = Stage1BatchSize,
@@ -58,10 +58,11 @@ public sealed record ExperimentProfile(
         DataSeed = seed,
         Threads = threads,
         Device = device,
+        ChannelsLast = channelsLast,
     };
 
     /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size.</summary>
-    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device) => new()
+    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
@@ -69,6 +70,7 @@ public sealed record ExperimentProfile(
         DataSeed = seed,
         Threads = threads,
         Device = device,
+        ChannelsLast = channelsLast,
     };
 
     /// <summary>
@@ -76,7 +78,7 @@ public sealed record ExperimentProfile(
     /// SGD lr 0.01 momentum 0.9 (the usual fine-tuning setting, e.g. BackdoorBench's), cosine,
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
-    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device) => new()
+    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
@@ -89,5 +91,6 @@ public sealed record ExperimentProfile(
         DataSeed = seed,
         Threads = threads,
         Device = device,
+        ChannelsLast = channelsLast,
     };
 }

@@ -20,7 +20,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device);
+        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
         var replacer = new HeadReplacer(options);
         context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
         var result = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
@@ -42,7 +42,7 @@ internal sealed class FineTuning : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device);
+        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
         var trainer = new Training.TrapTrainer(options);
         context.Events.Attach(h => trainer.StepCompleted += h, h => trainer.EpochCompleted += h);
         var result = trainer.FineTune(undefended, context.Backbone, context.Holdout, context.CancellationToken);

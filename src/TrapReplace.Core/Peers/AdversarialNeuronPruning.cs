@@ -5,6 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -91,7 +92,7 @@ public sealed class AdversarialNeuronPruning
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
 
@@ -146,7 +147,7 @@ public sealed class AdversarialNeuronPruning
         ArgumentNullException.ThrowIfNull(data);
         PeerModels.CheckData(backbone, data, nameof(data));
         if (data.Count == 0) throw new ArgumentException("no images to learn the masks on", nameof(data));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         using var none = data.Subset([]);
         return LearnMasks(model, backbone, data, none, device, cancellationToken).Masks;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -79,7 +80,7 @@ public sealed class AntiBackdoorLearning
         ArgumentNullException.ThrowIfNull(untrusted);
         PeerModels.CheckData(backbone, untrusted, nameof(untrusted));
         if (untrusted.Count < 2) throw new ArgumentException($"ABL needs at least 2 samples; got {untrusted.Count}", nameof(untrusted));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
         var augmentation = new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip };

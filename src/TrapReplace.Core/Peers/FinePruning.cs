@@ -5,6 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -84,7 +85,7 @@ public sealed class FinePruning
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -75,7 +76,7 @@ public sealed class NeuralAttentionDistillation
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
 

@@ -6,6 +6,7 @@ using TorchSharp;
 using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -69,7 +70,7 @@ public sealed class HeadReplacer
         ArgumentNullException.ThrowIfNull(holdout);
         if (holdout.ClassCount != backbone.ClassCount)
             throw new ArgumentException($"the holdout has {holdout.ClassCount} classes; the backbone {backbone.ClassCount}", nameof(holdout));
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
 
@@ -127,7 +128,7 @@ public sealed class HeadReplacer
                 if (validationData.Count > 0)
                 {
                     network.eval();
-                    validationAccuracy = Evaluator.Accuracy(network, validationData, device);
+                    validationAccuracy = Evaluator.Accuracy(network, validationData, device, channelsLast: options.ChannelsLast);
                 }
                 record = record with { ValidationAccuracy = validationAccuracy };
                 history.Add(record);
@@ -188,6 +189,7 @@ public sealed class HeadReplacer
             using var scope = NewDisposeScope();
             var batch = loader.Load(plan[step], epoch, step);
             var images = batch.Images.to(device);
+            if (options.ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
             var labels = batch.Labels.to(device);
             int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
             var random = new Random(seed);
@@ -199,7 +201,7 @@ public sealed class HeadReplacer
             {
                 using var generator = new Generator((ulong)seed);
                 var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
-                logits = network.ForwardWithFrozenStem(mixed.Images);
+                logits = network.ForwardWithFrozenStem(options.ChannelsLast ? MemoryLayout.ToChannelsLast(mixed.Images) : mixed.Images);
                 loss = nn.functional.cross_entropy(logits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
                     .add(nn.functional.cross_entropy(logits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
                 majority = mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels;

@@ -94,6 +94,13 @@ public sealed class HeadReplacerOptions
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>
+    /// Run the network on channels-last batches (<see cref="Runtime.MemoryLayout"/>): faster on CPU, equal up to
+    /// floating-point summation order. False gives the standard (N, C, H, W) layout of runs made before this option.
+    /// </summary>
+    /// <value>true.</value>
+    public bool ChannelsLast { get; set; } = true;
+
     /// <summary>Folder for <c>replace.ckpt</c> and <c>replace-best.ckpt</c>; null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }

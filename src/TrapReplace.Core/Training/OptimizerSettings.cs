@@ -48,10 +48,4 @@ public static class Optimization
             throw new InvalidOperationException($"Device '{device}' was requested but CUDA is not available (reference a libtorch-cuda backend package and run on a GPU host).");
         return parsed;
     }
-
-    /// <summary>Pins TorchSharp's intra-op thread count when <paramref name="threads"/> is positive.</summary>
-    public static void ApplyThreads(int threads)
-    {
-        if (threads > 0 && get_num_threads() != threads) set_num_threads(threads);
-    }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Training;
@@ -82,7 +83,7 @@ public sealed class TrapTrainer
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(untrusted);
         CheckData(backbone, untrusted);
-        Optimization.ApplyThreads(options.Threads);
+        TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;
 
@@ -154,6 +155,8 @@ public sealed class TrapTrainer
                 using var generator = new Generator((ulong)BatchLoader.MixSeed(options.DataSeed, epoch, step + 1_000_000));
                 (images, labels) = batchTransform.Transform(images, labels, generator);
             }
+            // After the transform, so the network always gets the layout asked for whatever the transform returns.
+            if (options.ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
             manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
 
             optimizer.zero_grad();

@@ -65,6 +65,13 @@ public sealed class TrapTrainerOptions
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>
+    /// Run the network on channels-last batches (<see cref="Runtime.MemoryLayout"/>): faster on CPU, equal up to
+    /// floating-point summation order. False gives the standard (N, C, H, W) layout of runs made before this option.
+    /// </summary>
+    /// <value>true.</value>
+    public bool ChannelsLast { get; set; } = true;
+
     /// <summary>Folder for the per-epoch checkpoint (<c>trap.ckpt</c>); null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }

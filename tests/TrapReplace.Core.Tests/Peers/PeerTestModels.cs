@@ -84,6 +84,10 @@ internal sealed record BackdooredModel(TrapNetwork Network, WideResNet16Backbone
             CropPadding = 0,
             HorizontalFlip = false,
             Threads = 2,
+            // Pinned to the standard layout the peer tests' bounds were set on: channels-last training gives a
+            // numerically different backdoored network (on it, 100 ANP iterations prune only 4 neurons and leave
+            // 61 % ASR). These tests check the defenses on one fixed backdoored model, not the trainer.
+            ChannelsLast = false,
         }).Fit(backbone, untrusted).Network;
         var holdout = Synthetic.ColourClasses(160, size: Size, seed: 22);
         var test = Synthetic.ColourClasses(200, size: Size, seed: 23);
