@@ -3,6 +3,7 @@ using TrapReplace.Core.Tests.Infrastructure;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -45,6 +46,34 @@ public sealed class HeadReplacerTests
         foreach (var (name, value) in defended.Stem.Module.state_dict())
             value.allclose(before[name], 0, 0).Should().BeTrue($"stem entry {name} (weights and BN running statistics) must not change");
         foreach (var t in before.Values) t.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_stem_receives_batches_in_the_layout_asked_for(bool channelsLast)
+    {
+        using var trapped = Trap().Network;
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var options = Small(epochs: 2);
+        options.ChannelsLast = channelsLast;
+        var replacer = new HeadReplacer(options);
+        var layouts = new List<bool>();
+        // From the second epoch on (the first epoch's event hands out the network), record every batch: training
+        // batches and the validation pass both follow the option.
+        replacer.EpochCompleted += (_, e) =>
+        {
+            if (e.Record.Epoch == 0)
+                e.Network!.Stem.Module.register_forward_pre_hook((_, input) =>
+                {
+                    layouts.Add(MemoryLayout.IsChannelsLast(input));
+                    return input;
+                });
+        };
+
+        using var defended = replacer.Fit(trapped, Backbone, holdout).Network;
+
+        layouts.Should().NotBeEmpty().And.OnlyContain(c => c == channelsLast, "CutMix output, plain batches and validation batches alike reach the stem in the chosen layout");
     }
 
     [Fact]
