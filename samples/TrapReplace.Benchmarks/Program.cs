@@ -1,8 +1,9 @@
 // Throughput benchmark of the Trap-and-Replace stages on this machine. Run:
-//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu] [--default-allocator] [--nchw]
+//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu] [--default-allocator] [--nchw] [--write FILE]
 // --default-allocator leaves glibc's malloc settings as they are (TorchRuntime.RetainNativeMemory = false), to measure
 // what NativeHeap.RetainFreedMemory is worth; --nchw runs the standard layout instead of channels-last batches
-// (ChannelsLast = false), to measure what MemoryLayout is worth.
+// (ChannelsLast = false), to measure what MemoryLayout is worth. --write FILE also writes the table, with the
+// command line, date and machine, to FILE (atomically: a run that fails leaves an existing FILE as it was).
 // It trains on synthetic 32x32 data through the real TrapTrainer / HeadReplacer / Evaluator code paths
 // (data loading and augmentation included) and prints a Markdown table of median step times.
 using System.Diagnostics;
@@ -21,17 +22,19 @@ int steps = Arg("--steps", 30);
 string device = ArgString("--device", "cpu");
 bool defaultAllocator = args.Contains("--default-allocator");
 bool channelsLast = !args.Contains("--nchw");
+string? writeTo = ArgString("--write", "") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+var lines = new List<string>();
 const int Warmup = 5;
 TorchRuntime.RetainNativeMemory = !defaultAllocator;
 TorchRuntime.Prepare(threads);
 string heap = defaultAllocator ? "C allocator defaults" : NativeHeap.RetainFreedMemory().Detail;
 
-Console.WriteLine($"# TrapReplace throughput: TorchSharp {typeof(torch).Assembly.GetName().Version}, {threads} threads, device {device}, {Environment.ProcessorCount} logical CPUs; native heap: {heap}; layout {(channelsLast ? "channels-last" : "NCHW")}");
-Console.WriteLine();
+Emit($"TrapReplace throughput: TorchSharp {typeof(torch).Assembly.GetName().Version}, {threads} threads, device {device}, {Environment.ProcessorCount} logical CPUs; native heap: {heap}; layout {(channelsLast ? "channels-last" : "NCHW")}");
+Emit("");
 // Two statistics per row: images/s of the median step (robust to the shared machine's outliers) and images/s over
 // all timed steps together (total images / total time: the statistic the PyTorch anchor script prints).
-Console.WriteLine("| measurement | batch | images/s (median step) | images/s (all steps) | ms/batch (median step) |");
-Console.WriteLine("|---|---|---|---|---|");
+Emit("| measurement | batch | images/s (median step) | images/s (all steps) | ms/batch (median step) |");
+Emit("|---|---|---|---|---|");
 
 using var data = Synthetic((Warmup + steps) * 256, seed: 0);
 
@@ -79,7 +82,30 @@ foreach (var withReconstruction in new[] { false, true })
     var clock = Stopwatch.StartNew();
     Evaluator.Evaluate(defended, test, device: new Device(device), channelsLast: channelsLast);
     double evaluation = 10_000 / clock.Elapsed.TotalSeconds;
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| evaluation (10,000 images) | 500 | {evaluation:F1} | {evaluation:F1} | {500_000 / evaluation:F1} |"));
+    Emit(string.Create(CultureInfo.InvariantCulture, $"| evaluation (10,000 images) | 500 | {evaluation:F1} | {evaluation:F1} | {500_000 / evaluation:F1} |"));
+}
+
+if (writeTo is not null)
+{
+    var file = new List<string>
+    {
+        "# TrapReplace benchmark",
+        "",
+        $"Written by `trap-replace-bench {string.Join(' ', args)}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC ({Environment.OSVersion}, {Environment.ProcessorCount} logical CPUs, .NET {Environment.Version}).",
+        "",
+    };
+    file.AddRange(lines);
+    Directory.CreateDirectory(Path.GetDirectoryName(writeTo)!);
+    var temporary = writeTo + ".tmp";
+    File.WriteAllLines(temporary, file);
+    File.Move(temporary, writeTo, overwrite: true);
+    Console.WriteLine($"wrote {writeTo}");
+}
+
+void Emit(string line)
+{
+    Console.WriteLine(line);
+    lines.Add(line);
 }
 
 static ImageDataset Synthetic(int n, int seed)
@@ -99,10 +125,10 @@ static double Median(IEnumerable<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-static void ReportSteps(string what, int batch, double[] stepSeconds)
+void ReportSteps(string what, int batch, double[] stepSeconds)
 {
     double median = Median(stepSeconds);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    Emit(string.Create(CultureInfo.InvariantCulture,
         $"| {what} | {batch} | {batch / median:F1} | {batch * stepSeconds.Length / stepSeconds.Sum():F1} | {1000 * median:F1} |"));
 }
 
