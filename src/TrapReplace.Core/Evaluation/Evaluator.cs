@@ -24,6 +24,7 @@ public static class Evaluator
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cleanTest);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        TorchRuntime.Prepare(0);
         device ??= CPU;
         bool wasTraining = model.training;
         model.eval();

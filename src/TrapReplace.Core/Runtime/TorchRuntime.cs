@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace TrapReplace.Runtime;
 
 /// <summary>
-/// Process-wide native settings that every training and defense entry point applies before its first step.
+/// Process-wide native settings that every training, defense and evaluation entry point applies before its first step.
 /// </summary>
 public static class TorchRuntime
 {
