@@ -189,6 +189,7 @@ public sealed class HeadReplacer
             using var scope = NewDisposeScope();
             var batch = loader.Load(plan[step], epoch, step);
             var images = batch.Images.to(device);
+            // Before CutMix: its element-wise mixing keeps the layout, so both branches feed the stem channels-last.
             if (options.ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
             var labels = batch.Labels.to(device);
             int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
@@ -201,7 +202,7 @@ public sealed class HeadReplacer
             {
                 using var generator = new Generator((ulong)seed);
                 var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
-                logits = network.ForwardWithFrozenStem(options.ChannelsLast ? MemoryLayout.ToChannelsLast(mixed.Images) : mixed.Images);
+                logits = network.ForwardWithFrozenStem(mixed.Images);
                 loss = nn.functional.cross_entropy(logits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
                     .add(nn.functional.cross_entropy(logits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
                 majority = mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels;

@@ -28,7 +28,7 @@ public static class NativeHeap
 
     // Tried from the largest down: glibc refuses thresholds above half its per-arena heap size (32 MiB by default
     // on 64-bit), except where tunables raised it.
-    private static readonly long[] MmapThresholdCandidates = [1L << 30, 1L << 25];
+    private static readonly int[] MmapThresholdCandidates = [1 << 30, 1 << 25];
 
     private static readonly Lazy<NativeHeapTuning> Tuning = new(Apply, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -41,36 +41,29 @@ public static class NativeHeap
     {
         if (!OperatingSystem.IsLinux())
             return new NativeHeapTuning(false, 0, "not Linux: the platform allocator is left as it is");
+        string glibc;
         try
         {
-            if (GnuLibcVersion() is null)
-                return new NativeHeapTuning(false, 0, "the C library is not glibc: its allocator is left as it is");
-            long accepted = 0;
-            foreach (var candidate in MmapThresholdCandidates)
-            {
-                if (mallopt(MmapThreshold, (int)Math.Min(candidate, int.MaxValue)) == 1)
-                {
-                    accepted = candidate;
-                    break;
-                }
-            }
-            if (accepted == 0)
-                return new NativeHeapTuning(false, 0, "glibc refused every mmap threshold tried; its allocator is left as it is");
-            // The trim threshold is an int here; int.MaxValue (2 GiB) keeps any realistic free heap top.
-            if (mallopt(TrimThreshold, int.MaxValue) != 1)
-                return new NativeHeapTuning(false, accepted, "glibc accepted the mmap threshold but refused the trim threshold");
-            return new NativeHeapTuning(true, accepted, $"glibc {GnuLibcVersion()}: mmap threshold {accepted >> 20} MiB, trim threshold 2 GiB");
+            // Only glibc exports it; musl and other C libraries fail here.
+            glibc = Marshal.PtrToStringUTF8(gnu_get_libc_version()) ?? "?";
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return new NativeHeapTuning(false, 0, $"the C library could not be called ({e.GetType().Name}); its allocator is left as it is");
+            return new NativeHeapTuning(false, 0, "the C library is not glibc: its allocator is left as it is");
         }
-    }
-
-    private static string? GnuLibcVersion()
-    {
-        var version = gnu_get_libc_version();
-        return version == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(version);
+        int accepted = 0;
+        foreach (var candidate in MmapThresholdCandidates)
+        {
+            if (mallopt(MmapThreshold, candidate) != 1) continue;
+            accepted = candidate;
+            break;
+        }
+        if (accepted == 0)
+            return new NativeHeapTuning(false, 0, "glibc refused every mmap threshold tried; its allocator is left as it is");
+        // The trim threshold is an int here; int.MaxValue (2 GiB) keeps any realistic free heap top.
+        if (mallopt(TrimThreshold, int.MaxValue) != 1)
+            return new NativeHeapTuning(false, accepted, "glibc accepted the mmap threshold but refused the trim threshold");
+        return new NativeHeapTuning(true, accepted, $"glibc {glibc}: mmap threshold {accepted >> 20} MiB, trim threshold 2 GiB");
     }
 
 #pragma warning disable SYSLIB1054 // DllImport keeps the project free of AllowUnsafeBlocks; both calls take and return plain values.
