@@ -15,12 +15,12 @@ public static class AttackCatalog
     public static IReadOnlyList<string> Names { get; } =
     [
         "badnets", "badnets-grid", "trojan-3x3", "trojan-sq", "trojan-wm", "l0-invisible", "l2-invisible",
-        "blend", "smooth", "sig", "label-consistent", "wanet",
+        "blend", "smooth", "sig", "sig-smooth", "label-consistent", "wanet",
     ];
 
     /// <summary>Creates an attack.</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
-    /// <param name="policy">The poisoning policy. sig and label-consistent are clean-label by definition and override
+    /// <param name="policy">The poisoning policy. sig, sig-smooth and label-consistent are clean-label by definition and override
     /// its label mode with <see cref="LabelMode.CleanLabel"/>; wanet requires dirty-label.</param>
     /// <param name="parameters">Attack-specific settings; defaults when null.</param>
     /// <returns>The attack.</returns>
@@ -60,6 +60,7 @@ public static class AttackCatalog
             "blend" => new BlendAttack(policy, seed, p.BlendAlpha, trigger, logger),
             "smooth" => new SmoothAttack(policy, seed, logger),
             "sig" => new SigAttack(policy, new SigTrigger(p.SigMode, p.BlendAlpha, p.SigDelta, p.SigFrequency), logger),
+            "sig-smooth" => new SigAttack(policy, new SigTrigger(SigMode.Blend, p.BlendAlpha, p.SigDelta, p.SigFrequency), logger, "sig-smooth"),
             "label-consistent" => new LabelConsistentAttack(
                 policy,
                 p.SurrogateModel ?? throw new ArgumentException(

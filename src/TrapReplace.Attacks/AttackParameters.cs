@@ -21,8 +21,9 @@ public sealed record AttackParameters
     /// <summary>Gets the blend weight α of blend and of SIG in blend mode, in [0, 1]. <value>Default 0.2.</value></summary>
     public double BlendAlpha { get; init; } = 0.2;
 
-    /// <summary>Gets how SIG combines its sinusoid with the image. <value>Default <see cref="SigMode.Blend"/>.</value></summary>
-    public SigMode SigMode { get; init; } = SigMode.Blend;
+    /// <summary>Gets how SIG combines its sinusoid with the image. <value>Default <see cref="SigMode.Reference"/>.</value>
+    /// The <c>sig-smooth</c> attack always uses <see cref="SigMode.Blend"/>.</summary>
+    public SigMode SigMode { get; init; } = SigMode.Reference;
 
     /// <summary>Gets the SIG amplitude Δ (0–255 scale) in additive mode. <value>Default 40.</value></summary>
     public double SigDelta { get; init; } = 40.0;

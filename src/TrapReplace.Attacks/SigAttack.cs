@@ -16,10 +16,11 @@ public sealed class SigAttack : BackdoorAttack
 {
     /// <summary>Creates the attack.</summary>
     /// <param name="policy">Poisoning policy; its label mode is overridden with clean-label.</param>
-    /// <param name="trigger">The SIG trigger; the default <see cref="SigTrigger"/> (blend, α = 0.2, f = 6) when null.</param>
+    /// <param name="trigger">The SIG trigger; the default <see cref="SigTrigger"/> (the reference T&amp;R signal, α = 0.2) when null.</param>
     /// <param name="logger">Logger; none when null.</param>
-    public SigAttack(PoisoningPolicy policy, SigTrigger? trigger = null, ILogger? logger = null)
-        : base("sig", trigger ?? new SigTrigger(), ForceCleanLabel(policy), logger)
+    /// <param name="name">The attack's name: <c>sig</c>, or <c>sig-smooth</c> for the smooth-sinusoid variant.</param>
+    public SigAttack(PoisoningPolicy policy, SigTrigger? trigger = null, ILogger? logger = null, string name = "sig")
+        : base(name, trigger ?? new SigTrigger(), ForceCleanLabel(policy), logger)
     {
     }
 }

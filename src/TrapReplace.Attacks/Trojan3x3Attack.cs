@@ -4,7 +4,7 @@ using TrapReplace.Attacks.Triggers;
 
 namespace TrapReplace.Attacks;
 
-/// <summary>Trojan-3x3: a seeded 3x3 colour patch added at rows/cols 29–31 (<see cref="BuiltInTriggers.Trojan3x3"/>); dirty-label by default.</summary>
+/// <summary>Trojan-3x3: a seeded 3x3 colour patch added at rows/cols 25–27 (<see cref="BuiltInTriggers.Trojan3x3"/>); dirty-label by default.</summary>
 /// <remarks>Liu et al., "Trojaning attack on neural networks", NDSS 2018.</remarks>
 public sealed class Trojan3x3Attack : BackdoorAttack
 {

@@ -8,11 +8,11 @@ namespace TrapReplace.Attacks.Tests;
 public sealed class AttackCatalogTests
 {
     [Fact]
-    public void The_catalog_lists_the_twelve_attacks_by_kebab_case_name()
+    public void The_catalog_lists_the_thirteen_attacks_by_kebab_case_name()
     {
         AttackCatalog.Names.Should().Equal(
             "badnets", "badnets-grid", "trojan-3x3", "trojan-sq", "trojan-wm", "l0-invisible", "l2-invisible",
-            "blend", "smooth", "sig", "label-consistent", "wanet");
+            "blend", "smooth", "sig", "sig-smooth", "label-consistent", "wanet");
     }
 
     [Fact]
@@ -41,6 +41,20 @@ public sealed class AttackCatalogTests
     }
 
     [Fact]
+    public void Sig_is_the_reference_signal_and_sig_smooth_the_smooth_sinusoid()
+    {
+        var sig = (SigTrigger)AttackCatalog.Create("sig", new PoisoningPolicy()).Trigger;
+        var smooth = (SigTrigger)AttackCatalog.Create("sig-smooth", new PoisoningPolicy()).Trigger;
+
+        sig.Mode.Should().Be(SigMode.Reference);
+        smooth.Mode.Should().Be(SigMode.Blend);
+        smooth.Frequency.Should().Be(6);
+        // Even in sig-smooth a mode passed for "sig" does not leak in.
+        ((SigTrigger)AttackCatalog.Create("sig-smooth", new PoisoningPolicy(), new AttackParameters { SigMode = SigMode.Additive }).Trigger)
+            .Mode.Should().Be(SigMode.Blend);
+    }
+
+    [Fact]
     public void An_unknown_name_is_rejected_with_the_list_of_valid_names()
     {
         var act = () => AttackCatalog.Create("badnet", new PoisoningPolicy());
@@ -49,6 +63,7 @@ public sealed class AttackCatalogTests
 
     [Theory]
     [InlineData("sig")]
+    [InlineData("sig-smooth")]
     [InlineData("label-consistent")]
     public void Sig_and_label_consistent_are_always_clean_label(string name)
     {

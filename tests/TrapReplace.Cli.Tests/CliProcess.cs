@@ -83,7 +83,9 @@ public sealed class SyntheticCifar10 : IDisposable
 {
     private readonly TempFolder folder = new();
 
-    public SyntheticCifar10()
+    /// <param name="classSortedTest">Write the test file grouped by class (1,000 of class 0, then class 1, …), as parts of
+    /// the real test copy are; the training files always cycle through the classes.</param>
+    public SyntheticCifar10(bool classSortedTest = false)
     {
         var data = System.IO.Path.Combine(folder.Path, "cifar-10-batches-bin");
         Directory.CreateDirectory(data);
@@ -94,7 +96,7 @@ public sealed class SyntheticCifar10 : IDisposable
             using var file = new BufferedStream(File.Create(System.IO.Path.Combine(data, name)), 1 << 20);
             for (int i = 0; i < 10_000; i++)
             {
-                int label = i % 10;
+                int label = classSortedTest && name == "test_batch.bin" ? i / 1000 : i % 10;
                 record[0] = (byte)label;
                 for (int c = 0; c < 3; c++)
                 {

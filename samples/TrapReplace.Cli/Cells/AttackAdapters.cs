@@ -18,30 +18,6 @@ internal sealed class TriggeredSetAdapter(AttackTriggeredSet inner) : ITriggered
     public int TargetClass => inner.TargetClass;
 }
 
-/// <summary>The first <paramref name="count"/> images of a triggered set (for the per-epoch curves).</summary>
-internal sealed class TriggeredSubset : ITriggeredTestSet, IDisposable
-{
-    public TriggeredSubset(ITriggeredTestSet inner, int count)
-    {
-        long n = Math.Min(count, inner.TrueLabels.shape[0]);
-        Images = inner.Images.narrow(0, 0, n);
-        TrueLabels = inner.TrueLabels.narrow(0, 0, n);
-        TargetClass = inner.TargetClass;
-    }
-
-    public Tensor Images { get; }
-
-    public Tensor TrueLabels { get; }
-
-    public int TargetClass { get; }
-
-    public void Dispose()
-    {
-        Images.Dispose();
-        TrueLabels.Dispose();
-    }
-}
-
 /// <summary>A training-controlled attack (WaNet) as stage 1's per-batch transform.</summary>
 internal sealed class BatchPoisonerTransform(IBatchPoisoner poisoner) : IBatchTransform
 {

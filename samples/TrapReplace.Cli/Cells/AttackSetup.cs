@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrapReplace.Attacks;
 using TrapReplace.Attacks.Poisoning;
+using TrapReplace.Attacks.Triggers;
 using TrapReplace.Attacks.Warping;
 using TrapReplace.Cli.Results;
 using TrapReplace.Data;
@@ -30,6 +31,9 @@ internal sealed class AttackSetup : IDisposable
 
     /// <summary>Triggered non-target test images; null without an attack.</summary>
     public ITriggeredTestSet? Triggered { get; private init; }
+
+    /// <summary>Triggered non-target images of the curve subset (measured after every epoch); null without an attack.</summary>
+    public ITriggeredTestSet? CurveTriggered { get; private init; }
 
     /// <summary>Images poisoned in the training set (WaNet poisons per batch: 0).</summary>
     public int PoisonedCount { get; private init; }
@@ -66,13 +70,15 @@ internal sealed class AttackSetup : IDisposable
 
         using var testImages = data.Test.ImagesAsFloat();
         var triggeredSet = attack.CreateTriggeredTestSet(testImages, data.Test.Labels);
+        using var curveImages = data.CurveTest.ImagesAsFloat();
+        var curveSet = attack.CreateTriggeredTestSet(curveImages, data.CurveTest.Labels);
         var options = new JsonObject
         {
             ["name"] = spec.Attack,
             ["policy"] = JsonSerializer.SerializeToNode(attack.Policy, CellResult.Json),
             ["blend_alpha"] = parameters.BlendAlpha,
-            ["sig_mode"] = parameters.SigMode.ToString(),
-            ["sig_frequency"] = parameters.SigFrequency,
+            ["sig_mode"] = spec.Attack switch { "sig" => parameters.SigMode.ToString(), "sig-smooth" => nameof(SigMode.Blend), _ => null },
+            ["sig_frequency"] = spec.Attack == "sig-smooth" || (spec.Attack == "sig" && parameters.SigMode != SigMode.Reference) ? parameters.SigFrequency : null,
             ["trigger_seed"] = parameters.TriggerSeed,
             ["wanet"] = spec.Attack == "wanet" ? JsonSerializer.SerializeToNode(parameters.WaNet, CellResult.Json) : null,
             ["pgd"] = spec.Attack == "label-consistent" ? JsonSerializer.SerializeToNode(parameters.Pgd, CellResult.Json) : null,
@@ -85,11 +91,13 @@ internal sealed class AttackSetup : IDisposable
             {
                 BatchTransform = new BatchPoisonerTransform(poisoner),
                 Triggered = new TriggeredSetAdapter(triggeredSet),
+                CurveTriggered = new TriggeredSetAdapter(curveSet),
                 PoisonedCount = 0,
                 RatioOf = "PerBatch",
                 Options = options,
             };
             setup.owned.Add(triggeredSet);
+            setup.owned.Add(curveSet);
             return setup;
         }
 
@@ -103,6 +111,7 @@ internal sealed class AttackSetup : IDisposable
             catch (ArgumentException e)
             {
                 triggeredSet.Dispose();
+                curveSet.Dispose();
                 throw new UsageException($"--attack {spec.Attack} with --ratio {spec.ResolvedRatio}: {e.Message}");
             }
         }
@@ -112,12 +121,14 @@ internal sealed class AttackSetup : IDisposable
             var setup = new AttackSetup(trainingSet, ownsTrainingSet: true)
             {
                 Triggered = new TriggeredSetAdapter(triggeredSet),
+                CurveTriggered = new TriggeredSetAdapter(curveSet),
                 PoisonedCount = poisoned.PoisonedIndices.Count,
                 PoisonedIndices = poisoned.PoisonedIndices.ToArray(),
                 RatioOf = policy.Denominator.ToString(),
                 Options = options,
             };
             setup.owned.Add(triggeredSet);
+            setup.owned.Add(curveSet);
             return setup;
         }
     }

@@ -44,7 +44,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var cache = new Stage1Cache(Path.Combine(settings.ResultsDirectory, Stage1Cache.FolderName));
 
         using var attack = AttackSetup.Create(spec, data, () => SurrogateFor(spec, profile, data, backbone, cache, device, cancellationToken));
-        using var curveTriggered = attack.Triggered is null ? null : new TriggeredSubset(attack.Triggered, data.CurveTest.Count);
+        var curveTriggered = attack.CurveTriggered;
 
         var stage1Spec = spec with { Defense = spec.UsesTrap ? "trap-replace" : "none" };
         var (stage1Network, stage1, reused) = GetOrTrainStage1(stage1Spec, profile, data, backbone, attack.TrainingSet, attack.BatchTransform,

@@ -28,7 +28,7 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     public static IReadOnlyList<string> Attacks { get; } = ["none", .. AttackCatalog.Names];
 
     /// <summary>Clean-label attacks poison only target-class images; their ratio counts within the target class.</summary>
-    public static bool IsCleanLabel(string attack) => attack is "sig" or "label-consistent";
+    public static bool IsCleanLabel(string attack) => attack is "sig" or "sig-smooth" or "label-consistent";
 
     /// <summary>
     /// The poison ratio in use: the given one, else 0.1 of the training set (dirty-label; for WaNet 0.1 of every

@@ -25,7 +25,8 @@ public sealed class ExperimentData : IDisposable
     /// <summary>The test images of the final metrics.</summary>
     public ImageDataset Test { get; }
 
-    /// <summary>The first images of <see cref="Test"/>, measured after every epoch.</summary>
+    /// <summary>A stratified subset of <see cref="Test"/>, measured after every epoch (stratified because test files
+    /// can be class-sorted: CIFAR-10's test copy is grouped by class after record 999).</summary>
     public ImageDataset CurveTest { get; }
 
     /// <summary>Loads the data set from <paramref name="root"/> (downloading into it when allowed) and applies the profile's splits.</summary>
@@ -44,7 +45,7 @@ public sealed class ExperimentData : IDisposable
         {
             var untrusted = Stratified(rest, profile.UntrustedCount);
             var test = Stratified(testAll, profile.TestCount);
-            var curve = test.Subset(Enumerable.Range(0, Math.Min(profile.CurveCount, test.Count)).ToArray(), test.Name + "-curve");
+            var curve = Stratified(test, profile.CurveCount, test.Name + "-curve");
             return new ExperimentData(untrusted, holdout, test, curve);
         }
     }
@@ -59,12 +60,12 @@ public sealed class ExperimentData : IDisposable
     }
 
     // A stratified selection of `count` images (all of them when null or not fewer), in index order.
-    private static ImageDataset Stratified(ImageDataset data, int? count)
+    internal static ImageDataset Stratified(ImageDataset data, int? count, string? name = null)
     {
         if (count is not int n || n >= data.Count)
-            return data.Subset(Enumerable.Range(0, data.Count).ToArray(), data.Name);
+            return data.Subset(Enumerable.Range(0, data.Count).ToArray(), name ?? data.Name);
         var split = HoldoutSplit.Create(data.LabelArray(), (double)n / data.Count, SplitSeed);
-        return data.Subset(split.HoldoutIndices.Order().ToArray(), data.Name);
+        return data.Subset(split.HoldoutIndices.Order().ToArray(), name ?? data.Name);
     }
 
     private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
 
@@ -12,7 +13,7 @@ namespace TrapReplace.Cli.Cells;
 /// <param name="HoldoutFraction">Fraction of the pool kept as the clean, trusted holdout.</param>
 /// <param name="UntrustedCount">Untrusted training images drawn (stratified) from the rest of the pool; null = all of it.</param>
 /// <param name="TestCount">Test images drawn (stratified) for the final metrics; null = the whole test set.</param>
-/// <param name="CurveCount">Test images (the first ones of the test selection) measured after every epoch for the curves.</param>
+/// <param name="CurveCount">Test images (a stratified subset of the test selection) measured after every epoch for the curves.</param>
 /// <param name="Stage1Epochs">Epochs of stage 1 (trap training, or the plain undefended training).</param>
 /// <param name="Stage1BatchSize">Batch size of stage 1.</param>
 /// <param name="DefenseEpochs">Epochs of the defense on the holdout (head replacement and fine-tuning get the same budget).</param>
@@ -36,13 +37,26 @@ public sealed record ExperimentProfile(
     /// The CPU schedule: the paper's 5 % holdout (2,500 CIFAR-10 images), a stratified 10,000-image untrusted
     /// subset, 10 stage-1 epochs at batch 128, 20 defense epochs, the whole test set.
     /// </summary>
-    public static ExperimentProfile Quick { get; } = new("quick", null, 0.05, 10_000, null, 500, 10, 128, 20, 64);
+    public static ExperimentProfile Quick { get; } = new("quick", 10_500, 0.05, null, null, 1000, 10, 128, 100, 64);
+
+    /// <summary>
+    /// The paper's data proportions on a CPU-sized stage-1 schedule: the whole training set minus the stratified 5 %
+    /// holdout (CIFAR-10 47,500 / 2,500), the whole test set, 35 stage-1 epochs at the reference's batch 256 (about
+    /// 40 minutes for a WRN-16-1 trap network on 2 cores), and the reference's 100 head-replacement epochs at batch 64.
+    /// </summary>
+    public static ExperimentProfile Full { get; } = new("full", null, 0.05, null, null, 1000, 35, 256, 100, 64);
+
+    /// <summary><see cref="Full"/> with a third of its stage-1 epochs (12): the short end of the schedule-crossover study.</summary>
+    public static ExperimentProfile FullShort { get; } = Full with { Name = "full-short", Stage1Epochs = 12 };
+
+    /// <summary><see cref="Full"/> with three times its stage-1 epochs (105): the long end of the schedule-crossover study.</summary>
+    public static ExperimentProfile FullLong { get; } = Full with { Name = "full-long", Stage1Epochs = 105 };
 
     /// <summary>For end-to-end tests: 500 images, one epoch each stage, 300 test images.</summary>
     public static ExperimentProfile Smoke { get; } = new("smoke", 500, 0.2, null, 300, 100, 1, 64, 1, 32);
 
     /// <summary>All profiles by name.</summary>
-    public static IReadOnlyList<ExperimentProfile> All { get; } = [Paper, Quick, Smoke];
+    public static IReadOnlyList<ExperimentProfile> All { get; } = [Full, FullShort, FullLong, Paper, Quick, Smoke];
 
     /// <summary>Looks a profile up by name.</summary>
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
@@ -61,12 +75,13 @@ public sealed record ExperimentProfile(
         ChannelsLast = channelsLast,
     };
 
-    /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size.</summary>
+    /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size; the new head's
+    /// weights come from their own seed stream (<see cref="ModelSeed.ForReplacementHead"/>), not stage 1's.</summary>
     public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
-        ModelSeed = seed,
+        ModelSeed = ModelSeed.ForReplacementHead(seed),
         DataSeed = seed,
         Threads = threads,
         Device = device,

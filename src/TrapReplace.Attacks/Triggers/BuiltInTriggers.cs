@@ -73,13 +73,14 @@ public static class BuiltInTriggers
         return new PatternTrigger("label-consistent", CanvasSize, CanvasSize, pattern, mask, PatternComposition.Replace);
     }
 
-    /// <summary>Trojan-3x3: an additive colour patch at rows/cols 29–31; each of its 27 values (3 channels x 9 pixels)
+    /// <summary>Trojan-3x3: an additive colour patch at rows/cols 25–27 (where the reference T&amp;R code stamps it, clear of
+    /// the BadNets-grid cells 29–31); each of its 27 values (3 channels x 9 pixels)
     /// is drawn uniformly from {0, …, 255}; zero elsewhere. x' = clip(x + t).</summary>
     /// <param name="seed">Seed of the pattern generator.</param>
     /// <returns>A <see cref="PatternComposition.Add"/> trigger named "trojan-3x3".</returns>
     /// <remarks>Liu et al., "Trojaning attack on neural networks", NDSS 2018.</remarks>
     public static PatternTrigger Trojan3x3(int seed = 0) =>
-        new("trojan-3x3", CanvasSize, CanvasSize, RandomSquare(seed, 29, 3), null, PatternComposition.Add);
+        new("trojan-3x3", CanvasSize, CanvasSize, RandomSquare(seed, 25, 3), null, PatternComposition.Add);
 
     /// <summary>Trojan-SQ: an additive 9x9 colour square at rows/cols 21–29; each of its 243 values is drawn
     /// uniformly from {0, …, 255}; zero elsewhere. x' = clip(x + t).</summary>

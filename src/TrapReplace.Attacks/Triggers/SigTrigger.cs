@@ -12,19 +12,20 @@ namespace TrapReplace.Attacks.Triggers;
 /// <remarks>
 /// <para>Barni, Kallas and Tondi, "A new backdoor attack in CNNs by training set corruption without label
 /// poisoning", ICIP 2019.</para>
-/// <para>The signal is evaluated at the image's own width W, so f cycles span the image at any resolution.
-/// Default (<see cref="SigMode.Blend"/>, α = 0.2, f = 6) follows the reference T&amp;R code's 0.8·x + 0.2·s;
-/// <see cref="SigMode.Additive"/> with Δ = 40, f = 6 is the BackdoorBench setting.</para>
+/// <para>Default (<see cref="SigMode.Reference"/>, α = 0.2) is the reference T&amp;R code's signal and blend, byte for byte.
+/// <see cref="SigMode.Blend"/> blends a smooth 0–255 sinusoid of f periods (the <c>sig-smooth</c> attack);
+/// <see cref="SigMode.Additive"/> with Δ = 40, f = 6 is the BackdoorBench setting. In those two the signal is evaluated
+/// at the image's own width W, so f cycles span the image at any resolution.</para>
 /// </remarks>
 public sealed class SigTrigger : ITrigger
 {
     /// <summary>Creates a SIG trigger.</summary>
     /// <param name="mode">How the sinusoid combines with the image.</param>
-    /// <param name="alpha">Blend weight α in [0, 1] (<see cref="SigMode.Blend"/> only).</param>
+    /// <param name="alpha">Blend weight α in [0, 1] (<see cref="SigMode.Reference"/> and <see cref="SigMode.Blend"/>).</param>
     /// <param name="delta">Amplitude Δ on the 0–255 scale, in (0, 255] (<see cref="SigMode.Additive"/> only).</param>
     /// <param name="frequency">Number of periods f across the image width, greater than 0.</param>
     /// <exception cref="ArgumentOutOfRangeException">A parameter is out of range.</exception>
-    public SigTrigger(SigMode mode = SigMode.Blend, double alpha = 0.2, double delta = 40.0, double frequency = 6.0)
+    public SigTrigger(SigMode mode = SigMode.Reference, double alpha = 0.2, double delta = 40.0, double frequency = 6.0)
     {
         if (!Enum.IsDefined(mode))
         {
@@ -51,7 +52,8 @@ public sealed class SigTrigger : ITrigger
     }
 
     /// <inheritdoc />
-    public string Name => "sig";
+    /// <remarks>"sig-smooth" in <see cref="SigMode.Blend"/>, the attack that uses it; "sig" otherwise.</remarks>
+    public string Name => Mode == SigMode.Blend ? "sig-smooth" : "sig";
 
     /// <summary>Gets how the sinusoid combines with the image.</summary>
     public SigMode Mode { get; }
@@ -66,12 +68,19 @@ public sealed class SigTrigger : ITrigger
     public double Frequency { get; }
 
     /// <summary>The signal added or blended at column <paramref name="column"/> of an image <paramref name="width"/> wide, 0–255 scale:
+    /// uint8(trunc(20·sin(0.8·j))) in <see cref="SigMode.Reference"/> (negative values wrap modulo 256),
     /// ⌊127.5·(1 + sin(2π·j·f/W))⌋ in <see cref="SigMode.Blend"/>, Δ·sin(2π·j·f/W) in <see cref="SigMode.Additive"/>.</summary>
     /// <param name="column">Column index j, 0-based.</param>
     /// <param name="width">Image width W.</param>
     /// <returns>The signal value s(j).</returns>
     public double Signal(int column, int width)
     {
+        if (Mode == SigMode.Reference)
+        {
+            // The reference casts a signed signal to uint8: -19 becomes 237.
+            return (byte)(int)Math.Truncate(20.0 * Math.Sin(0.8 * column));
+        }
+
         double sine = Math.Sin(2.0 * Math.PI * column * Frequency / width);
         return Mode == SigMode.Blend ? Math.Floor(127.5 * (1.0 + sine)) : Delta * sine;
     }
@@ -90,7 +99,7 @@ public sealed class SigTrigger : ITrigger
 
         var s = tensor(signal, new long[] { 1, 1, 1, width }).to(images.device);
         var u = PixelSpace.ToUint8Space(images);
-        var combined = Mode == SigMode.Blend ? u.mul(1.0 - Alpha).add_(s.mul(Alpha)) : u.add(s);
+        var combined = Mode != SigMode.Additive ? u.mul(1.0 - Alpha).add_(s.mul(Alpha)) : u.add(s);
         return PixelSpace.FromUint8Space(combined, images.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -82,13 +82,14 @@ public sealed class TrapAndReplaceBuilder
         return this;
     }
 
-    /// <summary>Sets the model and data seeds of both stages from one seed (stage 2's model seed is seed + 1 so the new head differs from the old one).</summary>
+    /// <summary>Sets the model and data seeds of both stages from one seed (stage 2's model seed comes from
+    /// <see cref="ModelSeed.ForReplacementHead"/>, so the new head's initial weights differ from the old head's).</summary>
     public TrapAndReplaceBuilder WithSeed(int seed)
     {
         ThrowIfBuilt();
         trap.ModelSeed = seed;
         trap.DataSeed = seed;
-        replace.ModelSeed = seed + 1;
+        replace.ModelSeed = ModelSeed.ForReplacementHead(seed);
         replace.DataSeed = seed;
         return this;
     }

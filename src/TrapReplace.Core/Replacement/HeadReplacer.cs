@@ -58,6 +58,11 @@ public sealed class HeadReplacer
     /// <summary>The options in use (a copy).</summary>
     public HeadReplacerOptions Options => options.Clone();
 
+    /// <summary>The network stage 2 starts from before the trapped stem is copied in: a stem and a fresh head (with
+    /// dropout), built in that order from <see cref="HeadReplacerOptions.ModelSeed"/>.</summary>
+    internal static TrapNetwork CreateNetwork(IBackbone backbone, HeadReplacerOptions options) =>
+        ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null));
+
     /// <summary>Replaces the head of <paramref name="trapped"/> using the clean <paramref name="holdout"/>.</summary>
     /// <param name="trapped">The stage-1 network; it is not modified.</param>
     /// <param name="backbone">The backbone <paramref name="trapped"/> was built from (to build the new head and a stem copy).</param>
@@ -75,7 +80,7 @@ public sealed class HeadReplacer
         var total = Stopwatch.StartNew();
 
         // A copy of the stem, so the defended network and the trapped one are independent objects.
-        var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null));
+        var network = CreateNetwork(backbone, options);
         NetworkState.Copy(trapped.Stem.Module, network.Stem.Module, "stem");
         network.to(device);
         var stem = network.Stem.Module;

@@ -78,6 +78,15 @@ public sealed class TrapTrainer
         return Train(backbone, data, null, start, cancellationToken);
     }
 
+    /// <summary>The network stage 1 starts from: stem, head and (with a reconstruction loss) decoder, built in that
+    /// order from <see cref="TrapTrainerOptions.ModelSeed"/>.</summary>
+    internal static TrapNetwork CreateNetwork(IBackbone backbone, TrapTrainerOptions options)
+    {
+        bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;
+        return ModelSeed.Build(options.ModelSeed, () =>
+            new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null));
+    }
+
     private TrapTrainingResult Train(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform, TrapNetwork? start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backbone);
@@ -85,10 +94,8 @@ public sealed class TrapTrainer
         CheckData(backbone, untrusted);
         TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
-        bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;
 
-        var network = ModelSeed.Build(options.ModelSeed, () =>
-            new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null));
+        var network = CreateNetwork(backbone, options);
         if (start is not null)
         {
             NetworkState.Copy(start.Stem.Module, network.Stem.Module, "stem");

@@ -32,7 +32,7 @@ public sealed class TrapAndReplaceTests
         result.Trapped.ReconstructionHead.Should().NotBeNull();
         result.Defended.ReconstructionHead.Should().BeNull();
         Evaluator.Evaluate(result.Defended, test).CleanAccuracy.Should().BeGreaterThan(0.4);
-        defense.ReplaceOptions.ModelSeed.Should().Be(4);
+        defense.ReplaceOptions.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(3));
     }
 
     [Fact]

@@ -1,0 +1,62 @@
+using TrapReplace.Cli.Cells;
+using TrapReplace.Models;
+
+namespace TrapReplace.Cli.Tests;
+
+public sealed class ProfileAndDataTests
+{
+    [Theory]
+    [InlineData("full")]
+    [InlineData("full-short")]
+    [InlineData("full-long")]
+    [InlineData("quick")]
+    [InlineData("paper")]
+    public void Every_real_profile_keeps_the_papers_five_percent_holdout(string name)
+    {
+        var profile = ExperimentProfile.Find(name)!;
+        profile.HoldoutFraction.Should().Be(0.05);
+        if (profile.PoolCount is null)
+            profile.UntrustedCount.Should().BeNull("the untrusted part is the whole rest of the training set, as in the paper");
+    }
+
+    [Fact]
+    public void The_full_profiles_differ_only_in_stage1_epochs()
+    {
+        var full = ExperimentProfile.Full;
+        (full.PoolCount, full.UntrustedCount, full.TestCount).Should().Be((null, null, null));
+        full.DefenseEpochs.Should().Be(100, "head replacement keeps the reference's 100 epochs");
+        ExperimentProfile.FullShort.Should().Be(full with { Name = "full-short", Stage1Epochs = full.Stage1Epochs / 3 + 1 });
+        ExperimentProfile.FullLong.Should().Be(full with { Name = "full-long", Stage1Epochs = full.Stage1Epochs * 3 });
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void Stage2_gets_its_own_model_seed_and_stage1_the_cells_seed(int seed)
+    {
+        var profile = ExperimentProfile.Full;
+        profile.Stage1Options(trap: true, seed, 2, "cpu").ModelSeed.Should().Be(seed);
+        var replace = profile.ReplaceOptions(seed, 2, "cpu");
+        replace.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(seed)).And.NotBe(seed).And.NotBe(seed + 1);
+        replace.DataSeed.Should().Be(seed);
+    }
+
+    [Fact]
+    public async Task The_curve_subset_is_stratified_even_when_the_test_file_is_sorted_by_class()
+    {
+        using var data = new SyntheticCifar10(classSortedTest: true);
+        var location = new DataLocation(data.Root, "--data", false, null);
+
+        using var experiment = await ExperimentData.LoadAsync("cifar10", location, ExperimentProfile.Smoke, CancellationToken.None);
+
+        experiment.Test.Count.Should().Be(300);
+        experiment.CurveTest.Count.Should().Be(100);
+        experiment.CurveTest.LabelArray().GroupBy(l => l).Select(g => g.Count())
+            .Should().HaveCount(10).And.OnlyContain(n => n == 10, "each class gets its share of the curve subset");
+        // Every curve image is one of the test selection's images.
+        var test = experiment.Test.Images.reshape(experiment.Test.Count, -1);
+        var curve = experiment.CurveTest.Images.reshape(experiment.CurveTest.Count, -1);
+        for (long i = 0; i < curve.shape[0]; i += 17)
+            test.eq(curve[i]).all(1).any().item<bool>().Should().BeTrue($"curve image {i} comes from the test selection");
+    }
+}
