@@ -6,8 +6,10 @@ using TrapReplace.Peers;
 
 namespace TrapReplace.Cli.Defenses;
 
-// The peers get the profile's defense budget (epochs, batch size) so that every defense on the holdout
-// trains as long as head replacement does; their other settings are the library's (paper/BackdoorBench) defaults.
+// Each peer gets its own paper's budget on the holdout, capped by the profile's defense epochs (so smoke stays
+// tiny): fine-pruning fine-tunes for the defense epochs (BackdoorBench: 100), NAD 10 teacher + 20 distillation
+// epochs, ANP 2,000 mask iterations, I-BAU 5 rounds; ABL trains from the untrusted data on the stage-1 budget in
+// its paper's 20 : 60 : 20 proportions. Other settings are the library's (paper/BackdoorBench) defaults.
 
 /// <summary>Turns a peer's result into the runner's outcome: its options plus what it decided (the result's details).</summary>
 internal static class PeerOutcome
@@ -46,7 +48,8 @@ internal sealed class FinePruningDefense : ICellDefense
     }
 }
 
-/// <summary>Neural Attention Distillation (Li et al., ICLR 2021) on the normally trained model.</summary>
+/// <summary>Neural Attention Distillation (Li et al., ICLR 2021) on the normally trained model: the paper's 10 teacher
+/// epochs and 20 distillation epochs (fewer when the profile's defense budget is smaller).</summary>
 internal sealed class AttentionDistillationDefense : ICellDefense
 {
     public string Name => "nad";
@@ -59,8 +62,8 @@ internal sealed class AttentionDistillationDefense : ICellDefense
     {
         var options = new NeuralAttentionDistillationOptions
         {
-            TeacherEpochs = Math.Max(1, context.Profile.DefenseEpochs / 2),
-            Epochs = context.Profile.DefenseEpochs,
+            TeacherEpochs = Math.Clamp(context.Profile.DefenseEpochs / 2, 1, 10),
+            Epochs = Math.Min(20, context.Profile.DefenseEpochs),
             BatchSize = context.Profile.DefenseBatchSize,
             ModelSeed = context.Spec.Seed,
             DataSeed = context.Spec.Seed,

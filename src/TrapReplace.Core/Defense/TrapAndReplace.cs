@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
+using TrapReplace.Scanning;
 using TrapReplace.Training;
 
 namespace TrapReplace.Defense;
@@ -211,6 +212,27 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
 
     /// <summary>The defended network: trapped stem, new head.</summary>
     public TrapNetwork Defended => Replacement.Network;
+
+    /// <summary>
+    /// Which untrusted samples are poisoned: scores every sample from the trapped and the replaced head (see
+    /// <see cref="PoisonScanner"/>), with the threshold taken from the holdout's validation images, which neither
+    /// head trained on.
+    /// </summary>
+    /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit"/> trained stage 1 on.</param>
+    /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference).</param>
+    /// <param name="options">Scan settings; defaults when null.</param>
+    /// <param name="cancellationToken">Checked between passes.</param>
+    /// <exception cref="InvalidOperationException">Stage 2 kept no validation split (ValidationFraction was 0).</exception>
+    public PoisonScanResult ScanForPoison(ImageDataset untrusted, ImageDataset cleanHoldout, PoisonScanOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(cleanHoldout);
+        if (Replacement.ValidationIndices.Count == 0)
+            throw new InvalidOperationException("the poison scan needs clean images neither head trained on, and stage 2 kept no validation split: " +
+                "set Replace(o => o.ValidationFraction = 0.1), or call PoisonScanner.Scan with your own clean reference images");
+        using var reference = cleanHoldout.Subset(Replacement.ValidationIndices, cleanHoldout.Name + "-validation");
+        return new PoisonScanner(options).Scan(Trapped, Defended, untrusted, reference, cancellationToken);
+    }
 
     /// <inheritdoc />
     public void Dispose()

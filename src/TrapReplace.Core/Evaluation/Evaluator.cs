@@ -78,6 +78,39 @@ public static class Evaluator
         return truth.Length == 0 ? 0 : (double)predictions.Where((p, i) => p == truth[i]).Count() / truth.Length;
     }
 
+    /// <summary>Log-softmax outputs of <paramref name="model"/> on every image of <paramref name="data"/>, row-major
+    /// (image i's class c at i·classes + c), in eval mode under no_grad; the model's mode is restored.</summary>
+    internal static float[] LogProbabilities(nn.Module<Tensor, Tensor> model, ImageDataset data, Device device, int batchSize = 500, bool channelsLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            long n = data.Images.shape[0];
+            var result = new float[n * data.ClassCount];
+            for (long start = 0; start < n; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                long count = Math.Min(batchSize, n - start);
+                var batch = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                if (channelsLast) batch = MemoryLayout.ToChannelsLast(batch);
+                var logits = model.call(batch);
+                if (logits.shape[1] != data.ClassCount)
+                    throw new ArgumentException($"the model gives {logits.shape[1]} logits; the data set has {data.ClassCount} classes", nameof(data));
+                var values = nn.functional.log_softmax(logits, 1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+                Array.Copy(values, 0, result, start * data.ClassCount, values.Length);
+            }
+            return result;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
     private static long[] Predict(nn.Module<Tensor, Tensor> model, Tensor images, bool asUint8, Device device, int batchSize, bool channelsLast)
     {
         long n = images.shape[0];

@@ -20,7 +20,12 @@ namespace TrapReplace.Replacement;
 /// <param name="HoldoutTrainCount">Holdout images the head was trained on.</param>
 /// <param name="ValidationCount">Holdout images kept for selection.</param>
 /// <param name="Seconds">Wall time of this call.</param>
-public sealed record HeadReplacementResult(TrapNetwork Network, IReadOnlyList<EpochRecord> History, int SelectedEpoch, double? ValidationAccuracy, int HoldoutTrainCount, int ValidationCount, double Seconds);
+public sealed record HeadReplacementResult(TrapNetwork Network, IReadOnlyList<EpochRecord> History, int SelectedEpoch, double? ValidationAccuracy, int HoldoutTrainCount, int ValidationCount, double Seconds)
+{
+    /// <summary>Indices (into the holdout) of the validation images the new head never trained on: clean reference
+    /// images for the poison scan. Empty without a validation split.</summary>
+    public IReadOnlyList<int> ValidationIndices { get; init; } = [];
+}
 
 /// <summary>
 /// Stage 2, "remove and patch": throws the trapped classification head and the decoder away and
@@ -88,10 +93,12 @@ public sealed class HeadReplacer
         foreach (var p in stem.parameters()) p.requires_grad = false;
 
         ImageDataset trainPart, validation;
+        IReadOnlyList<int> validationIndices = [];
         if (options.ValidationFraction > 0)
         {
             var split = HoldoutSplit.Create(holdout.LabelArray(), options.ValidationFraction, options.DataSeed);
             (trainPart, validation) = split.Apply(holdout);
+            validationIndices = split.HoldoutIndices;
         }
         else
         {
@@ -163,7 +170,10 @@ public sealed class HeadReplacer
                 selectedAccuracy = bestAccuracy;
             }
             network.eval();
-            return new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds);
+            return new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds)
+            {
+                ValidationIndices = validationIndices,
+            };
         }
         finally
         {

@@ -1,0 +1,192 @@
+using Microsoft.Extensions.Options;
+using TrapReplace.Core.Tests.Infrastructure;
+using TrapReplace.Data;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Scanning;
+using TrapReplace.Training;
+using static TorchSharp.torch;
+
+namespace TrapReplace.Core.Tests.Scanning;
+
+public sealed class PoisonScannerTests
+{
+    private const int Target = 0;
+    private static readonly WideResNet16Backbone Backbone = new(4);
+
+    // 10 % of the untrusted set, all non-target, get a white 6x6 square in the bottom-right corner and label 0.
+    private static (ImageDataset Poisoned, int[] PoisonedIndices) Poison(ImageDataset clean, int seed)
+    {
+        var labels = clean.LabelArray();
+        var candidates = Enumerable.Range(0, clean.Count).Where(i => labels[i] != Target).ToArray();
+        new Random(seed).Shuffle(candidates);
+        var chosen = candidates.Take(clean.Count / 10).Order().ToArray();
+        using var images = clean.Images.clone();
+        using var newLabels = clean.Labels.clone();
+        foreach (var i in chosen)
+        {
+            images[i, TensorIndex.Colon, TensorIndex.Slice(26, 32), TensorIndex.Slice(26, 32)] = tensor((byte)255);
+            newLabels[i] = tensor((long)Target);
+        }
+        return (ImageDataset.FromTensors(images, newLabels, clean.ClassNames, "poisoned"), chosen);
+    }
+
+    private sealed class Fixture : IDisposable
+    {
+        public Fixture()
+        {
+            using var clean = Synthetic.ColourClasses(480, seed: 11);
+            (Untrusted, PoisonedIndices) = Poison(clean, seed: 3);
+            Holdout = Synthetic.ColourClasses(160, seed: 12);
+            Trapped = new TrapTrainer(new TrapTrainerOptions { Epochs = 6, BatchSize = 32, LearningRate = 3e-3, Threads = 2 })
+                .Fit(Backbone, Untrusted).Network;
+            Replacement = new HeadReplacer(new HeadReplacerOptions
+            {
+                Epochs = 6, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = ModelSeed.ForReplacementHead(0),
+            }).Fit(Trapped, Backbone, Holdout);
+            Reference = Holdout.Subset(Replacement.ValidationIndices, "validation");
+        }
+
+        public ImageDataset Untrusted { get; }
+
+        public int[] PoisonedIndices { get; }
+
+        public ImageDataset Holdout { get; }
+
+        public ImageDataset Reference { get; }
+
+        public TrapNetwork Trapped { get; }
+
+        public HeadReplacementResult Replacement { get; }
+
+        public void Dispose()
+        {
+            Untrusted.Dispose();
+            Holdout.Dispose();
+            Reference.Dispose();
+            Trapped.Dispose();
+            Replacement.Network.Dispose();
+        }
+    }
+
+    private static readonly Lazy<Fixture> Shared = new(() => new Fixture());
+
+    [Theory]
+    [InlineData(PoisonScore.ReplacedMargin)]
+    [InlineData(PoisonScore.ReplacedLoss)]
+    [InlineData(PoisonScore.LikelihoodGap)]
+    public void Suspects_are_enriched_in_poisoned_samples_and_the_target_is_inferred(PoisonScore score)
+    {
+        var f = Shared.Value;
+        var result = new PoisonScanner(new PoisonScanOptions { Score = score, Threads = 2 })
+            .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+
+        result.Scores.Should().HaveCount(f.Untrusted.Count);
+        result.InferredTarget.Should().Be(Target);
+        result.TargetChanceBound.Should().BeLessThan(1e-6);
+        var quality = result.Against(f.PoisonedIndices);
+        quality.Precision.Should().BeGreaterThan(0.5, "a tenth of the set is poisoned, so chance precision is 0.1");
+        quality.Recall.Should().BeGreaterThan(0.5);
+        quality.AreaUnderRoc.Should().BeGreaterThan(0.75, "chance ranks at 0.5 (the margin score ties every sample the replaced head agrees with at 0)");
+        var labels = f.Untrusted.LabelArray();
+        result.SuspectIndices.Should().OnlyContain(i => labels[i] == Target, "suspects are restricted to the inferred target's label");
+        result.SuspectIndices.Should().BeInAscendingOrder();
+    }
+
+    [Fact]
+    public void The_threshold_is_the_reference_quantile_and_its_false_positive_rate_is_reported()
+    {
+        var f = Shared.Value;
+        var result = new PoisonScanner(new PoisonScanOptions { ReferenceQuantile = 0.9, Threads = 2 })
+            .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+
+        var sorted = result.ReferenceScores.Order().ToArray();
+        sorted.Should().HaveCount(f.Reference.Count);
+        result.Threshold.Should().Be(sorted[(int)Math.Ceiling(0.9 * sorted.Length) - 1], "nearest-rank 90th percentile of the clean reference");
+        result.ReferenceFalsePositiveRate.Should().Be((double)sorted.Count(s => s > result.Threshold) / sorted.Length)
+            .And.BeLessThanOrEqualTo(0.1);
+        result.FlaggedIndices.Should().Equal(Enumerable.Range(0, f.Untrusted.Count).Where(i => result.Scores[i] > result.Threshold));
+    }
+
+    [Fact]
+    public void Without_a_target_restriction_every_flagged_sample_is_a_suspect()
+    {
+        var f = Shared.Value;
+        var result = new PoisonScanner(new PoisonScanOptions { RestrictToTarget = false, Threads = 2 })
+            .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        result.SuspectIndices.Should().Equal(result.FlaggedIndices);
+    }
+
+    [Fact]
+    public void On_clean_data_no_target_is_inferred()
+    {
+        using var clean = Synthetic.ColourClasses(480, seed: 11);
+        var f = Shared.Value;
+        var result = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, clean, f.Reference);
+        result.InferredTarget.Should().BeNull("no label is over-represented among the few flagged clean samples");
+        result.SuspectIndices.Should().Equal(result.FlaggedIndices);
+    }
+
+    [Fact]
+    public void The_label_free_estimate_follows_the_networks_behaviour_on_the_suspects()
+    {
+        var f = Shared.Value;
+        var scan = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        double trapped = PoisonScanner.EstimateAttackSuccess(f.Trapped, f.Untrusted, scan)!.Value;
+        double replaced = PoisonScanner.EstimateAttackSuccess(f.Replacement.Network, f.Untrusted, scan)!.Value;
+        trapped.Should().BeGreaterThan(0.9, "the trapped head learned the poisoned labels");
+        replaced.Should().BeLessThan(trapped - 0.5, "the replaced head did not");
+    }
+
+    [Fact]
+    public void The_fluent_result_scans_with_the_holdouts_validation_part()
+    {
+        var f = Shared.Value;
+        var result = new TrapReplace.Defense.DefenseResult(
+            new TrapTrainingResult(f.Trapped, [], 0), f.Replacement);
+        var direct = new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        var fluent = result.ScanForPoison(f.Untrusted, f.Holdout);
+        fluent.Threshold.Should().Be(direct.Threshold);
+        fluent.SuspectIndices.Should().Equal(direct.SuspectIndices);
+    }
+
+    [Fact]
+    public void Bad_options_are_named_and_mismatched_inputs_rejected()
+    {
+        var act = () => new PoisonScanner(new PoisonScanOptions { ReferenceQuantile = 1, BatchSize = 0, Device = "tpu" });
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(3)
+            .And.Contain(m => m.Contains("ReferenceQuantile")).And.Contain(m => m.Contains("BatchSize")).And.Contain(m => m.Contains("tpu"));
+
+        var f = Shared.Value;
+        using var empty = f.Holdout.Subset([], "empty");
+        FluentActions.Invoking(() => new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, f.Untrusted, empty))
+            .Should().Throw<ArgumentException>().WithMessage("*reference*empty*");
+        using var tenClasses = Synthetic.ColourClasses(40, classes: 10, seed: 1);
+        FluentActions.Invoking(() => new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, tenClasses, f.Reference))
+            .Should().Throw<ArgumentException>().WithMessage("*4 classes*");
+    }
+
+    [Fact]
+    public void Quantile_chance_bound_and_ranking_helpers_compute_what_they_say()
+    {
+        PoisonScanner.Quantile([5, 1, 4, 2, 3], 0.8).Should().Be(4);
+        PoisonScanner.Quantile([5, 1, 4, 2, 3], 0.81).Should().Be(5);
+        PoisonScanner.ChernoffBound(5, 10, 0.5).Should().Be(1, "no over-representation");
+        // k = n: the bound is p^n exactly.
+        PoisonScanner.ChernoffBound(10, 10, 0.1).Should().BeApproximately(1e-10, 1e-22);
+        var classes = PoisonScanner.Suspicion([0, 0, 1, 1, 1, 1, 2, 2], [0, 1, 2], 3);
+        (classes[0].Flagged, classes[0].Labelled).Should().Be((2, 2));
+        classes[0].Share.Should().BeApproximately(2.0 / 3, 1e-12);
+        classes[0].BaseRate.Should().Be(0.25);
+        classes[0].Enrichment.Should().BeApproximately(8.0 / 3, 1e-12);
+        classes[0].ChanceBound.Should().BeApproximately(Math.Exp(-3 * ((2.0 / 3 * Math.Log(2.0 / 3 / 0.25)) + (1.0 / 3 * Math.Log(1.0 / 3 / 0.75)))), 1e-12);
+        classes[2].Flagged.Should().Be(0);
+
+        var scan = new PoisonScanResult
+        {
+            Score = PoisonScore.ReplacedMargin, Scores = [0.1f, 0.9f, 0.8f, 0.2f], ReferenceScores = [0f], ReferenceQuantile = 0.99,
+            Threshold = 0.5, ReferenceFalsePositiveRate = 0, FlaggedIndices = [1, 2], Classes = [], SuspectIndices = [1, 2],
+        };
+        scan.Against([1, 3]).Should().Be(new ScanQuality(0.5, 0.5, 2, 2, 0.75));
+    }
+}
