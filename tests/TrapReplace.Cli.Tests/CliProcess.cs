@@ -83,9 +83,16 @@ public sealed class SyntheticCifar10 : IDisposable
 {
     private readonly TempFolder folder = new();
 
-    /// <param name="classSortedTest">Write the test file grouped by class (1,000 of class 0, then class 1, …), as parts of
-    /// the real test copy are; the training files always cycle through the classes.</param>
-    public SyntheticCifar10(bool classSortedTest = false)
+    public SyntheticCifar10()
+        : this(classSortedTest: false)
+    {
+    }
+
+    /// <summary>The same, with the test file grouped by class (1,000 of class 0, then class 1, …), as parts of the real
+    /// test copy are; the training files always cycle through the classes.</summary>
+    public static SyntheticCifar10 WithClassSortedTest() => new(classSortedTest: true);
+
+    private SyntheticCifar10(bool classSortedTest)
     {
         var data = System.IO.Path.Combine(folder.Path, "cifar-10-batches-bin");
         Directory.CreateDirectory(data);

@@ -77,6 +77,28 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void Trap_cleanse_reports_its_scan_measured_against_the_true_poison_after_the_defense()
+    {
+        using var output = new TempFolder();
+        var run = CliProcess.Run(Smoke(output.Path, "--attack", "badnets", "--defense", "trap-cleanse", "--quiet"));
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-cleanse.seed0.json"));
+        var defense = result.Options["defense"]!;
+        var scan = defense["scan"]!;
+        scan["reference_count"]!.GetValue<int>().Should().BePositive("the threshold comes from the holdout's validation images");
+        scan["reference_false_positive_rate"]!.GetValue<double>().Should().BeInRange(0, 0.01 + 1e-9);
+        scan["poisoned"]!.GetValue<int>().Should().Be(result.PoisonedCount);
+        scan["precision"]!.GetValue<double>().Should().BeInRange(0, 1);
+        scan["recall"]!.GetValue<double>().Should().BeInRange(0, 1);
+        scan["target_correct"].Should().NotBeNull();
+        bool cleansed = defense["cleansed"]!.GetValue<bool>();
+        cleansed.Should().Be(scan["inferred_target"] is not null, "the stem is cleansed exactly when the scan inferred a target");
+        result.Curves.Where(c => c.Phase == "defense").Should().HaveCount(cleansed ? 3 : 1, "first replacement, continued stage 1, second replacement");
+        result.Undefended.Should().NotBeNull("the trapped head is the reference");
+    }
+
+    [Fact]
     public void Matrix_rerun_skips_finished_cells_and_report_merges_them()
     {
         using var output = new TempFolder();

@@ -44,7 +44,7 @@ public sealed class ProfileAndDataTests
     [Fact]
     public async Task The_curve_subset_is_stratified_even_when_the_test_file_is_sorted_by_class()
     {
-        using var data = new SyntheticCifar10(classSortedTest: true);
+        using var data = SyntheticCifar10.WithClassSortedTest();
         var location = new DataLocation(data.Root, "--data", false, null);
 
         using var experiment = await ExperimentData.LoadAsync("cifar10", location, ExperimentProfile.Smoke, CancellationToken.None);

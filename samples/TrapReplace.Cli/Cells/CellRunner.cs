@@ -83,6 +83,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 var poisonedSet = poisonedIndices.ToHashSet();
                 outcome.Options["isolated_poisoned_fraction"] = (double)isolated.Count(poisonedSet.Contains) / isolated.Count;
             }
+            if (outcome.Scan is { } scan)
+                outcome.Options["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack == "none" ? null : spec.TargetClass);
         }
 
         var undefended = stage1.Evaluation;
@@ -218,7 +220,10 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
     private CurvePoint MeasureEpoch(string phase, int epoch, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
     {
         var report = Evaluator.Evaluate(e.Network!, curveTest, curveTriggered, device, channelsLast: settings.ChannelsLast);
-        var point = new CurvePoint(phase, epoch, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate);
+        var point = new CurvePoint(phase, epoch, e.Record.Loss.Total, e.Record.TrainAccuracy, report.CleanAccuracy, report.AttackSuccessRate)
+        {
+            EstimatedAttackSuccess = e.Record.EstimatedAttackSuccess,
+        };
         observer.EpochDone(point, e.Epochs, e.Record.ImagesPerSecond, e.Record.Seconds);
         return point;
     }

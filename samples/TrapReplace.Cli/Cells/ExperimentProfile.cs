@@ -1,3 +1,4 @@
+using TrapReplace.Cleansing;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
@@ -87,6 +88,20 @@ public sealed record ExperimentProfile(
         Device = device,
         ChannelsLast = channelsLast,
     };
+
+    /// <summary>
+    /// Stem cleansing (<c>trap-cleanse</c>): stage 1 continued for a seventh of its epochs (5 in <c>full</c>) with the trap
+    /// loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the replaced head; then the reference
+    /// stage 2 again, selecting its epoch by validation accuracy minus the label-free attack estimate.
+    /// </summary>
+    public StemCleansingOptions CleanseOptions(int seed, int threads, string device, bool channelsLast = true)
+    {
+        var replace = ReplaceOptions(seed, threads, device, channelsLast);
+        replace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
+        var resume = Stage1Options(trap: true, seed, threads, device, channelsLast);
+        resume.Epochs = Math.Max(1, Stage1Epochs / 7);
+        return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace };
+    }
 
     /// <summary>
     /// Fine-tuning baseline: the whole undefended network trained further on the holdout with plain CE,

@@ -9,6 +9,7 @@ public static class DefenseCatalog
     private static readonly ICellDefense[] All =
     [
         new HeadReplacement(afterTrap: true),
+        new TrapCleanse(),
         new HeadReplacement(afterTrap: false),
         new FineTuning(),
         new FinePruningDefense(),

@@ -2,7 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrapReplace.Cli.Results;
 using TrapReplace.Models;
+using TrapReplace.Cleansing;
 using TrapReplace.Replacement;
+using TrapReplace.Scanning;
 
 namespace TrapReplace.Cli.Defenses;
 
@@ -27,7 +29,75 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
         var json = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject();
         json["selected_epoch"] = result.SelectedEpoch + 1;
         json["selected_validation_accuracy"] = result.ValidationAccuracy;
-        return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, json);
+        // After the trap, the two heads also say which training samples are poisoned; the scan is reported, the
+        // defended network is unchanged (its time is not part of the defense's).
+        var scan = afterTrap && result.ValidationIndices.Count > 0 ? Scan(undefended, result, context) : null;
+        return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, json) { Scan = scan };
+    }
+
+    internal static PoisonScanResult Scan(TrapNetwork trapped, HeadReplacementResult replacement, DefenseContext context)
+    {
+        using var reference = context.Holdout.Subset(replacement.ValidationIndices, context.Holdout.Name + "-validation");
+        var scanner = new PoisonScanner(new PoisonScanOptions
+        {
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+            ChannelsLast = context.Settings.ChannelsLast,
+        });
+        return scanner.Scan(trapped, replacement.Network, context.Untrusted, reference, context.CancellationToken);
+    }
+}
+
+/// <summary>
+/// Trap and Replace, then the poison scan, then stem cleansing (<c>trap-cleanse</c>): when the scan infers a target,
+/// stage 1 continues on the untrusted set with the suspects relabelled by the replaced head and the head is replaced
+/// again; when it does not (clean-label or batch-time attacks, clean data), the Trap-and-Replace network is the result.
+/// </summary>
+internal sealed class TrapCleanse : ICellDefense
+{
+    public string Name => "trap-cleanse";
+
+    public string Title => "trap, replace, scan for poison, cleanse the stem, replace again";
+
+    public bool StartsFromTrap => true;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var replaceOptions = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var replacer = new HeadReplacer(replaceOptions);
+        context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
+        var first = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var scan = HeadReplacement.Scan(undefended, first, context);
+
+        var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var json = new JsonObject
+        {
+            ["first_replacement"] = JsonSerializer.SerializeToNode(replaceOptions, CellResult.Json),
+            ["first_selected_epoch"] = first.SelectedEpoch + 1,
+            ["cleansing"] = JsonSerializer.SerializeToNode(options, CellResult.Json),
+        };
+        if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
+        {
+            json["cleansed"] = false;
+            json["cleansing_skipped_because"] = "the scan inferred no target class, so it has no suspects to cleanse";
+            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
+        }
+
+        using (first.Network)
+        {
+            var cleanser = new StemCleanser(options);
+            context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
+            var cleansed = cleanser.Cleanse(undefended, first.Network, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
+            cleansed.Continued.Network.Dispose();
+            json["cleansed"] = true;
+            json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
+            json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
+            json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
+            json["selected_estimated_attack_success"] = cleansed.Replacement.History.FirstOrDefault(h => h.Epoch == cleansed.Replacement.SelectedEpoch)?.EstimatedAttackSuccess;
+            return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds,
+                replaceOptions.Epochs + options.Continue.Epochs + options.Replace.Epochs, json) { Scan = scan };
+        }
     }
 }
 

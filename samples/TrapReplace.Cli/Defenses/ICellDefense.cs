@@ -44,6 +44,9 @@ public sealed record DefenseOutcome(TrapNetwork Network, double Seconds, int Epo
 {
     /// <summary>Training samples the defense set apart as suspicious (ABL), so the runner can report how many were really poisoned.</summary>
     public IReadOnlyList<int>? IsolatedIndices { get; init; }
+
+    /// <summary>The poison scan the defense ran (trap-replace, trap-cleanse), for the runner to measure against the true poisoned indices.</summary>
+    public Scanning.PoisonScanResult? Scan { get; init; }
 }
 
 /// <summary>A <c>--defense</c> choice of the runner.</summary>

@@ -19,7 +19,12 @@ public sealed record Metrics(double CleanAccuracy, double? AttackSuccessRate, do
 /// <param name="TrainAccuracy">Accuracy on the training batches as seen.</param>
 /// <param name="CleanAccuracy">CA on the curve subset.</param>
 /// <param name="AttackSuccessRate">ASR on the triggered curve subset; null without an attack.</param>
-public sealed record CurvePoint(string Phase, int Epoch, double Loss, double TrainAccuracy, double CleanAccuracy, double? AttackSuccessRate);
+public sealed record CurvePoint(string Phase, int Epoch, double Loss, double TrainAccuracy, double CleanAccuracy, double? AttackSuccessRate)
+{
+    /// <summary>The defense's own label-free attack-success estimate after this epoch (trap-cleanse's second replacement), if any.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? EstimatedAttackSuccess { get; init; }
+}
 
 /// <summary>Epoch counts of the two phases.</summary>
 public sealed record EpochCounts(int Stage1, int Defense);

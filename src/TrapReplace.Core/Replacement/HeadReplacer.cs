@@ -54,6 +54,13 @@ public sealed class HeadReplacer
         this.logger = logger ?? NullLogger<HeadReplacer>.Instance;
     }
 
+    /// <summary>
+    /// Optional label-free estimate of attack success, called on the network after every epoch (in eval mode) and
+    /// recorded as <see cref="EpochRecord.EstimatedAttackSuccess"/>; used by
+    /// <see cref="HeadSelection.BestValidationMinusEstimatedAttack"/>. See <see cref="Scanning.PoisonScanner.EstimateAttackSuccess"/>.
+    /// </summary>
+    public Func<TrapNetwork, double?>? AttackSuccessEstimator { get; init; }
+
     /// <summary>Raised after every optimisation step.</summary>
     public event EventHandler<TrainingStepEventArgs>? StepCompleted;
 
@@ -117,7 +124,7 @@ public sealed class HeadReplacer
         string? bestPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, BestCheckpointFileName);
         var history = new List<EpochRecord>();
         int startEpoch = 0;
-        double? bestAccuracy = null;
+        double? bestAccuracy = null, bestScore = null;
         int bestEpoch = -1;
         Dictionary<string, Tensor>? bestHead = null;
         if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer) is { } header)
@@ -126,6 +133,11 @@ public sealed class HeadReplacer
             startEpoch = header.CompletedEpochs;
             bestAccuracy = header.BestValidationAccuracy;
             bestEpoch = header.BestEpoch ?? -1;
+            // The selection score of the best epoch so far, recomputed from its record.
+            if (history.FirstOrDefault(h => h.Epoch == bestEpoch) is { } best)
+                bestScore = options.Selection == HeadSelection.BestValidationMinusEstimatedAttack
+                    ? best.ValidationAccuracy - (best.EstimatedAttackSuccess ?? 0)
+                    : best.ValidationAccuracy;
             if (bestPath is not null && File.Exists(bestPath)) bestHead = LoadHeadState(bestPath, backbone, device);
             TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
@@ -142,10 +154,18 @@ public sealed class HeadReplacer
                     network.eval();
                     validationAccuracy = Evaluator.Accuracy(network, validationData, device, channelsLast: options.ChannelsLast);
                 }
-                record = record with { ValidationAccuracy = validationAccuracy };
-                history.Add(record);
-                if (options.Selection == HeadSelection.BestValidation && validationAccuracy > (bestAccuracy ?? double.NegativeInfinity))
+                double? estimate = null;
+                if (AttackSuccessEstimator is not null)
                 {
+                    network.eval();
+                    estimate = AttackSuccessEstimator(network);
+                }
+                record = record with { ValidationAccuracy = validationAccuracy, EstimatedAttackSuccess = estimate };
+                history.Add(record);
+                double? selectionScore = options.Selection == HeadSelection.BestValidationMinusEstimatedAttack ? validationAccuracy - (estimate ?? 0) : validationAccuracy;
+                if (options.Selection != HeadSelection.LastEpoch && selectionScore > (bestScore ?? double.NegativeInfinity))
+                {
+                    bestScore = selectionScore;
                     bestAccuracy = validationAccuracy;
                     bestEpoch = epoch;
                     DisposeAll(bestHead);
@@ -162,7 +182,7 @@ public sealed class HeadReplacer
 
             int selected = options.Epochs - 1;
             double? selectedAccuracy = history.Count > 0 ? history[^1].ValidationAccuracy : null;
-            if (options.Selection == HeadSelection.BestValidation && bestHead is not null)
+            if (options.Selection != HeadSelection.LastEpoch && bestHead is not null)
             {
                 using (no_grad())
                     foreach (var (name, value) in head.state_dict()) value.copy_(bestHead[name]);

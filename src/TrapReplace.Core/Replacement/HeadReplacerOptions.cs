@@ -11,6 +11,11 @@ public enum HeadSelection
 
     /// <summary>The last epoch.</summary>
     LastEpoch,
+
+    /// <summary>The epoch with the best validation accuracy minus the label-free attack-success estimate of
+    /// <see cref="HeadReplacer.AttackSuccessEstimator"/> (for example the share of a poison scan's suspects the head
+    /// assigns to the inferred target); the same as <see cref="BestValidation"/> without an estimator.</summary>
+    BestValidationMinusEstimatedAttack,
 }
 
 /// <summary>

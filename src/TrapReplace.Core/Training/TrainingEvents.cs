@@ -37,7 +37,11 @@ public sealed class TrainingStepEventArgs(string stage, int epoch, int step, int
 /// <param name="ValidationAccuracy">Accuracy on the validation split, when the stage has one.</param>
 /// <param name="Seconds">Wall time of the epoch.</param>
 /// <param name="ImagesPerSecond">Training throughput.</param>
-public sealed record EpochRecord(int Epoch, double LearningRate, LossParts Loss, double TrainAccuracy, double? ValidationAccuracy, double Seconds, double ImagesPerSecond);
+public sealed record EpochRecord(int Epoch, double LearningRate, LossParts Loss, double TrainAccuracy, double? ValidationAccuracy, double Seconds, double ImagesPerSecond)
+{
+    /// <summary>A label-free attack-success estimate after this epoch (stage 2 with an estimator only), else null.</summary>
+    public double? EstimatedAttackSuccess { get; init; }
+}
 
 /// <summary>Raised after each epoch, once its checkpoint (if any) is written.</summary>
 public sealed class EpochCompletedEventArgs(string stage, EpochRecord record, int epochs, TrapReplace.Models.TrapNetwork? network = null) : EventArgs

@@ -66,7 +66,8 @@ public sealed class TrapTrainer
     /// <summary>
     /// Continues training a copy of <paramref name="start"/>'s stem and head (all of it, nothing frozen) on
     /// <paramref name="data"/>: the fine-tuning baseline when <paramref name="data"/> is the clean holdout and the
-    /// reconstruction weights are 0. <paramref name="start"/> is not modified; its decoder, if any, is not copied.
+    /// reconstruction weights are 0; continued trap training (stem cleansing) when they are not, in which case
+    /// <paramref name="start"/>'s decoder is copied too (a fresh one when it has none). <paramref name="start"/> is not modified.
     /// </summary>
     /// <param name="start">The network to start from, built from <paramref name="backbone"/>.</param>
     /// <param name="backbone">The architecture of <paramref name="start"/>.</param>
@@ -100,6 +101,9 @@ public sealed class TrapTrainer
         {
             NetworkState.Copy(start.Stem.Module, network.Stem.Module, "stem");
             NetworkState.Copy(start.Head.Module, network.Head.Module, "head");
+            // Continuing a trap network keeps its decoder; fine-tuning without reconstruction builds none.
+            if (start.ReconstructionHead is not null && network.ReconstructionHead is not null)
+                NetworkState.Copy(start.ReconstructionHead.Module, network.ReconstructionHead.Module, "decoder");
         }
         network.to(device);
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);

@@ -11,65 +11,9 @@ namespace TrapReplace.Core.Tests.Scanning;
 
 public sealed class PoisonScannerTests
 {
-    private const int Target = 0;
-    private static readonly WideResNet16Backbone Backbone = new(4);
+    private const int Target = PoisonedSynthetic.Target;
 
-    // 10 % of the untrusted set, all non-target, get a white 6x6 square in the bottom-right corner and label 0.
-    private static (ImageDataset Poisoned, int[] PoisonedIndices) Poison(ImageDataset clean, int seed)
-    {
-        var labels = clean.LabelArray();
-        var candidates = Enumerable.Range(0, clean.Count).Where(i => labels[i] != Target).ToArray();
-        new Random(seed).Shuffle(candidates);
-        var chosen = candidates.Take(clean.Count / 10).Order().ToArray();
-        using var images = clean.Images.clone();
-        using var newLabels = clean.Labels.clone();
-        foreach (var i in chosen)
-        {
-            images[i, TensorIndex.Colon, TensorIndex.Slice(26, 32), TensorIndex.Slice(26, 32)] = tensor((byte)255);
-            newLabels[i] = tensor((long)Target);
-        }
-        return (ImageDataset.FromTensors(images, newLabels, clean.ClassNames, "poisoned"), chosen);
-    }
-
-    private sealed class Fixture : IDisposable
-    {
-        public Fixture()
-        {
-            using var clean = Synthetic.ColourClasses(480, seed: 11);
-            (Untrusted, PoisonedIndices) = Poison(clean, seed: 3);
-            Holdout = Synthetic.ColourClasses(160, seed: 12);
-            Trapped = new TrapTrainer(new TrapTrainerOptions { Epochs = 6, BatchSize = 32, LearningRate = 3e-3, Threads = 2 })
-                .Fit(Backbone, Untrusted).Network;
-            Replacement = new HeadReplacer(new HeadReplacerOptions
-            {
-                Epochs = 6, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = ModelSeed.ForReplacementHead(0),
-            }).Fit(Trapped, Backbone, Holdout);
-            Reference = Holdout.Subset(Replacement.ValidationIndices, "validation");
-        }
-
-        public ImageDataset Untrusted { get; }
-
-        public int[] PoisonedIndices { get; }
-
-        public ImageDataset Holdout { get; }
-
-        public ImageDataset Reference { get; }
-
-        public TrapNetwork Trapped { get; }
-
-        public HeadReplacementResult Replacement { get; }
-
-        public void Dispose()
-        {
-            Untrusted.Dispose();
-            Holdout.Dispose();
-            Reference.Dispose();
-            Trapped.Dispose();
-            Replacement.Network.Dispose();
-        }
-    }
-
-    private static readonly Lazy<Fixture> Shared = new(() => new Fixture());
+    private static PoisonedSynthetic Shared => PoisonedSynthetic.Shared;
 
     [Theory]
     [InlineData(PoisonScore.ReplacedMargin)]
@@ -77,7 +21,7 @@ public sealed class PoisonScannerTests
     [InlineData(PoisonScore.LikelihoodGap)]
     public void Suspects_are_enriched_in_poisoned_samples_and_the_target_is_inferred(PoisonScore score)
     {
-        var f = Shared.Value;
+        var f = Shared;
         var result = new PoisonScanner(new PoisonScanOptions { Score = score, Threads = 2 })
             .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
 
@@ -96,7 +40,7 @@ public sealed class PoisonScannerTests
     [Fact]
     public void The_threshold_is_the_reference_quantile_and_its_false_positive_rate_is_reported()
     {
-        var f = Shared.Value;
+        var f = Shared;
         var result = new PoisonScanner(new PoisonScanOptions { ReferenceQuantile = 0.9, Threads = 2 })
             .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
 
@@ -111,7 +55,7 @@ public sealed class PoisonScannerTests
     [Fact]
     public void Without_a_target_restriction_every_flagged_sample_is_a_suspect()
     {
-        var f = Shared.Value;
+        var f = Shared;
         var result = new PoisonScanner(new PoisonScanOptions { RestrictToTarget = false, Threads = 2 })
             .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
         result.SuspectIndices.Should().Equal(result.FlaggedIndices);
@@ -121,7 +65,7 @@ public sealed class PoisonScannerTests
     public void On_clean_data_no_target_is_inferred()
     {
         using var clean = Synthetic.ColourClasses(480, seed: 11);
-        var f = Shared.Value;
+        var f = Shared;
         var result = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, clean, f.Reference);
         result.InferredTarget.Should().BeNull("no label is over-represented among the few flagged clean samples");
         result.SuspectIndices.Should().Equal(result.FlaggedIndices);
@@ -130,7 +74,7 @@ public sealed class PoisonScannerTests
     [Fact]
     public void The_label_free_estimate_follows_the_networks_behaviour_on_the_suspects()
     {
-        var f = Shared.Value;
+        var f = Shared;
         var scan = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
         double trapped = PoisonScanner.EstimateAttackSuccess(f.Trapped, f.Untrusted, scan)!.Value;
         double replaced = PoisonScanner.EstimateAttackSuccess(f.Replacement.Network, f.Untrusted, scan)!.Value;
@@ -141,7 +85,7 @@ public sealed class PoisonScannerTests
     [Fact]
     public void The_fluent_result_scans_with_the_holdouts_validation_part()
     {
-        var f = Shared.Value;
+        var f = Shared;
         var result = new TrapReplace.Defense.DefenseResult(
             new TrapTrainingResult(f.Trapped, [], 0), f.Replacement);
         var direct = new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
@@ -157,7 +101,7 @@ public sealed class PoisonScannerTests
         act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(3)
             .And.Contain(m => m.Contains("ReferenceQuantile")).And.Contain(m => m.Contains("BatchSize")).And.Contain(m => m.Contains("tpu"));
 
-        var f = Shared.Value;
+        var f = Shared;
         using var empty = f.Holdout.Subset([], "empty");
         FluentActions.Invoking(() => new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, f.Untrusted, empty))
             .Should().Throw<ArgumentException>().WithMessage("*reference*empty*");

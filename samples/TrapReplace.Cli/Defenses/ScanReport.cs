@@ -1,0 +1,36 @@
+using System.Text.Json.Nodes;
+using TrapReplace.Scanning;
+
+namespace TrapReplace.Cli.Defenses;
+
+/// <summary>A poison scan as it goes into the result file: what the defense decided, then (evaluation only, computed
+/// by the runner after the defense) how it compares with the attack's true poisoned indices and target.</summary>
+internal static class ScanReport
+{
+    public static JsonObject Describe(PoisonScanResult scan, IReadOnlyList<int>? poisonedIndices, int? trueTarget)
+    {
+        var json = new JsonObject
+        {
+            ["score"] = scan.Score.ToString(),
+            ["reference_quantile"] = scan.ReferenceQuantile,
+            ["reference_count"] = scan.ReferenceScores.Count,
+            ["threshold"] = scan.Threshold,
+            ["reference_false_positive_rate"] = scan.ReferenceFalsePositiveRate,
+            ["flagged"] = scan.FlaggedIndices.Count,
+            ["suspects"] = scan.SuspectIndices.Count,
+            ["inferred_target"] = scan.InferredTarget,
+            ["target_chance_bound"] = scan.TargetChanceBound,
+            ["flagged_per_class"] = new JsonArray(scan.Classes.Select(c => (JsonNode)c.Flagged).ToArray()),
+        };
+        if (poisonedIndices is { Count: > 0 })
+        {
+            var quality = scan.Against(poisonedIndices);
+            json["precision"] = quality.Precision;
+            json["recall"] = quality.Recall;
+            json["auroc"] = quality.AreaUnderRoc;
+            json["poisoned"] = quality.Poisoned;
+        }
+        if (trueTarget is int t) json["target_correct"] = scan.InferredTarget == t;
+        return json;
+    }
+}

@@ -1,0 +1,62 @@
+using TrapReplace.Replacement;
+using TrapReplace.Training;
+
+namespace TrapReplace.Cleansing;
+
+/// <summary>What stem cleansing does with the poison scan's suspects while it continues stage 1.</summary>
+public enum CleansingMode
+{
+    /// <summary>Train on the untrusted set without the suspects.</summary>
+    RemoveSuspects,
+
+    /// <summary>Keep the suspects but give them the replaced head's labels, so the trigger is actively paired with
+    /// the images' own classes and the stem unlearns it (the default).</summary>
+    RelabelSuspects,
+}
+
+/// <summary>Settings of <see cref="StemCleanser"/>.</summary>
+public sealed class StemCleansingOptions
+{
+    /// <summary>What happens to the suspects. <value>Default <see cref="CleansingMode.RelabelSuspects"/>.</value></summary>
+    public CleansingMode Mode { get; set; } = CleansingMode.RelabelSuspects;
+
+    /// <summary>
+    /// The continued stage 1 on the cleansed set: a copy of the trapped network (stem, head and decoder) trains on
+    /// with the trap loss. <value>Default 5 epochs, Adam lr 1e-3 with cosine decay, batch 256, the trap loss (10 MSE + 1 TV).</value>
+    /// </summary>
+    public TrapTrainerOptions Continue { get; set; } = new() { Epochs = 5 };
+
+    /// <summary>
+    /// The second head replacement on the cleansed stem. <value>The reference stage 2, selecting the epoch by
+    /// validation accuracy minus the label-free attack estimate (<see cref="HeadSelection.BestValidationMinusEstimatedAttack"/>).</value>
+    /// </summary>
+    public HeadReplacerOptions Replace { get; set; } = new() { Selection = HeadSelection.BestValidationMinusEstimatedAttack };
+
+    /// <summary>At most this many suspects are used for the per-epoch attack estimate (evenly spaced). <value>Default 1,000.</value></summary>
+    public int EstimateSamples { get; set; } = 1000;
+
+    /// <summary>Every problem with the values (the nested options' too), one line each; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!Enum.IsDefined(Mode)) errors.Add($"Mode must be one of {string.Join(", ", Enum.GetNames<CleansingMode>())}; got {Mode}.");
+        if (EstimateSamples < 1) errors.Add($"EstimateSamples must be >= 1; got {EstimateSamples}.");
+        if (Continue is null) errors.Add("Continue must be set.");
+        else errors.AddRange(Continue.Validate().Select(e => "Continue." + e));
+        if (Replace is null) errors.Add("Replace must be set.");
+        else errors.AddRange(Replace.Validate().Select(e => "Replace." + e));
+        return errors;
+    }
+
+    /// <summary>Throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> listing every problem, if any.</summary>
+    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(StemCleansingOptions), typeof(StemCleansingOptions), Validate());
+
+    /// <summary>A copy with copies of the nested options.</summary>
+    public StemCleansingOptions Clone() => new()
+    {
+        Mode = Mode,
+        Continue = Continue?.Clone()!,
+        Replace = Replace?.Clone()!,
+        EstimateSamples = EstimateSamples,
+    };
+}

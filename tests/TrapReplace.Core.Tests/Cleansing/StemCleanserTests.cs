@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Options;
+using TrapReplace.Cleansing;
+using TrapReplace.Core.Tests.Scanning;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Scanning;
+using TrapReplace.Training;
+
+namespace TrapReplace.Core.Tests.Cleansing;
+
+public sealed class StemCleanserTests
+{
+    private static StemCleansingOptions Small(CleansingMode mode) => new()
+    {
+        Mode = mode,
+        Continue = new TrapTrainerOptions { Epochs = 2, BatchSize = 32, LearningRate = 3e-3, Threads = 2 },
+        Replace = new HeadReplacerOptions
+        {
+            Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2,
+            ModelSeed = ModelSeed.ForReplacementHead(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
+        },
+    };
+
+    private static PoisonScanResult Scan(PoisonedSynthetic f) =>
+        new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+
+    [Fact]
+    public void Relabelling_gives_suspects_the_replaced_heads_classes_and_every_epoch_an_attack_estimate()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+        var epochs = new List<string>();
+        var cleanser = new StemCleanser(Small(CleansingMode.RelabelSuspects));
+        cleanser.EpochCompleted += (_, e) => epochs.Add(e.Stage);
+
+        using var result = cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+
+        epochs.Should().Equal("trap", "trap", "replace", "replace", "replace");
+        result.SuspectCount.Should().Be(scan.SuspectIndices.Count);
+        result.RelabelledToOtherClass.Should().BeGreaterThan(scan.SuspectIndices.Count / 2, "most suspects are poisoned and the replaced head sees their real class");
+        result.Continued.Network.ReconstructionHead.Should().NotBeNull("continued stage 1 keeps the trap's decoder");
+        result.Replacement.History.Should().OnlyContain(h => h.EstimatedAttackSuccess != null);
+        var selected = result.Replacement.History.Single(h => h.Epoch == result.Replacement.SelectedEpoch);
+        var best = result.Replacement.History.Max(h => h.ValidationAccuracy!.Value - h.EstimatedAttackSuccess!.Value);
+        (selected.ValidationAccuracy!.Value - selected.EstimatedAttackSuccess!.Value).Should().Be(best, "the epoch is chosen by validation accuracy minus the estimate");
+        PoisonScanner.EstimateAttackSuccess(result.Defended, f.Untrusted, scan)!.Value
+            .Should().BeLessThan(PoisonScanner.EstimateAttackSuccess(f.Trapped, f.Untrusted, scan)!.Value);
+    }
+
+    [Fact]
+    public void The_trapped_network_is_not_modified()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var before = f.Trapped.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        using var result = new StemCleanser(Small(CleansingMode.RemoveSuspects))
+            .Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, Scan(f));
+
+        result.RelabelledToOtherClass.Should().Be(0);
+        foreach (var (name, value) in f.Trapped.state_dict())
+            value.eq(before[name]).all().item<bool>().Should().BeTrue(name);
+    }
+
+    [Fact]
+    public void A_scan_without_suspects_or_for_another_set_is_refused_and_bad_options_are_named()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+        var cleanser = new StemCleanser(Small(CleansingMode.RelabelSuspects));
+        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout,
+                scan with { SuspectIndices = [] }))
+            .Should().Throw<ArgumentException>().WithMessage("*no suspects*keep the Trap-and-Replace result*");
+        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Holdout, f.Holdout, scan))
+            .Should().Throw<ArgumentException>().WithMessage("*scored 480 samples*160*");
+
+        var options = Small(CleansingMode.RelabelSuspects);
+        options.Continue.Epochs = 0;
+        options.Replace.ValidationFraction = 2;
+        options.EstimateSamples = 0;
+        FluentActions.Invoking(() => new StemCleanser(options)).Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().Contain(m => m.StartsWith("Continue.Epochs")).And.Contain(m => m.StartsWith("Replace.")).And.Contain(m => m.StartsWith("EstimateSamples"));
+    }
+}
