@@ -98,6 +98,46 @@ public sealed class MatrixAndReportTests
         markdown.Should().Contain("| badnets (0.1) | trap-replace | 0,1 | 76.0 ± 1.4 | 3.0 ± 1.4 |");
     }
 
+    [Fact]
+    public void The_report_tabulates_scans_and_draws_the_schedule_crossover_across_profiles()
+    {
+        var scanned = Result("blend", "trap-cleanse", 0, 0.8, 0.03, new Metrics(0.82, 1.0, 0.0)) with
+        {
+            Profile = "full",
+            Options = new JsonObject
+            {
+                ["defense"] = new JsonObject
+                {
+                    ["scan"] = new JsonObject
+                    {
+                        ["flagged"] = 5000, ["suspects"] = 4800, ["precision"] = 0.95, ["recall"] = 0.96, ["auroc"] = 0.99, ["inferred_target"] = 0,
+                        ["target_correct"] = true, ["reference_false_positive_rate"] = 0.008,
+                    },
+                },
+            },
+        };
+        var results = new[]
+        {
+            scanned,
+            Result("blend", "trap-replace", 0, 0.78, 0.60, null) with { Profile = "full" },
+            Result("blend", "trap-replace", 0, 0.70, 0.10, null) with { Profile = "full-short" },
+            Result("blend", "fine-tune", 0, 0.75, 0.05, null) with { Profile = "full-short" },
+            Result("blend", "fine-tune", 0, 0.80, 0.90, null) with { Profile = "full" },
+        };
+        using var folder = new TempFolder();
+
+        var written = ReportWriter.Write(results.Select(r => ("x.json", r)).ToList(), folder.Path);
+
+        var markdown = File.ReadAllText(Path.Combine(folder.Path, "results.md"));
+        markdown.Should().Contain("| cifar10 | full | blend | trap-cleanse | 0 | 1000 | 5000 | 4800 | 0.950 | 0.960 | 0.990 | 0 | true | 0.80 |");
+        markdown.Should().Contain("### Schedule crossover: cifar10, wrn16-1, blend");
+        markdown.Should().Contain("| defense | 12 epochs | 35 epochs |");
+        markdown.Should().Contain("| trap-replace | 70.0 / 10.0 | 78.0 / 60.0 |");
+        markdown.Should().Contain("| fine-tune | 75.0 / 5.0 | 80.0 / 90.0 |");
+        written.Should().Contain(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png"));
+        new FileInfo(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png")).Length.Should().BeGreaterThan(1000);
+    }
+
     private static CellResult Result(string attack, string defense, int seed, double ca, double asr, Metrics? undefended) => new()
     {
         Dataset = "cifar10", Backbone = "wrn16-1", Attack = attack, Defense = defense, Seed = seed, Profile = "quick", TargetClass = 0,

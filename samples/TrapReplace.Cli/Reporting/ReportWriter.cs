@@ -20,10 +20,11 @@ public static class ReportWriter
             AtomicFile.WriteAllText(path, content);
             written.Add(path);
         }
-        Text("results.md", Markdown(rows));
+        Text("results.md", Markdown(rows) + ScanAndCrossover.ScanMarkdown(results.Select(r => r.Result)) + ScanAndCrossover.CrossoverMarkdown(rows));
         Text("summary.csv", SummaryCsv(rows));
         Text("cells.csv", CellsCsv(results.Select(r => r.Result)));
         written.AddRange(Plots.Write(rows, outputDirectory));
+        written.AddRange(ScanAndCrossover.CrossoverPlots(rows, outputDirectory));
         return written;
     }
 
