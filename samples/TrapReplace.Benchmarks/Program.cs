@@ -1,6 +1,6 @@
 // Throughput benchmark of the Trap-and-Replace stages on this machine. Run:
-//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu] [--default-allocator] [--nchw] [--write FILE]
-// --default-allocator leaves glibc's malloc settings as they are (TorchRuntime.RetainNativeMemory = false), to measure
+//   dotnet run -c Release --project samples/TrapReplace.Benchmarks -- [--threads 2] [--steps 30] [--device cpu] [--default-allocator] [--nchw] [--bf16] [--write FILE]
+// --bf16 runs stage 1 under libtorch's CPU bf16 autocast (Precision.BFloat16). --default-allocator leaves glibc's malloc settings as they are (TorchRuntime.RetainNativeMemory = false), to measure
 // what NativeHeap.RetainFreedMemory is worth; --nchw runs the standard layout instead of channels-last batches
 // (ChannelsLast = false), to measure what MemoryLayout is worth. --write FILE also writes the table, with the
 // command line, date and machine, to FILE (atomically: a run that fails leaves an existing FILE as it was).
@@ -22,6 +22,7 @@ int steps = Arg("--steps", 30);
 string device = ArgString("--device", "cpu");
 bool defaultAllocator = args.Contains("--default-allocator");
 bool channelsLast = !args.Contains("--nchw");
+bool bf16 = args.Contains("--bf16");
 string? writeTo = ArgString("--write", "") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
 var lines = new List<string>();
 const int Warmup = 5;
@@ -57,7 +58,7 @@ foreach (var withReconstruction in new[] { false, true })
 {
     var options = new TrapTrainerOptions
     {
-        Epochs = 1, BatchSize = 256, Threads = threads, Device = device, ChannelsLast = channelsLast,
+        Epochs = 1, BatchSize = 256, Threads = threads, Device = device, ChannelsLast = channelsLast, Precision = bf16 ? Precision.BFloat16 : Precision.Float32,
         ReconstructionWeight = withReconstruction ? 10 : 0, TotalVariationWeight = withReconstruction ? 1 : 0,
     };
     var trainer = new TrapTrainer(options);

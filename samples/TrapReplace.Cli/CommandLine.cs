@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using TrapReplace.Cli.Cells;
+using TrapReplace.Runtime;
 using TrapReplace.Cli.Matrix;
 using TrapReplace.Cli.Reporting;
 using TrapReplace.Cli.Results;
@@ -49,6 +50,14 @@ public static class CommandLine
     {
         Description = "memory layout of the batches: channels-last (faster on CPU) or nchw (the layout of results made before channels-last existed)",
         DefaultValueFactory = _ => ChannelsLastLayout,
+    };
+    private const string Float32Precision = "fp32";
+    private const string BFloat16Precision = "bf16";
+    private const string AutoPrecision = "auto";
+    private static readonly Option<string> PrecisionOption = new("--precision")
+    {
+        Description = "arithmetic of the training forward passes: fp32, bf16 (mixed: bf16 autocast, fp32 weights and losses) or auto (bf16 where the CPU has native bf16)",
+        DefaultValueFactory = _ => Float32Precision,
     };
     private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
@@ -99,7 +108,7 @@ public static class CommandLine
     {
         var command = new Command("run", "Run one cell: poison, train, defend, evaluate, write its result file.")
         {
-            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, Json, Quiet,
+            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Json, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
@@ -131,7 +140,7 @@ public static class CommandLine
     {
         var command = new Command("matrix", "Run attacks x defenses x seeds, one process per cell; finished cells are skipped, so a rerun resumes.")
         {
-            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, Quiet,
+            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
@@ -156,6 +165,7 @@ public static class CommandLine
                     "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
                     "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device,
                     "--layout", settings.ChannelsLast ? ChannelsLastLayout : StandardLayout,
+                    "--precision", settings.Precision == Precision.BFloat16 ? BFloat16Precision : Float32Precision,
                 };
                 if (c.PoisonRatio is double r) a.AddRange(["--ratio", r.ToString("R", CultureInfo.InvariantCulture)]);
                 if (data is not null) a.AddRange(["--data", Path.GetFullPath(data)]);
@@ -194,7 +204,15 @@ public static class CommandLine
         if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
         var layout = p.GetValue(Layout)!;
         if (layout is not (ChannelsLastLayout or StandardLayout)) throw new UsageException($"--layout must be {ChannelsLastLayout} or {StandardLayout}; got '{layout}'");
-        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device, layout == ChannelsLastLayout);
+        var precision = p.GetValue(PrecisionOption)! switch
+        {
+            Float32Precision => Precision.Float32,
+            BFloat16Precision => Precision.BFloat16,
+            AutoPrecision => MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16,
+            var other => throw new UsageException($"--precision must be {Float32Precision}, {BFloat16Precision} or {AutoPrecision}; got '{other}'"),
+        };
+        if (precision == Precision.BFloat16 && device != "cpu") throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
+        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device, layout == ChannelsLastLayout, precision);
     }
 
     private static List<string> List(string text, string option)

@@ -14,6 +14,8 @@ public sealed class BadInputTests
     [InlineData(new[] { "run", "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "matrix", "--shard", "5/4" }, "--shard must be i/n with 1 <= i <= n")]
     [InlineData(new[] { "run", "--layout", "nhwc" }, "--layout must be channels-last or nchw; got 'nhwc'")]
+    [InlineData(new[] { "run", "--precision", "fp16" }, "--precision must be fp32, bf16 or auto; got 'fp16'")]
+    [InlineData(new[] { "run", "--precision", "bf16", "--device", "cuda" }, "--precision bf16 is the CPU's bf16 autocast; --device is 'cuda'")]
     [InlineData(new[] { "matrix", "--attacks", "badnets,nope" }, "unknown --attack 'nope'")]
     [InlineData(new[] { "report", "--results", "/nonexistent/results" }, "results folder '/nonexistent/results' does not exist")]
     public void Exits_with_code_2_and_one_line(string[] args, string expected)

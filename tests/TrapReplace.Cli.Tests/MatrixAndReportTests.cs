@@ -34,6 +34,8 @@ public sealed class MatrixAndReportTests
 
         cell.Stage1Key(2, channelsLast: false).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2");
         cell.Stage1Key(2, channelsLast: true).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last");
+        cell.Stage1Key(2, channelsLast: true, TrapReplace.Runtime.Precision.BFloat16)
+            .Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last.bf16", "bf16 networks never stand in for float32 ones");
     }
 
     [Theory]

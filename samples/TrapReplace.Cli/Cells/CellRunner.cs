@@ -12,6 +12,7 @@ using TrapReplace.Cli.Results;
 using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
 
@@ -22,7 +23,8 @@ namespace TrapReplace.Cli.Cells;
 /// <param name="ResultsDirectory">Where result files and the stage-1 cache go.</param>
 /// <param name="Threads">Intra-op threads, pinned so that a rerun gives the same bits.</param>
 /// <param name="Device">cpu, cuda or cuda:N.</param>
-public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device, bool ChannelsLast = true);
+public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device, bool ChannelsLast = true,
+    Precision Precision = Precision.Float32);
 
 /// <summary>
 /// Runs one cell: load and split the data, poison the untrusted part, train stage 1 (or reuse it from the
@@ -106,6 +108,12 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             },
             ["attack"] = attack.Options,
             ["stage1"] = stage1.Options.DeepClone(),
+            // Training arithmetic (evaluation is always float32) and what the CPU offers for bf16.
+            ["precision"] = new JsonObject
+            {
+                ["training"] = settings.Precision == Precision.BFloat16 ? "bf16" : "fp32",
+                ["cpu_native_bf16"] = MixedPrecision.NativeBFloat16Flag,
+            },
             ["defense"] = outcome?.Options,
         };
         var result = new CellResult
@@ -153,7 +161,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         IBackbone backbone, ImageDataset trainingSet, IBatchTransform? batchTransform, ITriggeredTestSet? triggered, ITriggeredTestSet? curveTriggered,
         Stage1Cache cache, Device device, CancellationToken cancellationToken)
     {
-        string key = stage1Spec.Stage1Key(settings.Threads, settings.ChannelsLast);
+        string key = stage1Spec.Stage1Key(settings.Threads, settings.ChannelsLast, settings.Precision);
         if (cache.TryLoad(key, backbone) is { } hit)
         {
             observer.Note($"stage 1 reused from {Path.Combine(cache.Directory, key)}.model (trained in {hit.Record.Seconds:F0} s)");
@@ -161,7 +169,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             return (hit.Network, hit.Record, true);
         }
 
-        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast);
+        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast, settings.Precision);
         options.CheckpointDirectory = cache.CheckpointDirectory(key);
         var curves = cache.LoadPartialCurves(key);
         var trainer = new TrapTrainer(options);

@@ -1,3 +1,4 @@
+using TrapReplace.Runtime;
 using System.Globalization;
 using TrapReplace.Attacks;
 using TrapReplace.Models;
@@ -49,8 +50,8 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     /// thread count and the memory layout are part of it because they change the bits of the result; the standard
     /// layout has no suffix, so caches written before channels-last existed keep their keys.
     /// </summary>
-    public string Stage1Key(int threads, bool channelsLast = true) => string.Create(CultureInfo.InvariantCulture,
-        $"{Dataset}.{Backbone}.{Profile}.{AttackTag}.{(UsesTrap ? "trap" : "plain")}.seed{Seed}.threads{threads}{(channelsLast ? ".channels-last" : "")}");
+    public string Stage1Key(int threads, bool channelsLast = true, Precision precision = Precision.Float32) => string.Create(CultureInfo.InvariantCulture,
+        $"{Dataset}.{Backbone}.{Profile}.{AttackTag}.{(UsesTrap ? "trap" : "plain")}.seed{Seed}.threads{threads}{(channelsLast ? ".channels-last" : "")}{(precision == Precision.BFloat16 ? ".bf16" : "")}");
 
     /// <summary>The attack with its target and ratio, e.g. <c>badnets-grid-t0-r0.1</c>; <c>none</c> without an attack.</summary>
     public string AttackTag => Attack == "none" ? "none" : string.Create(CultureInfo.InvariantCulture, $"{Attack}-t{TargetClass}-r{ResolvedRatio}");

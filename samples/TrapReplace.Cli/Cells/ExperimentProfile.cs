@@ -1,6 +1,7 @@
 using TrapReplace.Cleansing;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 
 namespace TrapReplace.Cli.Cells;
@@ -63,7 +64,7 @@ public sealed record ExperimentProfile(
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
 
     /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
-    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true) => new()
+    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
     {
         Epochs = Stage1Epochs,
         BatchSize = Stage1BatchSize,
@@ -74,11 +75,12 @@ public sealed record ExperimentProfile(
         Threads = threads,
         Device = device,
         ChannelsLast = channelsLast,
+        Precision = precision,
     };
 
     /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size; the new head's
     /// weights come from their own seed stream (<see cref="ModelSeed.ForReplacementHead"/>), not stage 1's.</summary>
-    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true) => new()
+    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
@@ -87,6 +89,7 @@ public sealed record ExperimentProfile(
         Threads = threads,
         Device = device,
         ChannelsLast = channelsLast,
+        Precision = precision,
     };
 
     /// <summary>
@@ -94,11 +97,11 @@ public sealed record ExperimentProfile(
     /// loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the replaced head; then the reference
     /// stage 2 again, selecting its epoch by validation accuracy minus the label-free attack estimate.
     /// </summary>
-    public StemCleansingOptions CleanseOptions(int seed, int threads, string device, bool channelsLast = true)
+    public StemCleansingOptions CleanseOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32)
     {
-        var replace = ReplaceOptions(seed, threads, device, channelsLast);
+        var replace = ReplaceOptions(seed, threads, device, channelsLast, precision);
         replace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
-        var resume = Stage1Options(trap: true, seed, threads, device, channelsLast);
+        var resume = Stage1Options(trap: true, seed, threads, device, channelsLast, precision);
         resume.Epochs = Math.Max(1, Stage1Epochs / 7);
         return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace };
     }
@@ -108,7 +111,7 @@ public sealed record ExperimentProfile(
     /// SGD lr 0.01 momentum 0.9 (the usual fine-tuning setting, e.g. BackdoorBench's), cosine,
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
-    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true) => new()
+    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
@@ -122,5 +125,6 @@ public sealed record ExperimentProfile(
         Threads = threads,
         Device = device,
         ChannelsLast = channelsLast,
+        Precision = precision,
     };
 }

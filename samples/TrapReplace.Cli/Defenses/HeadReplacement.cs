@@ -22,7 +22,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var replacer = new HeadReplacer(options);
         context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
         var result = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
@@ -64,13 +64,13 @@ internal sealed class TrapCleanse : ICellDefense
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var replaceOptions = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var replaceOptions = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var replacer = new HeadReplacer(replaceOptions);
         context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
         var first = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
         var scan = HeadReplacement.Scan(undefended, first, context);
 
-        var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var json = new JsonObject
         {
             ["first_replacement"] = JsonSerializer.SerializeToNode(replaceOptions, CellResult.Json),
@@ -112,7 +112,7 @@ internal sealed class FineTuning : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast);
+        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var trainer = new Training.TrapTrainer(options);
         context.Events.Attach(h => trainer.StepCompleted += h, h => trainer.EpochCompleted += h);
         var result = trainer.FineTune(undefended, context.Backbone, context.Holdout, context.CancellationToken);

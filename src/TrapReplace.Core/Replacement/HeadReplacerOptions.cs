@@ -106,6 +106,10 @@ public sealed class HeadReplacerOptions
     /// <value>true.</value>
     public bool ChannelsLast { get; set; } = true;
 
+    /// <summary>The forward pass's arithmetic (<see cref="Runtime.Precision"/>); losses and weights stay float32.
+    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Folder for <c>replace.ckpt</c> and <c>replace-best.ckpt</c>; null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }

@@ -171,7 +171,16 @@ public sealed class TrapTrainer
             manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
 
             optimizer.zero_grad();
-            var (logits, reconstruction) = network.ForwardWithReconstruction(images);
+            Tensor logits;
+            Tensor? reconstruction;
+            // Under bf16 autocast only the forward pass runs in bf16; the losses are computed in float32.
+            using (MixedPrecision.ScopeFor(options.Precision))
+                (logits, reconstruction) = network.ForwardWithReconstruction(images);
+            if (options.Precision != Precision.Float32)
+            {
+                logits = logits.to(ScalarType.Float32);
+                reconstruction = reconstruction?.to(ScalarType.Float32);
+            }
             var ce = nn.functional.cross_entropy(logits, labels);
             var loss = ce;
             Tensor? mse = null, tv = null;

@@ -72,6 +72,11 @@ public sealed class TrapTrainerOptions
     /// <value>true.</value>
     public bool ChannelsLast { get; set; } = true;
 
+    /// <summary>The forward pass's arithmetic: <see cref="Runtime.Precision.BFloat16"/> runs it under libtorch's CPU
+    /// bfloat16 autocast (<see cref="Runtime.MixedPrecision"/>); weights, optimizer state and losses stay float32.
+    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Folder for the per-epoch checkpoint (<c>trap.ckpt</c>); null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }
