@@ -79,7 +79,7 @@ public static class CommandLine
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"error: {parsed.Errors[0].Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"error: {Friendly(parsed.Errors[0].Message)}").ConfigureAwait(false);
             return Usage;
         }
         using var cancellation = new CancellationTokenSource();
@@ -212,7 +212,33 @@ public static class CommandLine
             var other => throw new UsageException($"--precision must be {Float32Precision}, {BFloat16Precision} or {AutoPrecision}; got '{other}'"),
         };
         if (precision == Precision.BFloat16 && device != "cpu") throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
-        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), Path.GetFullPath(p.GetValue(Out)!), threads, device, layout == ChannelsLastLayout, precision);
+        var results = WritableFolder(p.GetValue(Out)!);
+        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), results, threads, device, layout == ChannelsLastLayout, precision);
+    }
+
+    // --out is checked before any data is loaded or any epoch trained: it must be a folder we can write in, or a
+    // path whose nearest existing ancestor is one (it is created only when the first file is written).
+    private static string WritableFolder(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (File.Exists(full)) throw new UsageException($"--out '{full}' is a file; give a folder for the results");
+        var existing = full;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing)) throw new UsageException($"--out '{full}' cannot be created: '{existing}' is a file");
+            existing = Path.GetDirectoryName(existing) ?? throw new UsageException($"--out '{full}' has no existing parent folder");
+        }
+        try
+        {
+            var probe = Path.Combine(existing, $".trap-replace-write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out '{full}' is not a folder this process can write in: {e.Message}");
+        }
+        return full;
     }
 
     private static List<string> List(string text, string option)
@@ -239,6 +265,16 @@ public static class CommandLine
     }
 
     // One place that turns failures into one clear line and an exit code.
+    // System.CommandLine names the expected .NET type ('System.Nullable`1[System.Double]'); say it in words.
+    internal static string Friendly(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message, @" as expected type 'System\.(?:Nullable`1\[System\.)?(\w+)\]?'", m => m.Groups[1].Value switch
+        {
+            "Int32" or "Int64" => ": expected an integer",
+            "Double" or "Single" => ": expected a number",
+            "Boolean" => ": expected true or false",
+            var other => $": expected {other.ToLowerInvariant()}",
+        });
+
     private static async Task<int> Guard(Func<Task<int>> action)
     {
         try

@@ -6,7 +6,6 @@ public sealed class BadInputTests
     [Theory]
     [InlineData(new[] { "run", "--attack", "nope" }, "unknown --attack 'nope'")]
     [InlineData(new[] { "run", "--ratio", "2.0" }, "--ratio must be in (0, 1]; got 2")]
-    [InlineData(new[] { "run", "--data", "/nonexistent/trap-replace-data" }, "data folder '/nonexistent/trap-replace-data' (--data) does not exist")]
     [InlineData(new[] { "run", "--defense", "magic" }, "unknown --defense 'magic'")]
     [InlineData(new[] { "run", "--profile", "huge" }, "unknown --profile 'huge'")]
     [InlineData(new[] { "run", "--target", "10" }, "--target must be in [0, 9] for cifar10; got 10")]
@@ -18,6 +17,11 @@ public sealed class BadInputTests
     [InlineData(new[] { "run", "--precision", "bf16", "--device", "cuda" }, "--precision bf16 is the CPU's bf16 autocast; --device is 'cuda'")]
     [InlineData(new[] { "matrix", "--attacks", "badnets,nope" }, "unknown --attack 'nope'")]
     [InlineData(new[] { "report", "--results", "/nonexistent/results" }, "results folder '/nonexistent/results' does not exist")]
+    [InlineData(new[] { "run", "--ratio", "abc" }, "Cannot parse argument 'abc' for option '--ratio': expected a number.")]
+    [InlineData(new[] { "run", "--seed", "1.5" }, "Cannot parse argument '1.5' for option '--seed': expected an integer.")]
+    [InlineData(new[] { "matrix", "--shard", "" }, "--shard must be i/n with 1 <= i <= n (e.g. 3/8); got ''")]
+    [InlineData(new[] { "run", "--out", "/proc/version" }, "--out '/proc/version' is a file; give a folder for the results")]
+    [InlineData(new[] { "run", "--out", "/proc/trap-replace-results" }, "--out '/proc/trap-replace-results' is not a folder this process can write in")]
     public void Exits_with_code_2_and_one_line(string[] args, string expected)
     {
         var run = CliProcess.Run(args);
@@ -25,6 +29,22 @@ public sealed class BadInputTests
         run.ExitCode.Should().Be(2);
         run.ErrorLines.Should().ContainSingle().Which.Should().StartWith("error: ").And.Contain(expected);
         run.StdOut.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_data_folder_that_is_missing_or_a_file_exits_with_code_3_naming_it()
+    {
+        using var folder = new TempFolder();
+        var file = Path.Combine(folder.Path, "not-a-folder");
+        File.WriteAllText(file, "x");
+        var missing = Path.Combine(folder.Path, "missing");
+
+        foreach (var (path, says) in new[] { (file, "is a file"), (missing, "does not exist") })
+        {
+            var run = CliProcess.Run(["run", "--profile", "smoke", "--data", path, "--out", Path.Combine(folder.Path, "results")]);
+            run.ExitCode.Should().Be(3, "missing data is exit code 3, as README says");
+            run.ErrorLines.Should().ContainSingle().Which.Should().Contain($"data folder '{path}' (--data) {says}");
+        }
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TrapReplace.Cli.Cells;
+using TrapReplace.Cli.Matrix;
 using TrapReplace.Cli.Results;
 
 namespace TrapReplace.Cli.Tests;
@@ -198,14 +199,76 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
             process.WaitForExit();
         }
         Directory.GetFiles(output.Path, "*.json").Should().BeEmpty("no result file is written before the cell finishes");
-        Directory.GetFiles(output.Path, "*", SearchOption.AllDirectories).Where(f => f.Contains(".tmp", StringComparison.Ordinal)).Should().BeEmpty();
 
         var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "fine-tune"));
         rerun.ExitCode.Should().Be(0, rerun.StdErr);
+        // A kill can land mid-write of a temporary file; the rerun removes what the killed run left behind.
+        Directory.GetFiles(output.Path, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".tmp", StringComparison.Ordinal)).Should().BeEmpty();
         var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.fine-tune.seed0.json"));
         result.CleanAccuracy.Should().BeInRange(0, 1);
         result.Undefended.Should().NotBeNull();
     }
+
+    [Fact]
+    public void A_damaged_stage1_cache_entry_is_moved_aside_with_a_notice_and_stage1_trains_again()
+    {
+        using var output = new TempFolder();
+        CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
+        var cache = Path.Combine(output.Path, Stage1Cache.FolderName);
+        var model = Directory.GetFiles(cache, "*.model").Should().ContainSingle().Subject;
+        var bytes = File.ReadAllBytes(model);
+        bytes[bytes.Length - 3] ^= 0x10;
+        File.WriteAllBytes(model, bytes);
+
+        var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
+
+        rerun.ExitCode.Should().Be(0, rerun.StdErr);
+        rerun.StdOut.Should().Contain("is not usable (the SHA-256 of").And.Contain("moved aside and stage 1 trains again");
+        File.Exists(model + ".damaged").Should().BeTrue();
+        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json"));
+        result.Stage1Reused.Should().BeFalse();
+        result.Options["stage1"]!["checkpoint_directory"]!.GetValue<string>().Should().NotStartWith("/", "result files hold paths relative to the results folder");
+    }
+
+    [Fact]
+    public void Sigterm_to_the_matrix_reaches_the_running_cell_which_stops_cleanly()
+    {
+        using var output = new TempFolder();
+        var arguments = new[] { "matrix", "--profile", "smoke", "--data", data.Root, "--out", output.Path, "--threads", "2", "--attacks", "badnets", "--defenses", "fine-tune" };
+        using var matrix = Process.Start(CliProcess.StartInfo(arguments))!;
+        // Wait until the child cell is training (its progress goes to the same stdout).
+        string? line;
+        while ((line = matrix.StandardOutput.ReadLine()) is not null && !line.StartsWith("stage1 epoch", StringComparison.Ordinal))
+        {
+        }
+        line.Should().NotBeNull("the cell reports its stage-1 epoch");
+        var children = ChildProcesses(matrix.Id);
+        children.Should().NotBeEmpty();
+
+        Signals.Terminate(matrix.Id);
+
+        matrix.WaitForExit(60_000).Should().BeTrue("the matrix waits for the cell to stop, then exits");
+        matrix.ExitCode.Should().Be(130);
+        foreach (var child in children)
+            Directory.Exists($"/proc/{child}").Should().BeFalse($"cell process {child} stopped too, not left training");
+        Directory.GetFiles(output.Path, "*.json").Should().BeEmpty("the interrupted cell wrote no result");
+    }
+
+    private static List<int> ChildProcesses(int parent) =>
+        Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(int.Parse!)
+            .Where(pid =>
+            {
+                try
+                {
+                    var stat = File.ReadAllText($"/proc/{pid}/stat");
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    return int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == parent;
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            }).ToList();
 
     [Fact]
     public void The_same_cell_gives_the_same_numbers_in_a_fresh_process()

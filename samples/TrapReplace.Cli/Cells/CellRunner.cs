@@ -162,7 +162,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         Stage1Cache cache, Device device, CancellationToken cancellationToken)
     {
         string key = stage1Spec.Stage1Key(settings.Threads, settings.ChannelsLast, settings.Precision);
-        if (cache.TryLoad(key, backbone) is { } hit)
+        var cached = cache.TryLoad(key, backbone, out var problem);
+        if (problem is not null) observer.Note($"stage-1 cache entry {key} is not usable ({problem}); it was moved aside and stage 1 trains again");
+        if (cached is { } hit)
         {
             observer.Note($"stage 1 reused from {Path.Combine(cache.Directory, key)}.model (trained in {hit.Record.Seconds:F0} s)");
             hit.Network.to(device);
@@ -191,7 +193,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             var record = new Stage1Record
             {
                 Key = key,
-                Options = JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject(),
+                Options = RelativePaths(JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject()),
                 History = trained.History,
                 Seconds = trained.History.Sum(h => h.Seconds),
                 ImagesPerSecond = trained.History.Count == 0 ? 0 : trained.History.Average(h => h.ImagesPerSecond),
@@ -223,6 +225,14 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         network.eval();
         foreach (var p in network.parameters()) p.requires_grad = false;
         return images => network.forward(images);
+    }
+
+    // Result files travel between machines: folders inside the results folder are written relative to it.
+    private JsonObject RelativePaths(JsonObject options)
+    {
+        if (options["checkpoint_directory"]?.GetValue<string>() is { } folder)
+            options["checkpoint_directory"] = Path.GetRelativePath(settings.ResultsDirectory, folder);
+        return options;
     }
 
     private CurvePoint MeasureEpoch(string phase, int epoch, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)

@@ -104,7 +104,8 @@ public sealed record DataLocation(string Directory, string Source, bool MayDownl
     public const string MirrorVariable = "TRAPREPLACE_MIRROR";
 
     /// <summary>Resolves --data, then TRAPREPLACE_DATA, then the per-user cache.</summary>
-    /// <exception cref="UsageException">An explicit folder does not exist.</exception>
+    /// <exception cref="UsageException">TRAPREPLACE_MIRROR is not an absolute URL.</exception>
+    /// <exception cref="DataUnavailableException">An explicit folder does not exist or is a file.</exception>
     public static DataLocation Resolve(string? explicitDirectory)
     {
         var mirrorText = Environment.GetEnvironmentVariable(MirrorVariable);
@@ -112,16 +113,18 @@ public sealed record DataLocation(string Directory, string Source, bool MayDownl
             : Uri.TryCreate(mirrorText, UriKind.Absolute, out var m) ? m
             : throw new UsageException($"{MirrorVariable} is not an absolute URL: '{mirrorText}'");
         if (!string.IsNullOrWhiteSpace(explicitDirectory))
-        {
-            if (!System.IO.Directory.Exists(explicitDirectory)) throw new UsageException($"data folder '{explicitDirectory}' (--data) does not exist");
-            return new DataLocation(Path.GetFullPath(explicitDirectory), "--data", false, mirror);
-        }
+            return new DataLocation(ExistingFolder(explicitDirectory, "--data"), "--data", false, mirror);
         var fromEnvironment = Environment.GetEnvironmentVariable(DataDirectory.EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
-        {
-            if (!System.IO.Directory.Exists(fromEnvironment)) throw new UsageException($"data folder '{fromEnvironment}' ({DataDirectory.EnvironmentVariable}) does not exist");
-            return new DataLocation(Path.GetFullPath(fromEnvironment), DataDirectory.EnvironmentVariable, false, mirror);
-        }
+            return new DataLocation(ExistingFolder(fromEnvironment, DataDirectory.EnvironmentVariable), DataDirectory.EnvironmentVariable, false, mirror);
         return new DataLocation(DataDirectory.DefaultCacheDirectory, "per-user cache", true, mirror);
+    }
+
+    // Missing data is exit code 3 whichever way the folder was named.
+    private static string ExistingFolder(string path, string source)
+    {
+        if (File.Exists(path)) throw new DataUnavailableException($"data folder '{path}' ({source}) is a file; give the folder that holds the data sets");
+        if (!System.IO.Directory.Exists(path)) throw new DataUnavailableException($"data folder '{path}' ({source}) does not exist");
+        return Path.GetFullPath(path);
     }
 }

@@ -40,9 +40,14 @@ public sealed class Stage1Cache(string directory)
     /// <summary>The folder.</summary>
     public string Directory { get; } = directory;
 
-    /// <summary>Loads an entry when it is complete and intact; null otherwise (the caller trains).</summary>
-    public (TrapNetwork Network, Stage1Record Record)? TryLoad(string key, IBackbone backbone)
+    /// <summary>
+    /// Loads an entry when it is complete and intact; null otherwise (the caller trains). An entry that exists but is
+    /// damaged (unreadable record, a model whose SHA-256 does not match it, a model of another shape or with non-finite
+    /// weights) is moved aside (<c>.damaged</c>) and <paramref name="problem"/> says why.
+    /// </summary>
+    public (TrapNetwork Network, Stage1Record Record)? TryLoad(string key, IBackbone backbone, out string? problem)
     {
+        problem = null;
         var recordPath = RecordPath(key);
         var modelPath = ModelPath(key);
         if (!File.Exists(recordPath) || !File.Exists(modelPath)) return null;
@@ -51,17 +56,28 @@ public sealed class Stage1Cache(string directory)
         {
             record = JsonSerializer.Deserialize<Stage1Record>(File.ReadAllText(recordPath), CellResult.Json);
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
+            problem = MoveAside(key, $"its record {recordPath} is not valid JSON ({e.Message})");
             return null;
         }
-        if (record is null || record.Key != key || record.ModelSha256 != Sha256(modelPath)) return null;
+        if (record is null || record.Key != key)
+        {
+            problem = MoveAside(key, $"its record {recordPath} is for another cell");
+            return null;
+        }
+        if (record.ModelSha256 != Sha256(modelPath))
+        {
+            problem = MoveAside(key, $"the SHA-256 of {modelPath} does not match its record");
+            return null;
+        }
         try
         {
             return (ModelFile.Load(backbone, modelPath), record);
         }
-        catch (DatasetFormatException)
+        catch (DatasetFormatException e)
         {
+            problem = MoveAside(key, e.Message);
             return null;
         }
     }
@@ -80,10 +96,14 @@ public sealed class Stage1Cache(string directory)
     /// <summary>Folder of the unfinished training's per-epoch checkpoint and curve points.</summary>
     public string CheckpointDirectory(string key) => Path.Combine(Directory, key + ".training");
 
-    /// <summary>Curve points of the unfinished training, kept across a resume.</summary>
+    /// <summary>Curve points of the unfinished training, kept across a resume. Temporary files a killed run left
+    /// half-written in the training folder are removed first (the files they were replacing are intact).</summary>
     public List<CurvePoint> LoadPartialCurves(string key)
     {
-        var path = Path.Combine(CheckpointDirectory(key), "curves.json");
+        var folder = CheckpointDirectory(key);
+        if (System.IO.Directory.Exists(folder))
+            foreach (var stale in System.IO.Directory.GetFiles(folder, ".*.tmp")) File.Delete(stale);
+        var path = Path.Combine(folder, "curves.json");
         if (!File.Exists(path)) return [];
         try
         {
@@ -101,6 +121,14 @@ public sealed class Stage1Cache(string directory)
         var folder = CheckpointDirectory(key);
         System.IO.Directory.CreateDirectory(folder);
         AtomicFile.WriteAllText(Path.Combine(folder, "curves.json"), JsonSerializer.Serialize(curves, CellResult.Json));
+    }
+
+    // Keeps a damaged entry for inspection, out of the way of the retraining.
+    private string MoveAside(string key, string problem)
+    {
+        foreach (var path in new[] { ModelPath(key), RecordPath(key) })
+            if (File.Exists(path)) File.Move(path, path + ".damaged", overwrite: true);
+        return problem;
     }
 
     private string ModelPath(string key) => Path.Combine(Directory, key + ".model");

@@ -12,6 +12,9 @@ namespace TrapReplace.Cli.Matrix;
 /// </summary>
 public sealed class MatrixRunner(TextWriter output)
 {
+    /// <summary>How long a cancelled cell gets to stop cleanly before it is killed.</summary>
+    public static TimeSpan ChildStopTimeout { get; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Every cell of the matrix, grouped so cells sharing a stage-1 network are adjacent.</summary>
     public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<string> attacks, IReadOnlyList<string> defenses, IReadOnlyList<int> seeds) =>
         (from seed in seeds
@@ -61,10 +64,29 @@ public sealed class MatrixRunner(TextWriter output)
         }
         catch (OperationCanceledException)
         {
-            // The child got the same Ctrl+C (same process group); give it time to stop between steps, then make sure.
-            if (!child.WaitForExit(TimeSpan.FromSeconds(30))) child.Kill(entireProcessTree: true);
+            // Ctrl+C reaches the child through the process group, but SIGTERM (kill, docker stop, an eviction) reaches
+            // only this process: pass it on, and wait for the child to stop between steps and keep its checkpoint.
+            Signals.Terminate(child.Id);
+            if (!child.WaitForExit(ChildStopTimeout)) child.Kill(entireProcessTree: true);
             throw;
         }
         return child.ExitCode;
     }
+}
+
+/// <summary>POSIX signals the runtime has no API for sending.</summary>
+public static class Signals
+{
+    private const int SigTerm = 15;
+
+    /// <summary>Sends SIGTERM to <paramref name="processId"/> (on Windows, nothing: the console's Ctrl+C reaches the child).</summary>
+    public static void Terminate(int processId)
+    {
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) _ = kill(processId, SigTerm);
+    }
+
+#pragma warning disable SYSLIB1054 // DllImport: LibraryImport would need unsafe code in this project for one int-only call.
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+#pragma warning restore SYSLIB1054
 }

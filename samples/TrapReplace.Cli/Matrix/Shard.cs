@@ -17,7 +17,7 @@ public sealed record Shard(int Index, int Count)
     /// <exception cref="UsageException">Not of the form i/n with 1 &lt;= i &lt;= n.</exception>
     public static Shard Parse(string? text)
     {
-        if (string.IsNullOrWhiteSpace(text)) return All;
+        if (text is null) return All;
         var parts = text.Split('/');
         if (parts.Length == 2
             && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int i)

@@ -24,4 +24,13 @@ internal static class NetworkState
             value.copy_(from[name]);
         }
     }
+
+    /// <summary>The name of the first parameter or floating-point buffer holding NaN or infinity; null when all are finite.</summary>
+    public static string? FirstNonFinite(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, value) in module.state_dict())
+            if (value.is_floating_point() && !value.isfinite().all().item<bool>()) return name;
+        return null;
+    }
 }

@@ -14,9 +14,12 @@ namespace TrapReplace.Persistence;
 public static class ModelFile
 {
     /// <summary>Saves every parameter and buffer of <paramref name="network"/> to <paramref name="path"/> (TorchSharp format).</summary>
+    /// <exception cref="ArgumentException">A weight is NaN or infinite: a damaged network is never written.</exception>
     public static void Save(nn.Module network, string path)
     {
         ArgumentNullException.ThrowIfNull(network);
+        if (NetworkState.FirstNonFinite(network) is { } bad)
+            throw new ArgumentException($"the network holds non-finite weights (NaN or infinity) in '{bad}'; it is not saved to {path}", nameof(network));
         // Module.save closes the stream it writes to; ToArray still works on a closed MemoryStream.
         var buffer = new MemoryStream();
         network.save(buffer);
@@ -24,18 +27,46 @@ public static class ModelFile
         AtomicFile.Write(path, s => s.Write(bytes, 0, bytes.Length));
     }
 
+    /// <summary>The largest model file accepted (a ResNet-34 trap network is about 100 MB).</summary>
+    public const long MaxFileBytes = 2L << 30;
+
     /// <summary>
-    /// Builds a network of <paramref name="backbone"/> and loads a file written by <see cref="Save"/>. A decoder is
-    /// created when the file has <c>decoder.*</c> weights (a trapped network) and omitted otherwise (a defended one).
+    /// Builds a network of <paramref name="backbone"/> and loads a file written by <see cref="Save"/>. The file's
+    /// structure is checked against the backbone before anything is loaded: it must hold exactly the entries of a
+    /// trapped network (with a decoder) or of a defended one (without), with their element types and shapes. Every
+    /// weight must be finite.
     /// </summary>
-    /// <exception cref="DatasetFormatException">The file is missing, or does not match the backbone.</exception>
+    /// <exception cref="DatasetFormatException">The file is missing, too large, does not hold this backbone's network,
+    /// or holds NaN or infinite weights.</exception>
     public static TrapNetwork Load(IBackbone backbone, string path)
     {
         ArgumentNullException.ThrowIfNull(backbone);
         if (!File.Exists(path)) throw new DatasetFormatException(path, "model file not found");
+        long size = new FileInfo(path).Length;
+        if (size > MaxFileBytes) throw new DatasetFormatException(path, $"model file is {size} bytes, more than the {MaxFileBytes} accepted");
         var bytes = File.ReadAllBytes(path);
-        bool hasDecoder = ContainsKey(bytes, "decoder.");
-        var network = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), hasDecoder ? backbone.CreateReconstructionHead() : null);
+
+        // Which of the two shapes the file has (trapped with a decoder, or defended without) is read from its
+        // structure: its entry count picks the layout, which must then match entry by entry.
+        var withDecoder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), backbone.CreateReconstructionHead());
+        var trappedLayout = StateDictFile.Layout(withDecoder);
+        TrapNetwork network;
+        if (StateDictFile.EntryCount(bytes) == trappedLayout.Count)
+        {
+            network = withDecoder;
+        }
+        else
+        {
+            withDecoder.Dispose();
+            network = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null);
+        }
+        var layout = StateDictFile.Layout(network);
+        if (StateDictFile.Mismatch(bytes, layout) is { } mismatch)
+        {
+            network.Dispose();
+            string counts = layout.Count == trappedLayout.Count ? "" : $" (a trapped network has {trappedLayout.Count} entries, a defended one {layout.Count})";
+            throw new DatasetFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {mismatch}{counts}");
+        }
         try
         {
             using var stream = new MemoryStream(bytes);
@@ -45,6 +76,11 @@ public static class ModelFile
         {
             network.Dispose();
             throw new DatasetFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {ex.Message}", ex);
+        }
+        if (NetworkState.FirstNonFinite(network) is { } bad)
+        {
+            network.Dispose();
+            throw new DatasetFormatException(path, $"holds non-finite weights (NaN or infinity) in '{bad}'");
         }
         network.eval();
         return network;
@@ -96,14 +132,5 @@ public static class ModelFile
             ScalarType.Bool => ("BOOL", cpu.bytes.ToArray()),
             _ => throw new NotSupportedException($"safetensors export does not handle {cpu.dtype}"),
         };
-    }
-
-    // TorchSharp writes each state-dict key as a length-prefixed UTF-8 string before its tensor, so a
-    // TrapNetwork saved with a decoder contains the bytes "decoder." (weights are floats and will not
-    // spell that out in practice); a strict load afterwards catches any mismatch.
-    private static bool ContainsKey(byte[] bytes, string prefix)
-    {
-        var needle = Encoding.UTF8.GetBytes(prefix);
-        return bytes.AsSpan().IndexOf(needle) >= 0;
     }
 }

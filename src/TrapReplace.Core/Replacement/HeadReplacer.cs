@@ -127,7 +127,7 @@ public sealed class HeadReplacer
         double? bestAccuracy = null, bestScore = null;
         int bestEpoch = -1;
         Dictionary<string, Tensor>? bestHead = null;
-        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer) is { } header)
+        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer, logger) is { } header)
         {
             history.AddRange(header.History);
             startEpoch = header.CompletedEpochs;
@@ -138,7 +138,21 @@ public sealed class HeadReplacer
                 bestScore = options.Selection == HeadSelection.BestValidationMinusEstimatedAttack
                     ? best.ValidationAccuracy - (best.EstimatedAttackSuccess ?? 0)
                     : best.ValidationAccuracy;
-            if (bestPath is not null && File.Exists(bestPath)) bestHead = LoadHeadState(bestPath, backbone, device);
+            if (bestPath is not null && File.Exists(bestPath))
+            {
+                try
+                {
+                    bestHead = LoadHeadState(bestPath, backbone, device);
+                }
+                catch (DatasetFormatException e)
+                {
+                    // A damaged best-head file is not trusted: selection starts over from the resumed epoch.
+                    var aside = bestPath + ".damaged";
+                    File.Move(bestPath, aside, overwrite: true);
+                    TrainingLog.DamagedCheckpoint(logger, Stage + "-best", bestPath, e.Problem, aside);
+                    (bestAccuracy, bestScore, bestEpoch) = (null, null, -1);
+                }
+            }
             TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
 

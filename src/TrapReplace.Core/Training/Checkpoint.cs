@@ -1,19 +1,28 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using TorchSharp.Modules;
+using Microsoft.Extensions.Logging;
 using TrapReplace.Data;
+using TrapReplace.Models;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Training;
 
 /// <summary>
 /// One file holding everything needed to resume a stage after an epoch: a JSON header (stage,
-/// epoch, history, options), the model's state dict and the optimizer's state. Written atomically,
-/// so an interrupted write never replaces the previous good checkpoint.
+/// epoch, history, options), the model's state dict and the optimizer's state, followed by the SHA-256 of all of
+/// it. Written atomically, so an interrupted write never replaces the previous good checkpoint; read back only when
+/// the checksum matches, every length fits the file, and every weight is finite.
 /// </summary>
 internal static class Checkpoint
 {
-    private static readonly byte[] Magic = "TRCKPT01"u8.ToArray();
+    private static readonly byte[] Magic = "TRCKPT02"u8.ToArray();
+    private static readonly byte[] UnsummedMagic = "TRCKPT01"u8.ToArray();
+    private const int HashLength = 32;
+
+    /// <summary>The largest JSON header accepted (a 1,000-epoch history is well under 1 MB).</summary>
+    internal const int MaxHeaderBytes = 16 << 20;
 
     public static void Write(string path, CheckpointHeader header, nn.Module model, OptimizerHelper optimizer)
     {
@@ -26,9 +35,9 @@ internal static class Checkpoint
         var optimizerBytes = optimizerStream.ToArray();
         var json = JsonSerializer.SerializeToUtf8Bytes(header, TrainingJson.Options);
 
-        AtomicFile.Write(path, stream =>
+        var content = new MemoryStream();
+        using (var writer = new BinaryWriter(content, Encoding.UTF8, leaveOpen: true))
         {
-            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             writer.Write(Magic);
             writer.Write(json.Length);
             writer.Write(json);
@@ -36,6 +45,13 @@ internal static class Checkpoint
             writer.Write(modelBytes);
             writer.Write((long)optimizerBytes.Length);
             writer.Write(optimizerBytes);
+        }
+        var bytes = content.ToArray();
+        var hash = SHA256.HashData(bytes);
+        AtomicFile.Write(path, stream =>
+        {
+            stream.Write(bytes);
+            stream.Write(hash);
         });
     }
 
@@ -43,37 +59,77 @@ internal static class Checkpoint
 
     /// <summary>
     /// Restores <paramref name="model"/> and <paramref name="optimizer"/> from <paramref name="path"/> when resuming
-    /// is asked for and the file exists; returns its header, or null when starting fresh. A checkpoint
-    /// written by another stage or with other options is refused rather than silently mixed in.
+    /// is asked for and the file exists; returns its header, or null when starting fresh. A checkpoint written by
+    /// another stage or with other options is refused rather than silently mixed in. A damaged one (truncated, failing
+    /// its checksum, with impossible lengths or non-finite weights) is moved aside to <c>.damaged</c>, logged, and the
+    /// stage starts again: nothing damaged is trusted, nothing is deleted.
     /// </summary>
-    public static CheckpointHeader? TryResume(string? path, bool resume, string stage, string optionsJson, nn.Module model, OptimizerHelper optimizer)
+    public static CheckpointHeader? TryResume(string? path, bool resume, string stage, string optionsJson, nn.Module model, OptimizerHelper optimizer, ILogger logger)
     {
         if (path is null || !resume || !File.Exists(path)) return null;
-        var header = ReadHeader(path);
+        CheckpointHeader header;
+        try
+        {
+            header = ReadHeader(path);
+        }
+        catch (DatasetFormatException e)
+        {
+            return MoveAside(path, stage, e.Problem, logger);
+        }
         if (header.Stage != stage || header.OptionsJson != optionsJson)
             throw new InvalidOperationException($"{path} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
-        Read(path, model, optimizer);
+        try
+        {
+            Read(path, model, optimizer);
+        }
+        catch (DatasetFormatException e)
+        {
+            return MoveAside(path, stage, e.Problem, logger);
+        }
         return header;
     }
 
+    /// <summary>Reads a checkpoint; loads the model (and the optimizer) when given.</summary>
+    /// <exception cref="DatasetFormatException">Missing, truncated, failing its checksum, malformed, or holding non-finite weights.</exception>
     public static CheckpointHeader Read(string path, nn.Module? model, OptimizerHelper? optimizer)
     {
         if (!File.Exists(path)) throw new DatasetFormatException(path, "checkpoint not found");
         try
         {
             using var stream = File.OpenRead(path);
-            using var reader = new BinaryReader(stream, Encoding.UTF8);
-            if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
+            long size = stream.Length;
+            var magic = new byte[Magic.Length];
+            if (size < Magic.Length || stream.Read(magic) != Magic.Length)
+                throw new DatasetFormatException(path, $"checkpoint is truncated ({size} bytes)");
+            if (magic.AsSpan().SequenceEqual(UnsummedMagic))
+                throw new DatasetFormatException(path, "checkpoint has no checksum (written by an older version)");
+            if (!magic.AsSpan().SequenceEqual(Magic))
                 throw new DatasetFormatException(path, "not a TrapReplace checkpoint (bad magic)");
-            var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(reader.ReadInt32()), TrainingJson.Options)
+            long contentLength = size - HashLength;
+            if (contentLength < Magic.Length + 4 + 8 + 8)
+                throw new DatasetFormatException(path, $"checkpoint is truncated ({size} bytes)");
+            VerifyChecksum(path, stream, contentLength);
+
+            stream.Position = Magic.Length;
+            using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+            int headerLength = reader.ReadInt32();
+            if (headerLength < 2 || headerLength > MaxHeaderBytes || headerLength > contentLength - stream.Position)
+                throw new DatasetFormatException(path, $"checkpoint header length {headerLength} does not fit the file");
+            var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(headerLength), TrainingJson.Options)
                 ?? throw new DatasetFormatException(path, "checkpoint header is empty");
             long modelLength = reader.ReadInt64();
+            if (modelLength < 0 || modelLength > contentLength - stream.Position - 8)
+                throw new DatasetFormatException(path, $"checkpoint model length {modelLength} does not fit the file");
             if (model is null) return header;
-            using (var modelStream = new MemoryStream(reader.ReadBytes(checked((int)modelLength)))) model.load(modelStream);
+            using (var modelStream = new MemoryStream(reader.ReadBytes((int)modelLength))) model.load(modelStream);
+            if (NetworkState.FirstNonFinite(model) is { } bad)
+                throw new DatasetFormatException(path, $"checkpoint holds non-finite weights (NaN or infinity) in '{bad}'");
             long optimizerLength = reader.ReadInt64();
+            if (optimizerLength != contentLength - stream.Position)
+                throw new DatasetFormatException(path, $"checkpoint optimizer length {optimizerLength} does not fit the file");
             if (optimizer is not null)
             {
-                using var optimizerStream = new MemoryStream(reader.ReadBytes(checked((int)optimizerLength)));
+                using var optimizerStream = new MemoryStream(reader.ReadBytes((int)optimizerLength));
                 using var optimizerReader = new BinaryReader(optimizerStream);
                 optimizer.load_state_dict(optimizerReader);
             }
@@ -87,6 +143,37 @@ internal static class Checkpoint
         {
             throw new DatasetFormatException(path, $"checkpoint header is corrupt: {ex.Message}", ex);
         }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException && ex is not (FileNotFoundException or DatasetFormatException))
+        {
+            throw new DatasetFormatException(path, $"checkpoint does not fit this network: {ex.Message}", ex);
+        }
+    }
+
+    private static void VerifyChecksum(string path, Stream stream, long contentLength)
+    {
+        stream.Position = 0;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long left = contentLength;
+        while (left > 0)
+        {
+            int read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (read == 0) throw new DatasetFormatException(path, "checkpoint is truncated");
+            hash.AppendData(buffer, 0, read);
+            left -= read;
+        }
+        var stored = new byte[HashLength];
+        stream.ReadExactly(stored);
+        if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored))
+            throw new DatasetFormatException(path, "checkpoint is damaged: its SHA-256 does not match its content");
+    }
+
+    private static CheckpointHeader? MoveAside(string path, string stage, string problem, ILogger logger)
+    {
+        var aside = path + ".damaged";
+        File.Move(path, aside, overwrite: true);
+        TrainingLog.DamagedCheckpoint(logger, stage, path, problem, aside);
+        return null;
     }
 }
 

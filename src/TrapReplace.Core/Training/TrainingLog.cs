@@ -14,6 +14,9 @@ internal static partial class TrainingLog
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Stage}: resumed from {Path} after epoch {Epoch}")]
     public static partial void Resumed(ILogger logger, string stage, string path, int epoch);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "{Stage}: the checkpoint {Path} is not usable ({Problem}); it was moved to {MovedTo} and the stage starts again")]
+    public static partial void DamagedCheckpoint(ILogger logger, string stage, string path, string problem, string movedTo);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "{Stage}: non-finite loss at epoch {Epoch}, step {Step}; last good checkpoint {Checkpoint}")]
     public static partial void Diverged(ILogger logger, string stage, int epoch, int step, string checkpoint);
 

@@ -116,7 +116,7 @@ public sealed class TrapTrainer
         string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
         var history = new List<EpochRecord>();
         int startEpoch = 0;
-        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer) is { } header)
+        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer, logger) is { } header)
         {
             history.AddRange(header.History);
             startEpoch = header.CompletedEpochs;
