@@ -247,24 +247,36 @@ public static class CommandLine
         return items.Count > 0 ? items : throw new UsageException($"{option} is empty");
     }
 
-    private static string Summary(CellResult r, string path)
+    internal static string Summary(CellResult r, string path)
     {
-        var lines = new List<string>
-        {
-            $"{r.Dataset} {r.Backbone} {r.Attack} {r.Defense} seed {r.Seed} ({r.Profile}): " +
-            $"CA {Format.Percent(r.CleanAccuracy)}, ASR {Format.Percent(r.AttackSuccessRate)}, RA {Format.Percent(r.RobustAccuracy)}",
-        };
+        var lines = new List<string> { $"{r.Dataset} {r.Backbone} {r.Attack} {r.Defense} seed {r.Seed} ({r.Profile})" };
+        string Row(string name, Metrics m) =>
+            $"  {name,-26} CA {Format.Percent(m.CleanAccuracy),7}   ASR {Format.Percent(m.AttackSuccessRate),7}   RA {Format.Percent(m.RobustAccuracy),7}";
+        var after = new Metrics(r.CleanAccuracy, r.AttackSuccessRate, r.RobustAccuracy);
         if (r.Undefended is { } u)
         {
-            string reference = r.Defense == "trap-replace" ? "trapped (original) head" : "undefended model";
-            lines.Add($"  {reference}: CA {Format.Percent(u.CleanAccuracy)}, ASR {Format.Percent(u.AttackSuccessRate)}, RA {Format.Percent(u.RobustAccuracy)}" +
-                (r.Der is double der ? string.Create(CultureInfo.InvariantCulture, $"; DER {der:F3}") : ""));
+            // Side by side: what the defense started from, and what it returns.
+            bool trap = r.Defense is "trap-replace" or "trap-cleanse";
+            lines.Add(Row(trap ? "trapped head (undefended)" : "undefended model", u));
+            lines.Add(Row(r.Defense == "trap-replace" ? "replaced head (defended)" : $"{r.Defense} (defended)", after)
+                + (r.Der is double der ? string.Create(CultureInfo.InvariantCulture, $"   DER {der:F3}") : ""));
+        }
+        else
+        {
+            lines.Add(Row("model", after));
+        }
+        if (r.Options["defense"]?["scan"] is { } scan)
+        {
+            string target = scan["inferred_target"] is { } t ? $"inferred target {t}" + (scan["target_correct"] is { } ok ? (ok.GetValue<bool>() ? " (right)" : " (wrong)") : "") : "no target inferred";
+            string quality = scan["precision"] is { } precision
+                ? string.Create(CultureInfo.InvariantCulture, $"; against the true poison, measured after the defense: precision {precision.GetValue<double>():F3}, recall {scan["recall"]!.GetValue<double>():F3}")
+                : "";
+            lines.Add($"  poison scan: {scan["suspects"]} suspects of {r.UntrustedCount}, {target}{quality}");
         }
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"  trained {r.TrainSeconds:F0} s (stage 1 {r.Stage1Seconds:F0} s{(r.Stage1Reused ? ", reused" : "")}, defense {r.DefenseSeconds:F0} s); result: {path}"));
         return string.Join(Environment.NewLine, lines);
     }
 
-    // One place that turns failures into one clear line and an exit code.
     // System.CommandLine names the expected .NET type ('System.Nullable`1[System.Double]'); say it in words.
     internal static string Friendly(string message) =>
         System.Text.RegularExpressions.Regex.Replace(message, @" as expected type 'System\.(?:Nullable`1\[System\.)?(\w+)\]?'", m => m.Groups[1].Value switch
@@ -275,6 +287,7 @@ public static class CommandLine
             var other => $": expected {other.ToLowerInvariant()}",
         });
 
+    // One place that turns failures into one clear line and an exit code.
     private static async Task<int> Guard(Func<Task<int>> action)
     {
         try
