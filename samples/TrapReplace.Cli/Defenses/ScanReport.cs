@@ -31,6 +31,22 @@ internal static class ScanReport
             json["poisoned"] = quality.Poisoned;
         }
         if (trueTarget is int t) json["target_correct"] = scan.InferredTarget == t;
+        if (poisonedIndices is { Count: > 0 })
+        {
+            // Every score kind on the same passes, so the result files say which one separates best.
+            var kinds = new JsonObject();
+            foreach (var kind in Enum.GetValues<PoisonScore>())
+            {
+                var other = scan.WithScore(kind);
+                var q = other.Against(poisonedIndices);
+                kinds[kind.ToString()] = new JsonObject
+                {
+                    ["auroc"] = q.AreaUnderRoc, ["precision"] = q.Precision, ["recall"] = q.Recall, ["suspects"] = q.Suspects,
+                    ["inferred_target"] = other.InferredTarget,
+                };
+            }
+            json["by_score"] = kinds;
+        }
         return json;
     }
 }

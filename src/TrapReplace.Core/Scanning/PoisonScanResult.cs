@@ -49,6 +49,13 @@ public sealed record PoisonScanResult
     /// <see cref="PoisonScanOptions.RestrictToTarget"/> is set and a target was inferred. Ascending.</summary>
     public required IReadOnlyList<int> SuspectIndices { get; init; }
 
+    /// <summary>The same scan decided with another score kind (threshold, flags, target and suspects recomputed from the
+    /// same network passes), to compare scores; the scan's own kind gives an equal result.</summary>
+    public PoisonScanResult WithScore(PoisonScore score) => Rescore is null ? (score == Score ? this : throw new InvalidOperationException("this result holds only its own score"))
+        : Rescore(score);
+
+    internal Func<PoisonScore, PoisonScanResult>? Rescore { get; init; }
+
     /// <summary>Precision, recall and ranking quality of the scan against known poisoned indices. For evaluation
     /// only, after the fact: a defense never knows them.</summary>
     public ScanQuality Against(IEnumerable<int> poisonedIndices)

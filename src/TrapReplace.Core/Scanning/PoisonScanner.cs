@@ -57,24 +57,33 @@ public sealed class PoisonScanner
         TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var clock = Stopwatch.StartNew();
+        // Both heads on both sets once; every score kind comes from these passes.
         var scores = ScoreAll(trapped, replaced, untrusted, device, cancellationToken);
         var referenceScores = ScoreAll(trapped, replaced, reference, device, cancellationToken);
+        var result = Decide(options.Score, scores, referenceScores, untrusted.LabelArray(), untrusted.ClassCount, options);
 
+        ScanLog.Done(logger, untrusted.Count, options.Score, result.Threshold, result.ReferenceFalsePositiveRate, result.FlaggedIndices.Count,
+            result.InferredTarget?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", result.SuspectIndices.Count, clock.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    // Threshold, flags, target and suspects for one score kind.
+    internal static PoisonScanResult Decide(PoisonScore score, IReadOnlyDictionary<PoisonScore, float[]> all, IReadOnlyDictionary<PoisonScore, float[]> allReference,
+        long[] labels, int classCount, PoisonScanOptions options)
+    {
+        var scores = all[score];
+        var referenceScores = allReference[score];
         double threshold = Quantile(referenceScores, options.ReferenceQuantile);
         double falsePositiveRate = (double)referenceScores.Count(s => s > threshold) / referenceScores.Length;
         var flagged = Enumerable.Range(0, scores.Length).Where(i => scores[i] > threshold).ToArray();
-        var labels = untrusted.LabelArray();
-        var classes = Suspicion(labels, flagged, untrusted.ClassCount);
+        var classes = Suspicion(labels, flagged, classCount);
         var candidate = classes.Where(c => c.Flagged >= options.MinimumTargetSuspects && c.Enrichment > 1)
             .OrderByDescending(c => c.Enrichment).ThenBy(c => c.ChanceBound).FirstOrDefault();
         int? target = candidate is not null && candidate.ChanceBound <= options.TargetSignificance ? candidate.Class : null;
         var suspects = target is int t && options.RestrictToTarget ? flagged.Where(i => labels[i] == t).ToArray() : flagged;
-
-        ScanLog.Done(logger, untrusted.Count, options.Score, threshold, falsePositiveRate, flagged.Length,
-            target?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", suspects.Length, clock.Elapsed.TotalSeconds);
         return new PoisonScanResult
         {
-            Score = options.Score,
+            Score = score,
             Scores = scores,
             ReferenceScores = referenceScores,
             ReferenceQuantile = options.ReferenceQuantile,
@@ -85,6 +94,7 @@ public sealed class PoisonScanner
             InferredTarget = target,
             TargetChanceBound = target is null ? 1 : candidate!.ChanceBound,
             SuspectIndices = suspects,
+            Rescore = kind => Decide(kind, all, allReference, labels, classCount, options),
         };
     }
 
@@ -117,29 +127,28 @@ public sealed class PoisonScanner
         return (double)hits / suspects.Count;
     }
 
-    private float[] ScoreAll(TrapNetwork trapped, TrapNetwork replaced, ImageDataset data, Device device, CancellationToken cancellationToken)
+    // Every score kind for every sample of `data`.
+    private Dictionary<PoisonScore, float[]> ScoreAll(TrapNetwork trapped, TrapNetwork replaced, ImageDataset data, Device device, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         int classes = data.ClassCount;
         var labels = data.LabelArray();
         var r = Evaluator.LogProbabilities(replaced, data, device, options.BatchSize, options.ChannelsLast);
         cancellationToken.ThrowIfCancellationRequested();
-        var t = options.Score == PoisonScore.LikelihoodGap ? Evaluator.LogProbabilities(trapped, data, device, options.BatchSize, options.ChannelsLast) : null;
-        var scores = new float[data.Count];
-        for (int i = 0; i < scores.Length; i++)
+        var t = Evaluator.LogProbabilities(trapped, data, device, options.BatchSize, options.ChannelsLast);
+        var result = Enum.GetValues<PoisonScore>().ToDictionary(k => k, _ => new float[data.Count]);
+        for (int i = 0; i < data.Count; i++)
         {
             int row = i * classes, y = (int)labels[i];
-            float replacedOnLabel = r[row + y];
-            scores[i] = options.Score switch
-            {
-                PoisonScore.LikelihoodGap => t![row + y] - replacedOnLabel,
-                PoisonScore.ReplacedLoss => -replacedOnLabel,
-                _ => r.AsSpan(row, classes).ToArray().Max() - replacedOnLabel,
-            };
-            if (!float.IsFinite(scores[i]))
-                throw new ArgumentException($"sample {i} of {data.Name} gives a non-finite score ({scores[i]}): a network output is NaN or infinite", nameof(data));
+            float replacedOnLabel = r[row + y], best = float.NegativeInfinity;
+            for (int c = 0; c < classes; c++) best = Math.Max(best, r[row + c]);
+            result[PoisonScore.LikelihoodGap][i] = t[row + y] - replacedOnLabel;
+            result[PoisonScore.ReplacedLoss][i] = -replacedOnLabel;
+            result[PoisonScore.ReplacedMargin][i] = best - replacedOnLabel;
+            if (!float.IsFinite(t[row + y]) || !float.IsFinite(replacedOnLabel) || !float.IsFinite(best))
+                throw new ArgumentException($"sample {i} of {data.Name} gives a non-finite score: a network output is NaN or infinite", nameof(data));
         }
-        return scores;
+        return result;
     }
 
     // Nearest-rank quantile: the smallest value with at least q of the values at or below it.

@@ -53,6 +53,23 @@ public sealed class PoisonScannerTests
     }
 
     [Fact]
+    public void Rescoring_from_the_same_passes_equals_scanning_with_that_score()
+    {
+        var f = Shared;
+        var margin = new PoisonScanner(new PoisonScanOptions { Score = PoisonScore.ReplacedMargin, Threads = 2 })
+            .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        var gap = new PoisonScanner(new PoisonScanOptions { Score = PoisonScore.LikelihoodGap, Threads = 2 })
+            .Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+
+        var rescored = margin.WithScore(PoisonScore.LikelihoodGap);
+        rescored.Score.Should().Be(PoisonScore.LikelihoodGap);
+        rescored.Threshold.Should().Be(gap.Threshold);
+        rescored.Scores.Should().Equal(gap.Scores);
+        rescored.SuspectIndices.Should().Equal(gap.SuspectIndices);
+        margin.WithScore(PoisonScore.ReplacedMargin).SuspectIndices.Should().Equal(margin.SuspectIndices);
+    }
+
+    [Fact]
     public void Without_a_target_restriction_every_flagged_sample_is_a_suspect()
     {
         var f = Shared;
