@@ -100,6 +100,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
             FinetuningEpochs = Math.Max(1, epochs - isolation),
             UnlearningEpochs = Math.Max(1, epochs / 4),
             BatchSize = context.Profile.Stage1BatchSize,
+            Precision = context.Settings.Precision,
             ModelSeed = context.Spec.Seed,
             DataSeed = context.Spec.Seed,
             Threads = context.Settings.Threads,

@@ -99,6 +99,10 @@ public sealed class AntiBackdoorLearningOptions
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>The training forward passes' arithmetic (<see cref="Runtime.Precision"/>); ABL trains on the whole
+    /// untrusted set, so bf16 is where it saves the most. <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

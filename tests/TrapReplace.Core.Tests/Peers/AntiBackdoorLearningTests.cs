@@ -70,6 +70,23 @@ public sealed class AntiBackdoorLearningTests
     }
 
     [Fact]
+    public void In_bf16_the_isolation_still_finds_the_poison_and_the_weights_stay_float32()
+    {
+        using var clean = Noise(320, seed: 11);
+        var (data, poisoned) = Poison(clean, 0.1, seed: 3);
+        using var untrusted = data;
+        var options = Small();
+        options.Precision = TrapReplace.Runtime.Precision.BFloat16;
+
+        var result = new AntiBackdoorLearning(options).Train(Backbone, untrusted);
+        using var network = result.Network;
+
+        (result.IsolatedIndices.Count(poisoned.Contains) / 16.0).Should().BeGreaterThanOrEqualTo(0.5);
+        result.History.Should().OnlyContain(r => double.IsFinite(r.Loss.Total));
+        network.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
+    }
+
+    [Fact]
     public void Local_gradient_ascent_flips_the_sign_below_gamma_and_flooding_reflects()
     {
         using var low = tensor(0.2);
