@@ -64,7 +64,36 @@ public sealed class BadInputTests
         });
 
         run.ExitCode.Should().Be(3);
-        run.ErrorLines.Should().ContainSingle().Which.Should().StartWith("error: could not download CIFAR-10").And.Contain("--data");
+        run.ErrorLines.Should().ContainSingle().Which.Should().StartWith("error: could not download CIFAR-10 (cifar-10-binary.tar.gz)")
+            .And.Contain(". Use --data DIR");
         Directory.Exists(Path.Combine(home.Path, "results")).Should().BeFalse("nothing is written when there is no data");
+        Directory.Exists(Path.Combine(home.Path, ".cache", "trapreplace-data")).Should().BeFalse("a failed first download leaves no empty cache folder");
+    }
+
+    [Theory]
+    [InlineData("cifar-10-binary.tar.gz=sha1:00")]
+    [InlineData("cifar-10-binary.tar.gz=sha256:abc")]
+    [InlineData("=sha256:0000000000000000000000000000000000000000000000000000000000000000")]
+    public void A_malformed_pin_is_a_usage_error(string pin)
+    {
+        using var home = new TempFolder();
+        var run = CliProcess.Run(["run", "--profile", "smoke", "--out", Path.Combine(home.Path, "results")], new Dictionary<string, string?>
+        {
+            ["HOME"] = home.Path,
+            ["TRAPREPLACE_PIN"] = pin,
+        });
+
+        run.ExitCode.Should().Be(2);
+        run.ErrorLines.Should().ContainSingle().Which.Should().Contain("TRAPREPLACE_PIN entries must be FILE=sha256:HEX").And.Contain(pin);
+    }
+
+    [Fact]
+    public void Pins_parse_into_checksums_by_archive_name()
+    {
+        var pins = TrapReplace.Cli.Cells.DataLocation.ParsePins(
+            " GTSRB_Final_Test_GT.zip=sha256:" + new string('A', 64) + ", cifar-10-binary.tar.gz=md5:c32a1d4ab5d03f1284b67883e8d87530 ");
+        pins.Should().HaveCount(2);
+        pins["GTSRB_Final_Test_GT.zip"].Should().Be(TrapReplace.Data.FileChecksum.Sha256(new string('a', 64)));
+        pins["cifar-10-binary.tar.gz"].Should().Be(TrapReplace.Data.FileChecksum.Md5("c32a1d4ab5d03f1284b67883e8d87530"));
     }
 }

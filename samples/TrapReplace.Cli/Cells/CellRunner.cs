@@ -40,7 +40,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var profile = ExperimentProfile.Find(spec.Profile)!;
         var device = ResolveDevice();
 
-        using var data = await ExperimentData.LoadAsync(spec.Dataset, settings.Data, profile, cancellationToken).ConfigureAwait(false);
+        using var data = await ExperimentData.LoadAsync(spec.Dataset, settings.Data, profile, cancellationToken, observer.Note).ConfigureAwait(false);
         observer.Note($"data: {data.Untrusted.Count} untrusted, {data.Holdout.Count} holdout, {data.Test.Count} test images ({spec.Dataset}, {settings.Data.Directory})");
         var backbone = spec.CreateBackbone(data.Untrusted.ClassCount);
         var cache = new Stage1Cache(Path.Combine(settings.ResultsDirectory, Stage1Cache.FolderName));

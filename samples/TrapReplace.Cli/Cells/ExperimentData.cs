@@ -31,10 +31,16 @@ public sealed class ExperimentData : IDisposable
 
     /// <summary>Loads the data set from <paramref name="root"/> (downloading into it when allowed) and applies the profile's splits.</summary>
     /// <exception cref="DataUnavailableException">The data is not there and cannot be downloaded.</exception>
-    public static async Task<ExperimentData> LoadAsync(string dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken)
+    /// <param name="dataset">cifar10 or gtsrb.</param>
+    /// <param name="location">Where the data is, and whether (and from where) it may be downloaded.</param>
+    /// <param name="profile">The splits.</param>
+    /// <param name="cancellationToken">Stops a download.</param>
+    /// <param name="note">Receives download progress and the downloaded archives' digests, one line each; null for silence.</param>
+    public static async Task<ExperimentData> LoadAsync(string dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken,
+        Action<string>? note = null)
     {
-        using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, cancellationToken).ConfigureAwait(false);
-        using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, cancellationToken).ConfigureAwait(false);
+        using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
+        using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
 
         // Stage 2 carves a 10 % validation split per class out of the holdout, so a small pool needs enough
         // images per class for that: at least 50 per class (the smoke profile's 500 on CIFAR-10; 2,150 on GTSRB).
@@ -68,25 +74,75 @@ public sealed class ExperimentData : IDisposable
         return data.Subset(split.HoldoutIndices.Order().ToArray(), name ?? data.Name);
     }
 
-    private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, CancellationToken cancellationToken)
+    private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, Action<string>? note,
+        CancellationToken cancellationToken)
     {
         bool present = dataset == "gtsrb" ? Gtsrb.IsPresent(location.Directory) : Cifar10.IsPresent(location.Directory);
         if (!present && !location.MayDownload)
             throw new DataUnavailableException($"{Display(dataset)} is not in {location.Directory} ({location.Source}); unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
+        bool folderExisted = System.IO.Directory.Exists(location.Directory);
         try
         {
-            var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri };
+            var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri, Logger = new NoteLogger(note) };
+            foreach (var (file, checksum) in location.Pins) options.Checksums[file] = checksum;
+            var progress = note is null ? null : new DownloadNotes(note);
             return dataset == "gtsrb"
-                ? await Gtsrb.LoadOrDownloadAsync(location.Directory, split, options, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await Cifar10.LoadOrDownloadAsync(location.Directory, split, options, cancellationToken: cancellationToken).ConfigureAwait(false);
+                ? await Gtsrb.LoadOrDownloadAsync(location.Directory, split, options, progress, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await Cifar10.LoadOrDownloadAsync(location.Directory, split, options, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (DatasetDownloadException e)
         {
-            throw new DataUnavailableException($"could not download {Display(dataset)} into {location.Directory}: {e.Message} Use --data DIR with a local copy, or set TRAPREPLACE_DATA.", e);
+            RemoveIfCreatedAndEmpty(location.Directory, folderExisted);
+            var archives = dataset == "gtsrb" ? string.Join(", ", Gtsrb.ArchiveFileNames) : Cifar10.ArchiveFileName;
+            throw new DataUnavailableException($"could not download {Display(dataset)} ({archives}) into {location.Directory}: {e.Message.TrimEnd('.')}. " +
+                "Use --data DIR with a local copy, or set TRAPREPLACE_DATA.", e);
         }
         catch (DatasetFormatException e)
         {
             throw new DataUnavailableException($"{Display(dataset)} in {location.Directory} is unreadable: {e.Message}", e);
+        }
+    }
+
+    // A failed first download leaves no empty cache folder behind.
+    private static void RemoveIfCreatedAndEmpty(string folder, bool existed)
+    {
+        try
+        {
+            if (!existed && System.IO.Directory.Exists(folder) && !System.IO.Directory.EnumerateFileSystemEntries(folder).Any())
+                System.IO.Directory.Delete(folder);
+        }
+        catch (IOException)
+        {
+            // Someone else is using it; leave it.
+        }
+    }
+
+    // Download progress as one line per archive at most every 10 %.
+    private sealed class DownloadNotes(Action<string> note) : IProgress<DownloadProgress>
+    {
+        private readonly Dictionary<string, int> lastTenth = [];
+
+        public void Report(DownloadProgress value)
+        {
+            int tenth = value.TotalBytes is long total && total > 0 ? (int)(10 * value.BytesReceived / total) : -1;
+            if (tenth < 0 || (lastTenth.TryGetValue(value.FileName, out int last) && last == tenth)) return;
+            lastTenth[value.FileName] = tenth;
+            note(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"downloading {value.FileName}: {value.BytesReceived / 1e6:F1} of {value.TotalBytes!.Value / 1e6:F1} MB ({tenth * 10} %)"));
+        }
+    }
+
+    // The download library's warnings and information (the SHA-256 of an unverified archive, so it can be pinned) as notes.
+    private sealed class NoteLogger(Action<string>? note) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => note is not null && logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) note!(formatter(state, exception));
         }
     }
 
@@ -100,13 +156,46 @@ public sealed class ExperimentData : IDisposable
 /// <param name="MirrorBaseUri">Download from this mirror instead of the official servers (TRAPREPLACE_MIRROR).</param>
 public sealed record DataLocation(string Directory, string Source, bool MayDownload, Uri? MirrorBaseUri)
 {
+    /// <summary>Environment variable pinning archive digests: <c>FILE=sha256:HEX</c> (or <c>md5:HEX</c>), comma-separated.</summary>
+    public const string PinVariable = "TRAPREPLACE_PIN";
+
+    /// <summary>Digests pinned through <see cref="PinVariable"/>, by archive file name.</summary>
+    public IReadOnlyDictionary<string, FileChecksum> Pins { get; init; } = new Dictionary<string, FileChecksum>();
+
+    /// <summary>Parses <see cref="PinVariable"/>'s value.</summary>
+    /// <exception cref="UsageException">An entry is not FILE=sha256:HEX or FILE=md5:HEX.</exception>
+    public static IReadOnlyDictionary<string, FileChecksum> ParsePins(string? text)
+    {
+        var pins = new Dictionary<string, FileChecksum>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(text)) return pins;
+        foreach (var entry in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = entry.Split('=', 2);
+            var digest = parts.Length == 2 ? parts[1].Split(':', 2) : [];
+            bool hex = digest.Length == 2 && digest[1].All(Uri.IsHexDigit);
+            FileChecksum? checksum = !hex ? null : digest[0].ToLowerInvariant() switch
+            {
+                "sha256" when digest[1].Length == 64 => FileChecksum.Sha256(digest[1].ToLowerInvariant()),
+                "md5" when digest[1].Length == 32 => FileChecksum.Md5(digest[1].ToLowerInvariant()),
+                _ => null,
+            };
+            if (checksum is null || string.IsNullOrWhiteSpace(parts[0]) || parts[0].IndexOfAny(['/', '\\']) >= 0)
+                throw new UsageException($"{PinVariable} entries must be FILE=sha256:HEX (64 hex digits) or FILE=md5:HEX (32); got '{entry}'");
+            pins[parts[0]] = checksum;
+        }
+        return pins;
+    }
+
     /// <summary>Environment variable naming a download mirror (also how tests point downloads at a loopback server).</summary>
     public const string MirrorVariable = "TRAPREPLACE_MIRROR";
 
     /// <summary>Resolves --data, then TRAPREPLACE_DATA, then the per-user cache.</summary>
     /// <exception cref="UsageException">TRAPREPLACE_MIRROR is not an absolute URL.</exception>
     /// <exception cref="DataUnavailableException">An explicit folder does not exist or is a file.</exception>
-    public static DataLocation Resolve(string? explicitDirectory)
+    public static DataLocation Resolve(string? explicitDirectory) =>
+        ResolveFolder(explicitDirectory) with { Pins = ParsePins(Environment.GetEnvironmentVariable(PinVariable)) };
+
+    private static DataLocation ResolveFolder(string? explicitDirectory)
     {
         var mirrorText = Environment.GetEnvironmentVariable(MirrorVariable);
         Uri? mirror = string.IsNullOrWhiteSpace(mirrorText) ? null

@@ -39,6 +39,15 @@ public sealed class DatasetDownloadOptions
     /// <value>60 seconds.</value>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>The largest file accepted; a body that announces or reaches more is abandoned.</summary>
+    /// <value>1 GiB (the official archives are at most about 263 MB).</value>
+    public long MaxBytes { get; set; } = 1L << 30;
+
+    /// <summary>Longest time one file's download may take in all, however steadily the bytes trickle in;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever.</summary>
+    /// <value>2 hours.</value>
+    public TimeSpan OverallTimeout { get; set; } = TimeSpan.FromHours(2);
+
     /// <summary>The HTTP client to use; it stays owned by the caller. Null uses a shared client
     /// without automatic decompression.</summary>
     /// <value>null.</value>
@@ -63,6 +72,10 @@ public sealed class DatasetDownloadOptions
         }
         if (StallTimeout <= TimeSpan.Zero && StallTimeout != Timeout.InfiniteTimeSpan)
             errors.Add($"StallTimeout must be positive or Timeout.InfiniteTimeSpan; got {StallTimeout}.");
+        if (MaxBytes < 1)
+            errors.Add($"MaxBytes must be >= 1; got {MaxBytes}.");
+        if (OverallTimeout <= TimeSpan.Zero && OverallTimeout != Timeout.InfiniteTimeSpan)
+            errors.Add($"OverallTimeout must be positive or Timeout.InfiniteTimeSpan; got {OverallTimeout}.");
         if (Logger is null)
             errors.Add("Logger must not be null (use NullLogger.Instance).");
         return errors;
@@ -80,5 +93,10 @@ public sealed class DatasetDownloadOptions
         Checksums.TryGetValue(fileName, out var configured) ? configured : builtIn;
 
     /// <summary>A downloader configured from these options.</summary>
-    internal DatasetDownloader CreateDownloader() => new(HttpClient, MirrorBaseUri, Logger) { StallTimeout = StallTimeout };
+    internal DatasetDownloader CreateDownloader() => new(HttpClient, MirrorBaseUri, Logger)
+    {
+        StallTimeout = StallTimeout,
+        MaxBytes = MaxBytes,
+        OverallTimeout = OverallTimeout,
+    };
 }

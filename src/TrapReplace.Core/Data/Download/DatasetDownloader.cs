@@ -54,6 +54,15 @@ public sealed class DatasetDownloader
     /// <summary>The mirror every file is fetched from, or null for the requested URLs themselves.</summary>
     public Uri? BaseUri { get; }
 
+    /// <summary>The largest file accepted: a larger Content-Length is refused before reading, and a body without
+    /// one is abandoned once it passes this many bytes.</summary>
+    /// <value>1 GiB.</value>
+    public long MaxBytes { get; init; } = 1L << 30;
+
+    /// <summary>Longest time one download may take in all (a trickling server is not a stalled one).</summary>
+    /// <value>2 hours.</value>
+    public TimeSpan OverallTimeout { get; init; } = TimeSpan.FromHours(2);
+
     /// <summary>
     /// Longest wait for the response headers or for the next piece of the body before the download is
     /// abandoned as stalled; <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
@@ -111,13 +120,20 @@ public sealed class DatasetDownloader
         var fileName = Path.GetFileName(destination);
         Directory.CreateDirectory(folder);
         var algorithm = expectedChecksum?.Algorithm ?? ChecksumAlgorithm.Sha256;
+        if (source.Scheme == Uri.UriSchemeHttp && expectedChecksum is null && !source.IsLoopback)
+            throw new DatasetDownloadException(source, DownloadFailureKind.Insecure,
+                $"refusing to fetch {fileName} over plain http with no digest to check it against; use an https mirror, or pin its SHA-256 " +
+                "(DatasetDownloadOptions.Checksums; the runner reads TRAPREPLACE_PIN)");
+        RemoveStaleTemporaries(folder, fileName);
         var temp = AtomicFile.TempPathFor(destination);
         long started = Stopwatch.GetTimestamp();
         long received = 0;
         long? total = null;
         DownloadLog.Downloading(_logger, source, destination);
 
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (OverallTimeout != Timeout.InfiniteTimeSpan) overall.CancelAfter(OverallTimeout);
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, source);
@@ -130,6 +146,9 @@ public sealed class DatasetDownloader
                     $"the server answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd(), statusCode: response.StatusCode);
             }
             total = response.Content.Headers.ContentLength;
+            if (total > MaxBytes)
+                throw new DatasetDownloadException(source, DownloadFailureKind.TooLarge,
+                    $"the server announces {total} bytes, more than the {MaxBytes} accepted (DatasetDownloadOptions.MaxBytes)");
 
             using var hash = FileChecksum.CreateHash(algorithm);
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -150,6 +169,9 @@ public sealed class DatasetDownloader
                             int read = await ReadBodyAsync(body, buffer, source, received, total, stall.Token).ConfigureAwait(false);
                             if (read == 0) break;
                             received += read;
+                            if (received > MaxBytes)
+                                throw new DatasetDownloadException(source, DownloadFailureKind.TooLarge,
+                                    $"the body passed the {MaxBytes} bytes accepted (DatasetDownloadOptions.MaxBytes) without ending; the partial file was discarded");
                             if (total is long announced && received > announced)
                                 throw new DatasetDownloadException(source, DownloadFailureKind.Truncated,
                                     $"the server sent more than the {announced} bytes it announced (Content-Length)");
@@ -190,6 +212,11 @@ public sealed class DatasetDownloader
         {
             throw;
         }
+        catch (OperationCanceledException ex) when (overall.IsCancellationRequested)
+        {
+            throw new DatasetDownloadException(source, DownloadFailureKind.TimedOut,
+                $"the download did not finish within {OverallTimeout} (DatasetDownloadOptions.OverallTimeout); {received} bytes had arrived", ex);
+        }
         catch (OperationCanceledException ex) when (stall.IsCancellationRequested)
         {
             throw new DatasetDownloadException(source, DownloadFailureKind.TimedOut,
@@ -207,6 +234,18 @@ public sealed class DatasetDownloader
         finally
         {
             AtomicFile.TryDelete(temp);
+        }
+    }
+
+    // Temporary files of this destination that a killed process left behind: no live download leaves its file
+    // untouched for twice the stall timeout (an hour when stalls are not timed).
+    private void RemoveStaleTemporaries(string folder, string fileName)
+    {
+        if (!Directory.Exists(folder)) return;
+        var age = StallTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromHours(1) : StallTimeout * 2;
+        foreach (var stale in Directory.GetFiles(folder, $".{fileName}.*.tmp"))
+        {
+            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(stale) > age) AtomicFile.TryDelete(stale);
         }
     }
 

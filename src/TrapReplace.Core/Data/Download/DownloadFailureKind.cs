@@ -20,4 +20,10 @@ public enum DownloadFailureKind
 
     /// <summary>Any other transport failure (TLS, protocol error, connection reset).</summary>
     Network,
+
+    /// <summary>The body is (or announces itself as) larger than the size cap.</summary>
+    TooLarge,
+
+    /// <summary>Plain http from a non-loopback host with no digest to check the file against: refused.</summary>
+    Insecure,
 }

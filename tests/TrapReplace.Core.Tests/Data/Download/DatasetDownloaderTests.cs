@@ -201,4 +201,72 @@ public sealed class DatasetDownloaderTests
             .And.Contain(f => f.Contains("sub/dir.zip"));
         new DatasetDownloadOptions().Validate().Should().BeEmpty();
     }
+
+    [Fact]
+    public async Task A_body_without_content_length_is_abandoned_at_the_size_cap_and_an_announced_oversize_before_reading()
+    {
+        var payload = Payload(300_000);
+        using var folder = new TestFolder();
+        await using (var server = new LoopbackHttpServer(_ => new LoopbackResponse(200, payload, OmitContentLength: true)))
+        {
+            var act = () => new DatasetDownloader(baseUri: server.BaseUri) { MaxBytes = 100_000 }
+                .DownloadFileAsync(Official, Path.Combine(folder.Path, "payload.bin"), TestArchives.Sha256Of(payload));
+            var error = (await act.Should().ThrowAsync<DatasetDownloadException>()).Which;
+            error.Kind.Should().Be(DownloadFailureKind.TooLarge);
+            error.Message.Should().Contain("passed the 100000 bytes accepted");
+        }
+        await using (var server = LoopbackHttpServer.ServingFiles(new Dictionary<string, byte[]> { ["payload.bin"] = payload }))
+        {
+            var act = () => new DatasetDownloader(baseUri: server.BaseUri) { MaxBytes = 100_000 }
+                .DownloadFileAsync(Official, Path.Combine(folder.Path, "payload.bin"), TestArchives.Sha256Of(payload));
+            (await act.Should().ThrowAsync<DatasetDownloadException>()).Which.Message.Should().Contain("announces 300000 bytes, more than the 100000 accepted");
+        }
+        folder.Files().Should().BeEmpty("nothing partial is left");
+    }
+
+    [Fact]
+    public async Task A_trickling_server_hits_the_overall_timeout_even_though_it_never_stalls()
+    {
+        var payload = Payload(200 * 1024);
+        await using var server = new LoopbackHttpServer(_ => new LoopbackResponse(200, payload, TrickleDelay: TimeSpan.FromMilliseconds(50)));
+        using var folder = new TestFolder();
+        var downloader = new DatasetDownloader(baseUri: server.BaseUri) { StallTimeout = TimeSpan.FromSeconds(5), OverallTimeout = TimeSpan.FromMilliseconds(600) };
+
+        var act = () => downloader.DownloadFileAsync(Official, Path.Combine(folder.Path, "payload.bin"), TestArchives.Sha256Of(payload));
+
+        var error = (await act.Should().ThrowAsync<DatasetDownloadException>()).Which;
+        error.Kind.Should().Be(DownloadFailureKind.TimedOut);
+        error.Message.Should().Contain("did not finish within");
+        folder.Files().Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Plain_http_from_a_remote_host_without_a_digest_is_refused_before_connecting()
+    {
+        using var folder = new TestFolder();
+        var act = () => new DatasetDownloader(baseUri: new Uri("http://mirror.example.invalid/data/"))
+            .DownloadFileAsync(Official, Path.Combine(folder.Path, "payload.bin"));
+
+        var error = (await act.Should().ThrowAsync<DatasetDownloadException>()).Which;
+        error.Kind.Should().Be(DownloadFailureKind.Insecure);
+        error.Message.Should().Contain("plain http").And.Contain("pin its SHA-256");
+    }
+
+    [Fact]
+    public async Task Temporary_files_a_killed_download_left_behind_are_removed_and_live_ones_kept()
+    {
+        var payload = Payload(2000);
+        await using var server = LoopbackHttpServer.ServingFiles(new Dictionary<string, byte[]> { ["payload.bin"] = payload });
+        using var folder = new TestFolder();
+        var stale = Path.Combine(folder.Path, ".payload.bin.0123.tmp");
+        var live = Path.Combine(folder.Path, ".payload.bin.4567.tmp");
+        File.WriteAllText(stale, "half");
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-3));
+        File.WriteAllText(live, "being written");
+
+        await new DatasetDownloader(baseUri: server.BaseUri).DownloadFileAsync(Official, Path.Combine(folder.Path, "payload.bin"), TestArchives.Sha256Of(payload));
+
+        File.Exists(stale).Should().BeFalse();
+        File.Exists(live).Should().BeTrue("a recent temporary file may belong to a download still running");
+    }
 }

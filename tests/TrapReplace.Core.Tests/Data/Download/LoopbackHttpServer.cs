@@ -10,7 +10,10 @@ namespace TrapReplace.Core.Tests.Data.Download;
 /// <param name="Body">Bytes to send.</param>
 /// <param name="ContentLength">Announced Content-Length; null announces Body.Length.</param>
 /// <param name="StallAfterBody">Keep the connection open after the body instead of closing it (until the server is disposed).</param>
-public sealed record LoopbackResponse(int Status, byte[] Body, long? ContentLength = null, bool StallAfterBody = false)
+/// <param name="OmitContentLength">Send no Content-Length: the body ends when the connection closes.</param>
+/// <param name="TrickleDelay">Send the body 1 KiB at a time with this pause between pieces (a slow but live server).</param>
+public sealed record LoopbackResponse(int Status, byte[] Body, long? ContentLength = null, bool StallAfterBody = false, bool OmitContentLength = false,
+    TimeSpan? TrickleDelay = null)
 {
     public static LoopbackResponse Ok(byte[] body) => new(200, body);
 
@@ -85,10 +88,21 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
                 Requests.Enqueue(path);
                 var response = _handler(path);
                 var reason = response.Status switch { 200 => "OK", 404 => "Not Found", 500 => "Internal Server Error", _ => "Status" };
-                var head = $"HTTP/1.1 {response.Status} {reason}\r\nContent-Type: application/octet-stream\r\n" +
-                           $"Content-Length: {response.ContentLength ?? response.Body.Length}\r\nConnection: close\r\n\r\n";
+                var length = response.OmitContentLength ? "" : $"Content-Length: {response.ContentLength ?? response.Body.Length}\r\n";
+                var head = $"HTTP/1.1 {response.Status} {reason}\r\nContent-Type: application/octet-stream\r\n{length}Connection: close\r\n\r\n";
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(head), _stop.Token);
-                await stream.WriteAsync(response.Body, _stop.Token);
+                if (response.TrickleDelay is { } delay)
+                {
+                    for (int offset = 0; offset < response.Body.Length; offset += 1024)
+                    {
+                        await stream.WriteAsync(response.Body.AsMemory(offset, Math.Min(1024, response.Body.Length - offset)), _stop.Token);
+                        await Task.Delay(delay, _stop.Token);
+                    }
+                }
+                else
+                {
+                    await stream.WriteAsync(response.Body, _stop.Token);
+                }
                 await stream.FlushAsync(_stop.Token);
                 if (response.StallAfterBody) await Task.Delay(Timeout.Infinite, _stop.Token);
             }
