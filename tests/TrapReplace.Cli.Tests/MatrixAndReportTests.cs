@@ -133,7 +133,7 @@ public sealed class MatrixAndReportTests
         var markdown = File.ReadAllText(Path.Combine(folder.Path, "results.md"));
         markdown.Should().Contain("| cifar10 | full | blend | trap-cleanse | 0 | 1000 | 5000 | 4800 | 0.950 | 0.960 | 0.990 | 0 | true | 0.80 |");
         markdown.Should().Contain("### Schedule crossover: cifar10, wrn16-1, blend");
-        markdown.Should().Contain("| defense | 12 epochs | 35 epochs |");
+        markdown.Should().Contain("| defense | 20 epochs | 60 epochs |");
         markdown.Should().Contain("| trap-replace | 70.0 / 10.0 | 78.0 / 60.0 |");
         markdown.Should().Contain("| fine-tune | 75.0 / 5.0 | 80.0 / 90.0 |");
         written.Should().Contain(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png"));

@@ -8,6 +8,7 @@ public sealed class ProfileAndDataTests
     [Theory]
     [InlineData("full")]
     [InlineData("full-short")]
+    [InlineData("full-35")]
     [InlineData("full-long")]
     [InlineData("quick")]
     [InlineData("paper")]
@@ -25,8 +26,9 @@ public sealed class ProfileAndDataTests
         var full = ExperimentProfile.Full;
         (full.PoolCount, full.UntrustedCount, full.TestCount).Should().Be((null, null, null));
         full.DefenseEpochs.Should().Be(100, "head replacement keeps the reference's 100 epochs");
-        ExperimentProfile.FullShort.Should().Be(full with { Name = "full-short", Stage1Epochs = full.Stage1Epochs / 3 + 1 });
+        ExperimentProfile.FullShort.Should().Be(full with { Name = "full-short", Stage1Epochs = full.Stage1Epochs / 3 });
         ExperimentProfile.FullLong.Should().Be(full with { Name = "full-long", Stage1Epochs = full.Stage1Epochs * 3 });
+        ExperimentProfile.Full35.Should().Be(full with { Name = "full-35", Stage1Epochs = 35 });
     }
 
     [Theory]

@@ -43,22 +43,28 @@ public sealed record ExperimentProfile(
 
     /// <summary>
     /// The paper's data proportions on a CPU-sized stage-1 schedule: the whole training set minus the stratified 5 %
-    /// holdout (CIFAR-10 47,500 / 2,500), the whole test set, 35 stage-1 epochs at the reference's batch 256 (about
-    /// 40 minutes for a WRN-16-1 trap network on 2 cores), and the reference's 100 head-replacement epochs at batch 64.
+    /// holdout (CIFAR-10 47,500 / 2,500), the whole test set, 60 stage-1 epochs at the reference's batch 256 (Adam lr
+    /// 1e-3, cosine; about 40 minutes for a WRN-16-1 trap network on 2 cores in bf16, see docs/results.md), and the
+    /// reference's 100 head-replacement epochs at batch 64. 35 epochs (<see cref="Full35"/>) left the undefended
+    /// CIFAR-10 network at 78.3 % clean accuracy, short of the 80 % this profile is meant to reach.
     /// </summary>
-    public static ExperimentProfile Full { get; } = new("full", null, 0.05, null, null, 1000, 35, 256, 100, 64);
+    public static ExperimentProfile Full { get; } = new("full", null, 0.05, null, null, 1000, 60, 256, 100, 64);
 
-    /// <summary><see cref="Full"/> with a third of its stage-1 epochs (12): the short end of the schedule-crossover study.</summary>
-    public static ExperimentProfile FullShort { get; } = Full with { Name = "full-short", Stage1Epochs = 12 };
+    /// <summary><see cref="Full"/> with a third of its stage-1 epochs (20): the short end of the schedule-crossover study.</summary>
+    public static ExperimentProfile FullShort { get; } = Full with { Name = "full-short", Stage1Epochs = 20 };
 
-    /// <summary><see cref="Full"/> with three times its stage-1 epochs (105): the long end of the schedule-crossover study.</summary>
-    public static ExperimentProfile FullLong { get; } = Full with { Name = "full-long", Stage1Epochs = 105 };
+    /// <summary><see cref="Full"/> with 35 stage-1 epochs: the first length measured (and the fp32/bf16 parity pair), kept as
+    /// a point of the schedule-crossover study.</summary>
+    public static ExperimentProfile Full35 { get; } = Full with { Name = "full-35", Stage1Epochs = 35 };
+
+    /// <summary><see cref="Full"/> with three times its stage-1 epochs (180): the long end of the schedule-crossover study.</summary>
+    public static ExperimentProfile FullLong { get; } = Full with { Name = "full-long", Stage1Epochs = 180 };
 
     /// <summary>For end-to-end tests: 500 images, one epoch each stage, 300 test images.</summary>
     public static ExperimentProfile Smoke { get; } = new("smoke", 500, 0.2, null, 300, 100, 1, 64, 1, 32);
 
     /// <summary>All profiles by name.</summary>
-    public static IReadOnlyList<ExperimentProfile> All { get; } = [Full, FullShort, FullLong, Paper, Quick, Smoke];
+    public static IReadOnlyList<ExperimentProfile> All { get; } = [Full, FullShort, Full35, FullLong, Paper, Quick, Smoke];
 
     /// <summary>Looks a profile up by name.</summary>
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
@@ -93,7 +99,7 @@ public sealed record ExperimentProfile(
     };
 
     /// <summary>
-    /// Stem cleansing (<c>trap-cleanse</c>): stage 1 continued for a seventh of its epochs (5 in <c>full</c>) with the trap
+    /// Stem cleansing (<c>trap-cleanse</c>): stage 1 continued for a twelfth of its epochs (5 in <c>full</c>) with the trap
     /// loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the replaced head; then the reference
     /// stage 2 again, selecting its epoch by validation accuracy minus the label-free attack estimate.
     /// </summary>
@@ -102,7 +108,7 @@ public sealed record ExperimentProfile(
         var replace = ReplaceOptions(seed, threads, device, channelsLast, precision);
         replace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
         var resume = Stage1Options(trap: true, seed, threads, device, channelsLast, precision);
-        resume.Epochs = Math.Max(1, Stage1Epochs / 7);
+        resume.Epochs = Math.Max(1, Stage1Epochs / 12);
         return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace };
     }
 
