@@ -48,6 +48,20 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void A_data_file_replaced_by_a_folder_is_named()
+    {
+        using var folder = new TempFolder();
+        var batches = Path.Combine(folder.Path, "cifar-10-batches-bin");
+        Directory.CreateDirectory(Path.Combine(batches, "data_batch_1.bin"));
+
+        var run = CliProcess.Run(["run", "--profile", "smoke", "--data", folder.Path, "--out", Path.Combine(folder.Path, "results")]);
+
+        run.ExitCode.Should().Be(3);
+        run.ErrorLines.Should().ContainSingle().Which.Should().Contain(Path.Combine(batches, "data_batch_1.bin") + " is a folder, not a file")
+            .And.Contain(Path.Combine(batches, "test_batch.bin") + " is missing");
+    }
+
+    [Fact]
     public void Missing_data_without_network_exits_with_code_3_and_says_what_to_do()
     {
         using var home = new TempFolder();

@@ -231,6 +231,23 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void A_damaged_stage1_checkpoint_is_named_moved_aside_and_stage1_starts_again()
+    {
+        using var output = new TempFolder();
+        var training = Path.Combine(output.Path, Stage1Cache.FolderName, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.plain.seed0.threads2.channels-last.training");
+        Directory.CreateDirectory(training);
+        var checkpoint = Path.Combine(training, "trap.ckpt");
+        File.WriteAllBytes(checkpoint, [.. "TRCKPT02"u8, 1, 2, 3]);
+
+        var run = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        run.StdOut.Should().Contain($"the checkpoint {checkpoint} is not usable").And.Contain("the stage starts again");
+        File.ReadAllBytes(training[..^".training".Length] + ".trap.ckpt.damaged").Should().Equal([.. "TRCKPT02"u8, 1, 2, 3], "the damaged file is kept beside the entry, not deleted");
+        File.Exists(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json")).Should().BeTrue();
+    }
+
+    [Fact]
     public void Sigterm_to_the_matrix_reaches_the_running_cell_which_stops_cleanly()
     {
         using var output = new TempFolder();

@@ -74,6 +74,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             outcome = defense.Apply(trapped, context);
             using (outcome.Network)
             {
+                // A damaged network is never reported: NaN weights would read as CA 10 % and ASR 100 %.
+                if (outcome.Network.FirstNonFiniteWeight() is { } bad)
+                    throw new InvalidDataException($"the {spec.Defense} defense returned a network with non-finite weights (NaN or infinity) in '{bad}'; nothing was reported");
                 observer.Note("evaluating the defended model on the test set");
                 var clock = Stopwatch.StartNew();
                 defendedReport = Evaluator.Evaluate(outcome.Network, data.Test, attack.Triggered, device, channelsLast: settings.ChannelsLast);
@@ -174,7 +177,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast, settings.Precision);
         options.CheckpointDirectory = cache.CheckpointDirectory(key);
         var curves = cache.LoadPartialCurves(key);
-        var trainer = new TrapTrainer(options);
+        // Warnings (a damaged checkpoint moved aside, the stage starting again) reach the terminal as notes.
+        var trainer = new TrapTrainer(options, new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).ForTrainer());
         observer.PhaseStarted("stage1", stage1Spec.UsesTrap ? "stage 1: trap training (CE + 10 MSE + 1 TV)" : "plain training (undefended)", options.Epochs);
         trainer.StepCompleted += (_, e) => observer.Step("stage1", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
         trainer.EpochCompleted += (_, e) =>

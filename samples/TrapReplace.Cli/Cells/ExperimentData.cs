@@ -79,11 +79,17 @@ public sealed class ExperimentData : IDisposable
     {
         bool present = dataset == "gtsrb" ? Gtsrb.IsPresent(location.Directory) : Cifar10.IsPresent(location.Directory);
         if (!present && !location.MayDownload)
-            throw new DataUnavailableException($"{Display(dataset)} is not in {location.Directory} ({location.Source}); unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
+        {
+            var problems = dataset == "gtsrb" ? Gtsrb.MissingFiles(location.Directory) : Cifar10.MissingFiles(location.Directory);
+            // Name what is wrong when part of the data is there (a file replaced by a folder, one batch missing).
+            string detail = problems.Count > 0 && System.IO.Directory.Exists(dataset == "gtsrb" ? Path.Combine(location.Directory, Gtsrb.FolderName) : Path.Combine(location.Directory, Cifar10.FolderName))
+                ? $" ({string.Join("; ", problems)})" : "";
+            throw new DataUnavailableException($"{Display(dataset)} is not in {location.Directory} ({location.Source}){detail}; unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
+        }
         bool folderExisted = System.IO.Directory.Exists(location.Directory);
         try
         {
-            var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri, Logger = new NoteLogger(note) };
+            var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri, Logger = new NoteLogger(note, Microsoft.Extensions.Logging.LogLevel.Information) };
             foreach (var (file, checksum) in location.Pins) options.Checksums[file] = checksum;
             var progress = note is null ? null : new DownloadNotes(note);
             return dataset == "gtsrb"
@@ -129,20 +135,6 @@ public sealed class ExperimentData : IDisposable
             lastTenth[value.FileName] = tenth;
             note(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"downloading {value.FileName}: {value.BytesReceived / 1e6:F1} of {value.TotalBytes!.Value / 1e6:F1} MB ({tenth * 10} %)"));
-        }
-    }
-
-    // The download library's warnings and information (the SHA-256 of an unverified archive, so it can be pinned) as notes.
-    private sealed class NoteLogger(Action<string>? note) : Microsoft.Extensions.Logging.ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => note is not null && logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
-            Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) note!(formatter(state, exception));
         }
     }
 

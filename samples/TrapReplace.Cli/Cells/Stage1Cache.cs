@@ -90,7 +90,13 @@ public sealed class Stage1Cache(string directory)
         ModelFile.Save(network, modelPath);
         AtomicFile.WriteAllText(RecordPath(key), JsonSerializer.Serialize(record with { ModelSha256 = Sha256(modelPath) }, CellResult.Json));
         var checkpoints = CheckpointDirectory(key);
-        if (System.IO.Directory.Exists(checkpoints)) System.IO.Directory.Delete(checkpoints, recursive: true);
+        if (System.IO.Directory.Exists(checkpoints))
+        {
+            // A damaged checkpoint that was moved aside is kept for inspection, beside the entry.
+            foreach (var damaged in System.IO.Directory.GetFiles(checkpoints, "*.damaged"))
+                File.Move(damaged, Path.Combine(Directory, $"{key}.{Path.GetFileName(damaged)}"), overwrite: true);
+            System.IO.Directory.Delete(checkpoints, recursive: true);
+        }
     }
 
     /// <summary>Folder of the unfinished training's per-epoch checkpoint and curve points.</summary>

@@ -41,6 +41,22 @@ public static partial class Cifar10
         Directory.Exists(directory) &&
         FileNames(DatasetSplit.Train).Concat(FileNames(DatasetSplit.Test)).All(f => File.Exists(Path.Combine(ResolveFolder(directory), f)));
 
+    /// <summary>What keeps <see cref="IsPresent"/> false: each expected file that is missing or is a folder, by path.</summary>
+    public static IReadOnlyList<string> MissingFiles(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var folder = ResolveFolder(directory);
+        return DataFiles.Problems(FileNames(DatasetSplit.Train).Concat(FileNames(DatasetSplit.Test)).Select(f => Path.Combine(folder, f)));
+    }
+
     internal static string ResolveFolder(string directory) =>
         Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)) == FolderName ? directory : Path.Combine(directory, FolderName);
+}
+
+/// <summary>Describes expected data files that are not usable files.</summary>
+internal static class DataFiles
+{
+    public static IReadOnlyList<string> Problems(IEnumerable<string> paths) =>
+        paths.Select(p => Directory.Exists(p) ? $"{p} is a folder, not a file" : !File.Exists(p) ? $"{p} is missing" : null)
+            .OfType<string>().ToList();
 }

@@ -105,6 +105,14 @@ public static partial class Gtsrb
         return File.Exists(Path.Combine(folder, FileName(DatasetSplit.Train))) && File.Exists(Path.Combine(folder, FileName(DatasetSplit.Test)));
     }
 
+    /// <summary>What keeps <see cref="IsPresent"/> false: each expected file that is missing or is a folder, by path.</summary>
+    public static IReadOnlyList<string> MissingFiles(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var folder = ResolveFolder(directory);
+        return DataFiles.Problems([Path.Combine(folder, FileName(DatasetSplit.Train)), Path.Combine(folder, FileName(DatasetSplit.Test))]);
+    }
+
     internal static string ResolveFolder(string directory) =>
         Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)) == FolderName ? directory : Path.Combine(directory, FolderName);
 }

@@ -65,6 +65,9 @@ public sealed class TrapNetwork : Module<Tensor, Tensor>
         return head.call(features);
     }
 
+    /// <summary>The name of the first parameter or floating-point buffer holding NaN or infinity; null when every weight is finite.</summary>
+    public string? FirstNonFiniteWeight() => NetworkState.FirstNonFinite(this);
+
     /// <summary>Number of parameters of each part (reconstruction is 0 when absent).</summary>
     public (long Stem, long Head, long Reconstruction) ParameterCounts() =>
         (Count(stem), Count(head), decoder is null ? 0 : Count(decoder));
