@@ -5,8 +5,10 @@ namespace TrapReplace.Scanning;
 /// <summary>Settings of <see cref="PoisonScanner"/>; <see cref="Validate"/> names every bad value.</summary>
 public sealed class PoisonScanOptions
 {
-    /// <summary>The per-sample score. <value>Default <see cref="PoisonScore.ReplacedMargin"/>.</value></summary>
-    public PoisonScore Score { get; set; } = PoisonScore.ReplacedMargin;
+    /// <summary>The per-sample score. <value>Default <see cref="PoisonScore.LikelihoodGap"/>: on the full-profile Blend
+    /// cell, where the replaced head itself kept part of the backdoor, it was the only score that found the right
+    /// target (docs/results.md).</value></summary>
+    public PoisonScore Score { get; set; } = PoisonScore.LikelihoodGap;
 
     /// <summary>The threshold is this quantile of the clean reference images' scores, so about 1 − q of clean
     /// data is flagged. <value>Default 0.99.</value></summary>
