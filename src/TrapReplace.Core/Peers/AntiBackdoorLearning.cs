@@ -95,7 +95,7 @@ public sealed class AntiBackdoorLearning
             var loader = new BatchLoader(untrusted, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
             RunPhase(network, IsolationStage, loader, options.IsolationEpochs, epoch => options.IsolationLearningRate, batchTransform, history, (images, labels) =>
             {
-                var logits = Forward(network, images);
+                var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                 var ce = nn.functional.cross_entropy(logits, labels);
                 return new StepOutput(AscentObjective(ce, options.AscentLoss, options.Gamma), logits, ce);
             }, cancellationToken);
@@ -117,7 +117,7 @@ public sealed class AntiBackdoorLearning
                 RunPhase(network, FinetuningStage, restLoader, options.FinetuningEpochs,
                     epoch => Optimization.CosineLearningRate(options.FinetuningLearningRate, epoch, options.FinetuningEpochs), batchTransform, history, (images, labels) =>
                     {
-                        var logits = Forward(network, images);
+                        var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                         var ce = nn.functional.cross_entropy(logits, labels);
                         return new StepOutput(ce, logits, ce);
                     }, cancellationToken);
@@ -130,7 +130,7 @@ public sealed class AntiBackdoorLearning
                 var suspectLoader = new BatchLoader(suspects, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
                 RunPhase(network, UnlearningStage, suspectLoader, options.UnlearningEpochs, epoch => options.UnlearningLearningRate, null, history, (images, labels) =>
                 {
-                    var logits = Forward(network, images);
+                    var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                     var ce = nn.functional.cross_entropy(logits, labels);
                     return new StepOutput(ce.neg(), logits, ce);
                 }, cancellationToken);
@@ -151,17 +151,6 @@ public sealed class AntiBackdoorLearning
         {
             network.Dispose();
             throw;
-        }
-    }
-
-    // A training forward pass in the configured precision; the logits come back float32 for the losses.
-    private Tensor Forward(TrapNetwork network, Tensor images)
-    {
-        if (options.Precision == Precision.Float32) return network.call(images);
-        using (MixedPrecision.ScopeFor(options.Precision))
-        {
-            var logits = network.call(images);
-            return logits.to(ScalarType.Float32);
         }
     }
 

@@ -251,14 +251,14 @@ public sealed class HeadReplacer
             {
                 using var generator = new Generator((ulong)seed);
                 var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
-                logits = Forward(network, mixed.Images);
+                logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(mixed.Images));
                 loss = nn.functional.cross_entropy(logits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
                     .add(nn.functional.cross_entropy(logits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
                 majority = mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels;
             }
             else
             {
-                logits = Forward(network, images);
+                logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(images));
                 loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
                 majority = labels;
             }
@@ -280,16 +280,6 @@ public sealed class HeadReplacer
         }
         double seconds = clock.Elapsed.TotalSeconds;
         return new EpochRecord(epoch, rate, sums.Mean(), seen == 0 ? 0 : (double)correct / seen, null, seconds, seen / seconds);
-    }
-
-    // The forward pass in the configured precision; the logits always come back float32 for the loss.
-    private Tensor Forward(TrapNetwork network, Tensor images)
-    {
-        if (options.Precision == Precision.Float32) return network.ForwardWithFrozenStem(images);
-        Tensor logits;
-        using (MixedPrecision.ScopeFor(options.Precision))
-            logits = network.ForwardWithFrozenStem(images);
-        return logits.to(ScalarType.Float32);
     }
 
     private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)

@@ -39,6 +39,14 @@ public static class MixedPrecision
     /// <summary>Opens a bfloat16 scope when <paramref name="precision"/> asks for one; null (nothing to dispose) for float32.</summary>
     public static IDisposable? ScopeFor(Precision precision) => precision == Precision.BFloat16 ? BFloat16Scope() : null;
 
+    /// <summary>Runs <paramref name="forward"/> in <paramref name="precision"/> and returns its output as float32 (for the loss).</summary>
+    public static TorchSharp.torch.Tensor Float32Output(Precision precision, Func<TorchSharp.torch.Tensor> forward)
+    {
+        ArgumentNullException.ThrowIfNull(forward);
+        if (precision == Precision.Float32) return forward();
+        using (BFloat16Scope()) return forward().to(TorchSharp.torch.ScalarType.Float32);
+    }
+
     /// <summary>True when libtorch's CPU autocast is on for this thread.</summary>
     public static bool IsEnabled => is_autocast_enabled(CpuDevice);
 
