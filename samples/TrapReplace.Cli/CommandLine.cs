@@ -37,7 +37,7 @@ public static class CommandLine
     private static readonly Option<string> Attack = new("--attack") { Description = "an attack name (see docs/attacks.md) or none", DefaultValueFactory = _ => "badnets-grid" };
     private static readonly Option<string> Defense = new("--defense") { Description = "none, trap-replace, replace-only or fine-tune", DefaultValueFactory = _ => "trap-replace" };
     private static readonly Option<int> Seed = new("--seed") { Description = "seed of initialisation, batch order, augmentation and poisoned-sample choice", DefaultValueFactory = _ => 0 };
-    private static readonly Option<string> Profile = new("--profile") { Description = "full (the paper's data proportions, 60 stage-1 epochs), full-short (20), full-35, full-long (180), quick (demo), paper (the reference 200 epochs) or smoke (tests)", DefaultValueFactory = _ => "quick" };
+    private static readonly Option<string> Profile = new("--profile") { Description = "full (the paper's data proportions, 60 stage-1 epochs), full-short (20), full-long (180), full-wd5e-4 and full-35 (60 and 35 epochs at the reference's weight decay), quick (demo), paper (the reference 200 epochs) or smoke (tests)", DefaultValueFactory = _ => "quick" };
     private static readonly Option<int> Target = new("--target") { Description = "the attack's target class", DefaultValueFactory = _ => 0 };
     private static readonly Option<double?> Ratio = new("--ratio") { Description = "poison ratio in (0, 1]; default 0.1 of the training set (sig, label-consistent: 0.8 of the target class)" };
     private static readonly Option<string?> Data = new("--data") { Description = "data root (default: TRAPREPLACE_DATA, else a per-user cache with download on first use)" };

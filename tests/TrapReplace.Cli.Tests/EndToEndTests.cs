@@ -231,6 +231,30 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void A_stage1_cache_entry_trained_with_other_options_is_moved_aside_as_stale_and_not_reused()
+    {
+        using var output = new TempFolder();
+        CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
+        var cache = Path.Combine(output.Path, Stage1Cache.FolderName);
+        var record = Directory.GetFiles(cache, "*.json").Should().ContainSingle().Subject;
+        var model = Path.ChangeExtension(record, ".model");
+        // As if the profile's schedule had changed since the entry was trained: same key, other weight decay.
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(record))!.AsObject();
+        json["options"]!["weight_decay"] = 0.123;
+        File.WriteAllText(record, json.ToJsonString());
+
+        var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
+
+        rerun.ExitCode.Should().Be(0, rerun.StdErr);
+        rerun.StdOut.Should().Contain("it was trained with other options (weight_decay: 0.123 -> 0.0005)");
+        File.Exists(model + ".stale").Should().BeTrue("the superseded network is kept, not overwritten");
+        File.Exists(record + ".stale").Should().BeTrue();
+        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json"));
+        result.Stage1Reused.Should().BeFalse();
+        result.Options["stage1"]!["weight_decay"]!.GetValue<double>().Should().Be(5e-4);
+    }
+
+    [Fact]
     public void A_damaged_stage1_checkpoint_is_named_moved_aside_and_stage1_starts_again()
     {
         using var output = new TempFolder();

@@ -165,7 +165,10 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         Stage1Cache cache, Device device, CancellationToken cancellationToken)
     {
         string key = stage1Spec.Stage1Key(settings.Threads, settings.ChannelsLast, settings.Precision);
-        var cached = cache.TryLoad(key, backbone, out var problem);
+        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast, settings.Precision);
+        options.CheckpointDirectory = cache.CheckpointDirectory(key);
+        var optionsJson = RelativePaths(JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject());
+        var cached = cache.TryLoad(key, backbone, optionsJson, out var problem);
         if (problem is not null) observer.Note($"stage-1 cache entry {key} is not usable ({problem}); it was moved aside and stage 1 trains again");
         if (cached is { } hit)
         {
@@ -174,8 +177,6 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             return (hit.Network, hit.Record, true);
         }
 
-        var options = profile.Stage1Options(stage1Spec.UsesTrap, stage1Spec.Seed, settings.Threads, settings.Device, settings.ChannelsLast, settings.Precision);
-        options.CheckpointDirectory = cache.CheckpointDirectory(key);
         var curves = cache.LoadPartialCurves(key);
         // Warnings (a damaged checkpoint moved aside, the stage starting again) reach the terminal as notes.
         var trainer = new TrapTrainer(options, new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).ForTrainer());
@@ -197,7 +198,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             var record = new Stage1Record
             {
                 Key = key,
-                Options = RelativePaths(JsonSerializer.SerializeToNode(options, CellResult.Json)!.AsObject()),
+                Options = optionsJson,
                 History = trained.History,
                 Seconds = trained.History.Sum(h => h.Seconds),
                 ImagesPerSecond = trained.History.Count == 0 ? 0 : trained.History.Average(h => h.ImagesPerSecond),

@@ -41,11 +41,13 @@ public sealed class Stage1Cache(string directory)
     public string Directory { get; } = directory;
 
     /// <summary>
-    /// Loads an entry when it is complete and intact; null otherwise (the caller trains). An entry that exists but is
-    /// damaged (unreadable record, a model whose SHA-256 does not match it, a model of another shape or with non-finite
-    /// weights) is moved aside (<c>.damaged</c>) and <paramref name="problem"/> says why.
+    /// Loads an entry when it is complete and intact and was trained with <paramref name="expectedOptions"/>; null
+    /// otherwise (the caller trains). An entry that exists but is damaged (unreadable record, a model whose SHA-256 does
+    /// not match it, a model of another shape or with non-finite weights) is moved aside (<c>.damaged</c>); one trained
+    /// with other options (a profile whose schedule changed since) is moved aside as <c>.stale</c>; in both cases
+    /// <paramref name="problem"/> says why.
     /// </summary>
-    public (TrapNetwork Network, Stage1Record Record)? TryLoad(string key, IBackbone backbone, out string? problem)
+    public (TrapNetwork Network, Stage1Record Record)? TryLoad(string key, IBackbone backbone, JsonObject expectedOptions, out string? problem)
     {
         problem = null;
         var recordPath = RecordPath(key);
@@ -64,6 +66,11 @@ public sealed class Stage1Cache(string directory)
         if (record is null || record.Key != key)
         {
             problem = MoveAside(key, $"its record {recordPath} is for another cell");
+            return null;
+        }
+        if (FirstDifference(record.Options, expectedOptions) is { } difference)
+        {
+            problem = MoveAside(key, $"it was trained with other options ({difference})", ".stale");
             return null;
         }
         if (record.ModelSha256 != Sha256(modelPath))
@@ -129,12 +136,26 @@ public sealed class Stage1Cache(string directory)
         AtomicFile.WriteAllText(Path.Combine(folder, "curves.json"), JsonSerializer.Serialize(curves, CellResult.Json));
     }
 
-    // Keeps a damaged entry for inspection, out of the way of the retraining.
-    private string MoveAside(string key, string problem)
+    // Keeps a damaged or stale entry for inspection, out of the way of the retraining.
+    private string MoveAside(string key, string problem, string suffix = ".damaged")
     {
         foreach (var path in new[] { ModelPath(key), RecordPath(key) })
-            if (File.Exists(path)) File.Move(path, path + ".damaged", overwrite: true);
+            if (File.Exists(path)) File.Move(path, path + suffix, overwrite: true);
         return problem;
+    }
+
+    // Where a stored entry's training options differ from the ones the cell would train with now, as
+    // "name: stored -> now"; null when they agree. Where the checkpoint lives and whether it resumes do not change the network.
+    internal static string? FirstDifference(JsonObject stored, JsonObject expected)
+    {
+        string[] ignored = ["checkpoint_directory", "resume"];
+        foreach (var name in stored.Select(p => p.Key).Union(expected.Select(p => p.Key)).Except(ignored).Order(StringComparer.Ordinal))
+        {
+            var before = stored[name]?.ToJsonString() ?? "absent";
+            var now = expected[name]?.ToJsonString() ?? "absent";
+            if (before != now) return $"{name}: {before} -> {now}";
+        }
+        return null;
     }
 
     private string ModelPath(string key) => Path.Combine(Directory, key + ".model");

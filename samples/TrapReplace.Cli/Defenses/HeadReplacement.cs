@@ -32,6 +32,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
         // After the trap, the two heads also say which training samples are poisoned; the scan is reported, the
         // defended network is unchanged (its time is not part of the defense's).
         var scan = afterTrap && result.ValidationIndices.Count > 0 ? Scan(undefended, result, context) : null;
+        result.DisposeSnapshots();
         return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, json) { Scan = scan };
     }
 
@@ -44,14 +45,14 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
             Device = context.Settings.Device,
             ChannelsLast = context.Settings.ChannelsLast,
         });
-        return scanner.Scan(trapped, replacement.Network, context.Untrusted, reference, context.CancellationToken);
+        return scanner.ScanSnapshots(trapped, replacement, context.Untrusted, reference, context.CancellationToken);
     }
 }
 
 /// <summary>
 /// Trap and Replace, then the poison scan, then stem cleansing (<c>trap-cleanse</c>): when the scan infers a target,
-/// stage 1 continues on the untrusted set with the suspects relabelled by the replaced head and the head is replaced
-/// again; when it does not (clean-label or batch-time attacks, clean data), the Trap-and-Replace network is the result.
+/// stage 1 continues on the untrusted set with the suspects relabelled by the scanning head (a fifth of them held out
+/// for the attack estimate) and the head is replaced again; when it does not (clean-label or batch-time attacks, clean data), the Trap-and-Replace network is the result.
 /// </summary>
 internal sealed class TrapCleanse : ICellDefense
 {
@@ -69,6 +70,7 @@ internal sealed class TrapCleanse : ICellDefense
         context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
         var first = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
         var scan = HeadReplacement.Scan(undefended, first, context);
+        first.DisposeSnapshots();
 
         var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var json = new JsonObject
@@ -88,8 +90,10 @@ internal sealed class TrapCleanse : ICellDefense
         {
             var cleanser = new StemCleanser(options);
             context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
-            var cleansed = cleanser.Cleanse(undefended, first.Network, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
+            var cleansed = cleanser.Cleanse(undefended, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
             cleansed.Continued.Network.Dispose();
+            cleansed.Replacement.DisposeSnapshots();
+            json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
             json["cleansed"] = true;
             json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
             json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;

@@ -21,6 +21,17 @@ internal static class ScanReport
             ["inferred_target"] = scan.InferredTarget,
             ["target_chance_bound"] = scan.TargetChanceBound,
             ["flagged_per_class"] = new JsonArray(scan.Classes.Select(c => (JsonNode)c.Flagged).ToArray()),
+            ["scan_epoch"] = scan.ScanEpoch is int e ? e + 1 : null,
+            ["candidates"] = new JsonArray(scan.Candidates.Select(c => (JsonNode)new JsonObject
+            {
+                ["epoch"] = c.Epoch + 1,
+                ["validation_accuracy"] = c.ValidationAccuracy,
+                ["threshold"] = c.Threshold,
+                ["flagged"] = c.Flagged,
+                ["inferred_target"] = c.InferredTarget,
+                ["suspects"] = c.Suspects,
+                ["excess_suspects"] = c.ExcessSuspects,
+            }).ToArray()),
         };
         if (poisonedIndices is { Count: > 0 })
         {

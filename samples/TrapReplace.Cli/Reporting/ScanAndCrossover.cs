@@ -14,7 +14,7 @@ public static class ScanAndCrossover
 {
     /// <summary>Profiles of the crossover study, shortest first, with their stage-1 epochs.</summary>
     public static IReadOnlyList<ExperimentProfile> CrossoverProfiles { get; } =
-        [ExperimentProfile.FullShort, ExperimentProfile.Full35, ExperimentProfile.Full, ExperimentProfile.FullLong];
+        [ExperimentProfile.FullShort, ExperimentProfile.Full, ExperimentProfile.FullLong];
 
     private static readonly string[] Colors = ["#7f7f7f", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c"];
 

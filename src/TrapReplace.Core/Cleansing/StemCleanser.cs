@@ -21,6 +21,9 @@ namespace TrapReplace.Cleansing;
 public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadReplacementResult Replacement, CleansingMode Mode, int SuspectCount,
     int RelabelledToOtherClass, double Seconds) : IDisposable
 {
+    /// <summary>The suspects kept out of the continued training to estimate attack success on (indices into the untrusted set).</summary>
+    public IReadOnlyList<int> EstimateSuspects { get; init; } = [];
+
     /// <summary>The defended network: cleansed stem, new head.</summary>
     public TrapNetwork Defended => Replacement.Network;
 
@@ -34,10 +37,10 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
 
 /// <summary>
 /// Repairs a stem that learned the trigger, using the poison scan's suspects: continues stage 1 (trap loss) from the
-/// trapped network on the untrusted set with the suspects removed or relabelled by the replaced head, then replaces
-/// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate
-/// (the share of suspects the new head assigns to the inferred target). Sees only the untrusted set, the holdout and
-/// the two networks.
+/// trapped network on the untrusted set with the suspects removed or relabelled by the scanning head, then replaces
+/// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate (the
+/// share of held-out suspects the new head assigns to the inferred target). Sees only the untrusted set, the holdout,
+/// the trapped network and the scan.
 /// </summary>
 public sealed class StemCleanser
 {
@@ -63,18 +66,17 @@ public sealed class StemCleanser
 
     /// <summary>Cleanses the stem of <paramref name="trapped"/> and replaces its head again.</summary>
     /// <param name="trapped">The stage-1 network (with its decoder); not modified.</param>
-    /// <param name="replaced">The stage-2 network the scan used (its head relabels the suspects); not modified.</param>
-    /// <param name="backbone">The architecture of both.</param>
+    /// <param name="backbone">Its architecture.</param>
     /// <param name="untrusted">The set stage 1 trained on (the scan's indices point into it).</param>
     /// <param name="holdout">The clean holdout.</param>
-    /// <param name="scan">The poison scan of <paramref name="untrusted"/>.</param>
+    /// <param name="scan">The poison scan of <paramref name="untrusted"/>; in relabel mode its head's
+    /// <see cref="PoisonScanResult.Predictions"/> are the new labels.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    /// <exception cref="ArgumentException">The scan has no suspects or was made for another set.</exception>
-    public StemCleansingResult Cleanse(TrapNetwork trapped, TrapNetwork replaced, IBackbone backbone, ImageDataset untrusted, ImageDataset holdout,
+    /// <exception cref="ArgumentException">The scan has no suspects, was made for another set, or (relabel mode) holds no predictions.</exception>
+    public StemCleansingResult Cleanse(TrapNetwork trapped, IBackbone backbone, ImageDataset untrusted, ImageDataset holdout,
         PoisonScanResult scan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trapped);
-        ArgumentNullException.ThrowIfNull(replaced);
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(holdout);
@@ -83,10 +85,15 @@ public sealed class StemCleanser
             throw new ArgumentException($"the scan scored {scan.Scores.Count} samples; the untrusted set has {untrusted.Count}", nameof(scan));
         if (scan.SuspectIndices.Count == 0)
             throw new ArgumentException("the scan found no suspects: there is nothing to cleanse, keep the Trap-and-Replace result", nameof(scan));
+        if (options.Mode == CleansingMode.RelabelSuspects && scan.Predictions.Count != untrusted.Count)
+            throw new ArgumentException("the scan holds no predictions to relabel the suspects with; make it with PoisonScanner", nameof(scan));
         var clock = Stopwatch.StartNew();
         var device = Optimization.ResolveDevice(options.Replace.Device);
 
-        var (cleansed, relabelled) = CleansedSet(replaced, untrusted, scan.SuspectIndices, device);
+        // Suspects set aside for the attack estimate stay out of the continued training altogether: the stem never
+        // sees them again, so the estimate on them is not flattered by what the continued training taught it.
+        var estimateSet = EstimateSet(scan);
+        var (cleansed, relabelled) = CleansedSet(untrusted, scan, estimateSet);
         TrapTrainingResult continued;
         using (cleansed)
         {
@@ -98,7 +105,7 @@ public sealed class StemCleanser
 
         try
         {
-            var probe = EstimateProbe(scan);
+            var probe = estimateSet.Count == 0 ? null : scan with { SuspectIndices = estimateSet };
             var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
             {
                 AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateAttackSuccess(network, untrusted, probe, device, options.Replace.ChannelsLast),
@@ -106,7 +113,10 @@ public sealed class StemCleanser
             replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
             replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
             var replacement = replacer.Fit(continued.Network, backbone, holdout, cancellationToken);
-            return new StemCleansingResult(continued, replacement, options.Mode, scan.SuspectIndices.Count, relabelled, clock.Elapsed.TotalSeconds);
+            return new StemCleansingResult(continued, replacement, options.Mode, scan.SuspectIndices.Count, relabelled, clock.Elapsed.TotalSeconds)
+            {
+                EstimateSuspects = estimateSet,
+            };
         }
         catch
         {
@@ -115,38 +125,41 @@ public sealed class StemCleanser
         }
     }
 
-    // The untrusted set without the suspects, or with their labels replaced by the replaced head's predictions.
-    private (ImageDataset Set, int Relabelled) CleansedSet(TrapNetwork replaced, ImageDataset untrusted, IReadOnlyList<int> suspects, Device device)
+    // The untrusted set without the estimate's suspects, and without the other suspects too (remove mode) or with
+    // them relabelled by the scanning head (relabel mode).
+    private (ImageDataset Set, int Relabelled) CleansedSet(ImageDataset untrusted, PoisonScanResult scan, IReadOnlyList<int> estimateSet)
     {
+        var heldOut = estimateSet.ToHashSet();
+        var suspects = scan.SuspectIndices.Where(i => !heldOut.Contains(i)).ToArray();
         if (options.Mode == CleansingMode.RemoveSuspects)
         {
-            var drop = suspects.ToHashSet();
+            var drop = suspects.Concat(heldOut).ToHashSet();
             return (untrusted.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !drop.Contains(i)).ToArray(), untrusted.Name + "-cleansed"), 0);
         }
 
-        using var suspectSet = untrusted.Subset(suspects, untrusted.Name + "-suspects");
-        var logProbabilities = Evaluator.LogProbabilities(replaced, suspectSet, device, channelsLast: options.Replace.ChannelsLast);
         var labels = untrusted.LabelArray();
-        int classes = untrusted.ClassCount, changed = 0;
-        for (int k = 0; k < suspects.Count; k++)
+        int changed = 0;
+        foreach (var i in suspects)
         {
-            var row = logProbabilities.AsSpan(k * classes, classes);
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (row[c] > row[best]) best = c;
-            if (labels[suspects[k]] != best) changed++;
-            labels[suspects[k]] = best;
+            if (labels[i] != scan.Predictions[i]) changed++;
+            labels[i] = scan.Predictions[i];
         }
         using var newLabels = tensor(labels);
-        return (ImageDataset.FromTensors(untrusted.Images, newLabels, untrusted.ClassNames, untrusted.Name + "-relabelled"), changed);
+        var relabelled = ImageDataset.FromTensors(untrusted.Images, newLabels, untrusted.ClassNames, untrusted.Name + "-relabelled");
+        if (heldOut.Count == 0) return (relabelled, changed);
+        using (relabelled)
+            return (relabelled.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !heldOut.Contains(i)).ToArray(), relabelled.Name), changed);
     }
 
-    // The suspects (at most EstimateSamples of them, evenly spaced) for the per-epoch estimate; null without a target.
-    private PoisonScanResult? EstimateProbe(PoisonScanResult scan)
+    // A seeded random share of the suspects (EstimateFraction, at most EstimateSamples) for the per-epoch estimate;
+    // empty without a target.
+    private IReadOnlyList<int> EstimateSet(PoisonScanResult scan)
     {
-        if (scan.InferredTarget is null) return null;
+        if (scan.InferredTarget is null) return [];
         var suspects = scan.SuspectIndices;
-        int n = Math.Min(options.EstimateSamples, suspects.Count);
-        return scan with { SuspectIndices = Enumerable.Range(0, n).Select(k => suspects[(int)((long)k * suspects.Count / n)]).ToArray() };
+        int n = Math.Min(options.EstimateSamples, (int)Math.Round(options.EstimateFraction * suspects.Count));
+        if (n == 0) return [];
+        var random = new Random(options.Continue.DataSeed);
+        return suspects.OrderBy(_ => random.Next()).Take(n).Order().ToArray();
     }
 }

@@ -32,7 +32,11 @@ public sealed class StemCleansingOptions
     /// </summary>
     public HeadReplacerOptions Replace { get; set; } = new() { Selection = HeadSelection.BestValidationMinusEstimatedAttack };
 
-    /// <summary>At most this many suspects are used for the per-epoch attack estimate (evenly spaced). <value>Default 1,000.</value></summary>
+    /// <summary>Share of the suspects (seeded random) kept out of the continued training and used for the per-epoch
+    /// attack estimate. <value>Default 0.2.</value></summary>
+    public double EstimateFraction { get; set; } = 0.2;
+
+    /// <summary>At most this many suspects are kept for the estimate. <value>Default 1,000.</value></summary>
     public int EstimateSamples { get; set; } = 1000;
 
     /// <summary>Every problem with the values (the nested options' too), one line each; empty when valid.</summary>
@@ -40,6 +44,7 @@ public sealed class StemCleansingOptions
     {
         var errors = new List<string>();
         if (!Enum.IsDefined(Mode)) errors.Add($"Mode must be one of {string.Join(", ", Enum.GetNames<CleansingMode>())}; got {Mode}.");
+        if (!(EstimateFraction >= 0 && EstimateFraction < 1)) errors.Add($"EstimateFraction must be in [0, 1); got {EstimateFraction}.");
         if (EstimateSamples < 1) errors.Add($"EstimateSamples must be >= 1; got {EstimateSamples}.");
         if (Continue is null) errors.Add("Continue must be set.");
         else errors.AddRange(Continue.Validate().Select(e => "Continue." + e));
@@ -57,6 +62,7 @@ public sealed class StemCleansingOptions
         Mode = Mode,
         Continue = Continue?.Clone()!,
         Replace = Replace?.Clone()!,
+        EstimateFraction = EstimateFraction,
         EstimateSamples = EstimateSamples,
     };
 }

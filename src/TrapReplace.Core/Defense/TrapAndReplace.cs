@@ -214,9 +214,9 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
     public TrapNetwork Defended => Replacement.Network;
 
     /// <summary>
-    /// Which untrusted samples are poisoned: scores every sample from the trapped and the replaced head (see
-    /// <see cref="PoisonScanner"/>), with the threshold taken from the holdout's validation images, which neither
-    /// head trained on.
+    /// Which untrusted samples are poisoned: scores every sample from the trapped head and the stage-2 head that kept
+    /// least of the backdoor among the kept snapshots (see <see cref="PoisonScanner.ScanSnapshots"/>), with each
+    /// threshold taken from the holdout's validation images, which no head trained on.
     /// </summary>
     /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit"/> trained stage 1 on.</param>
     /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference).</param>
@@ -231,7 +231,7 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
             throw new InvalidOperationException("the poison scan needs clean images neither head trained on, and stage 2 kept no validation split: " +
                 "set Replace(o => o.ValidationFraction = 0.1), or call PoisonScanner.Scan with your own clean reference images");
         using var reference = cleanHoldout.Subset(Replacement.ValidationIndices, cleanHoldout.Name + "-validation");
-        return new PoisonScanner(options).Scan(Trapped, Defended, untrusted, reference, cancellationToken);
+        return new PoisonScanner(options).ScanSnapshots(Trapped, Replacement, untrusted, reference, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -239,5 +239,6 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
     {
         Trap.Network.Dispose();
         Replacement.Network.Dispose();
+        Replacement.DisposeSnapshots();
     }
 }

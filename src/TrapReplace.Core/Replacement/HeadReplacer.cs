@@ -25,6 +25,42 @@ public sealed record HeadReplacementResult(TrapNetwork Network, IReadOnlyList<Ep
     /// <summary>Indices (into the holdout) of the validation images the new head never trained on: clean reference
     /// images for the poison scan. Empty without a validation split.</summary>
     public IReadOnlyList<int> ValidationIndices { get; init; } = [];
+
+    /// <summary>The heads of earlier epochs (<see cref="HeadReplacerOptions.HeadSnapshots"/>), in epoch order; empty
+    /// unless asked for. They share <see cref="Network"/>'s stem; dispose them when done (<see cref="DisposeSnapshots"/>).</summary>
+    public IReadOnlyList<HeadSnapshot> Snapshots { get; init; } = [];
+
+    /// <summary>Frees the snapshots' tensors (the network is not touched).</summary>
+    public void DisposeSnapshots()
+    {
+        foreach (var snapshot in Snapshots) snapshot.Dispose();
+    }
+}
+
+/// <summary>The new head's weights and BatchNorm statistics after one stage-2 epoch.</summary>
+/// <param name="Epoch">The epoch (counted from 0).</param>
+/// <param name="ValidationAccuracy">Its validation accuracy, when measured.</param>
+/// <param name="State">The head's state dictionary (copies, on the network's device).</param>
+public sealed record HeadSnapshot(int Epoch, double? ValidationAccuracy, IReadOnlyDictionary<string, Tensor> State) : IDisposable
+{
+    /// <summary>Loads this head into <paramref name="network"/>'s head (same architecture).</summary>
+    public void LoadInto(TrapNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        using var noGrad = no_grad();
+        foreach (var (name, value) in network.Head.Module.state_dict())
+        {
+            if (!State.TryGetValue(name, out var stored) || !stored.shape.SequenceEqual(value.shape))
+                throw new ArgumentException($"the snapshot of epoch {Epoch + 1} does not fit this head (entry '{name}')", nameof(network));
+            value.copy_(stored);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in State.Values) t.Dispose();
+    }
 }
 
 /// <summary>
@@ -127,6 +163,8 @@ public sealed class HeadReplacer
         double? bestAccuracy = null, bestScore = null;
         int bestEpoch = -1;
         Dictionary<string, Tensor>? bestHead = null;
+        var snapshotEpochs = options.SnapshotEpochs();
+        var snapshots = new List<HeadSnapshot>();
         if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer, logger) is { } header)
         {
             history.AddRange(header.History);
@@ -187,6 +225,8 @@ public sealed class HeadReplacer
                     if (bestPath is not null)
                         Checkpoint.Write(bestPath, new CheckpointHeader(Stage + "-best", epoch + 1, [], optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 }
+                if (snapshotEpochs.Contains(epoch))
+                    snapshots.Add(new HeadSnapshot(epoch, validationAccuracy, head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone())));
                 if (checkpointPath is not null)
                     Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
@@ -204,14 +244,19 @@ public sealed class HeadReplacer
                 selectedAccuracy = bestAccuracy;
             }
             network.eval();
-            return new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds)
+            var result = new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds)
             {
                 ValidationIndices = validationIndices,
+                Snapshots = snapshots,
             };
+            snapshots = [];
+            return result;
         }
         finally
         {
             DisposeAll(bestHead);
+            // Only when Fit fails: a returned result owns its snapshots.
+            foreach (var snapshot in snapshots) snapshot.Dispose();
         }
     }
 

@@ -110,6 +110,28 @@ public sealed class HeadReplacerOptions
     /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
     public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 
+    /// <summary>
+    /// Keep the head of about this many epochs, spaced geometrically from the first to the last (early epochs are
+    /// where the head changes most), in <see cref="HeadReplacementResult.Snapshots"/>: the poison scan looks for the
+    /// epoch whose head kept least of the backdoor (<see cref="Scanning.PoisonScanner.ScanSnapshots"/>). Epochs
+    /// trained before a resume are not kept. A WRN-16-1 head is about 0.3 MB. <value>Default 12.</value>
+    /// </summary>
+    public int HeadSnapshots { get; set; } = 12;
+
+    /// <summary>The 0-based epochs <see cref="HeadSnapshots"/> keeps: at most that many, geometrically spaced over
+    /// 1..<see cref="Epochs"/> (rounding merges some early ones), always including the first and the last; every
+    /// epoch when there are no more epochs than snapshots.</summary>
+    public IReadOnlySet<int> SnapshotEpochs()
+    {
+        var epochs = new SortedSet<int>();
+        if (HeadSnapshots <= 0 || Epochs <= 0) return epochs;
+        if (HeadSnapshots >= Epochs) return new SortedSet<int>(Enumerable.Range(0, Epochs));
+        int n = HeadSnapshots;
+        for (int k = 0; k < n; k++)
+            epochs.Add(n == 1 ? Epochs - 1 : (int)Math.Round(Math.Pow(Epochs, (double)k / (n - 1))) - 1);
+        return epochs;
+    }
+
     /// <summary>Folder for <c>replace.ckpt</c> and <c>replace-best.ckpt</c>; null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }
@@ -127,6 +149,7 @@ public sealed class HeadReplacerOptions
         if (!(CutMixProbability >= 0 && CutMixProbability <= 1)) errors.Add($"CutMixProbability must be in [0, 1]; got {CutMixProbability}.");
         if (!(CutMixBeta > 0) || double.IsInfinity(CutMixBeta)) errors.Add($"CutMixBeta must be > 0; got {CutMixBeta}.");
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) errors.Add($"LabelSmoothing must be in [0, 1); got {LabelSmoothing}.");
+        if (HeadSnapshots < 0) errors.Add($"HeadSnapshots must be >= 0; got {HeadSnapshots}.");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) errors.Add($"ValidationFraction must be in [0, 1); got {ValidationFraction}.");
         if (!Enum.IsDefined(Selection)) errors.Add($"Selection must be BestValidation or LastEpoch; got {Selection}.");
         if (Selection == HeadSelection.BestValidation && ValidationFraction == 0)

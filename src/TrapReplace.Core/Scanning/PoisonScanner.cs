@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
+using TrapReplace.Replacement;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
@@ -58,12 +59,173 @@ public sealed class PoisonScanner
         var device = Optimization.ResolveDevice(options.Device);
         var clock = Stopwatch.StartNew();
         // Both heads on both sets once; every score kind comes from these passes.
-        var scores = ScoreAll(trapped, replaced, untrusted, device, cancellationToken);
-        var referenceScores = ScoreAll(trapped, replaced, reference, device, cancellationToken);
-        var result = Decide(options.Score, scores, referenceScores, untrusted.LabelArray(), untrusted.ClassCount, options);
+        cancellationToken.ThrowIfCancellationRequested();
+        var replacedOnUntrusted = Evaluator.LogProbabilities(replaced, untrusted, device, options.BatchSize, options.ChannelsLast);
+        var trappedOnUntrusted = Evaluator.LogProbabilities(trapped, untrusted, device, options.BatchSize, options.ChannelsLast);
+        cancellationToken.ThrowIfCancellationRequested();
+        var replacedOnReference = Evaluator.LogProbabilities(replaced, reference, device, options.BatchSize, options.ChannelsLast);
+        var trappedOnReference = Evaluator.LogProbabilities(trapped, reference, device, options.BatchSize, options.ChannelsLast);
+        var result = Decide(options.Score, ScoreAll(trappedOnUntrusted, replacedOnUntrusted, untrusted), ScoreAll(trappedOnReference, replacedOnReference, reference),
+            untrusted.LabelArray(), untrusted.ClassCount, options) with { Predictions = Argmax(replacedOnUntrusted, untrusted.ClassCount) };
 
         ScanLog.Done(logger, untrusted.Count, options.Score, result.Threshold, result.ReferenceFalsePositiveRate, result.FlaggedIndices.Count,
             result.InferredTarget?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", result.SuspectIndices.Count, clock.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    /// <summary>
+    /// Scans with the stage-2 head that kept least of the backdoor. A stem that learned the trigger lets the replaced
+    /// head drift back to the target during stage 2 (its attack success rises and falls from epoch to epoch), and a
+    /// head that assigns poisoned images to the target hides them from the scan. Every head of
+    /// <see cref="HeadReplacementResult.Snapshots"/> and the returned head are scored against the trapped head; each
+    /// gets its own threshold from the clean reference images, so each flags about the same share of clean data, and
+    /// the scan keeps the head whose suspects exceed that expected share by the most (in the inferred target): the
+    /// head that finds the most poison at the same false-positive rate. No label beyond the given ones is used.
+    /// </summary>
+    /// <param name="trapped">The stage-1 network.</param>
+    /// <param name="replacement">Stage 2 on <paramref name="trapped"/>'s stem, with head snapshots; its network's head is
+    /// restored before this returns.</param>
+    /// <param name="untrusted">The training set stage 1 saw, with its given labels.</param>
+    /// <param name="reference">Clean images that no head trained on (the holdout's validation part).</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <exception cref="ArgumentException">The replacement's stem is not the trapped network's, or the data disagree.</exception>
+    public PoisonScanResult ScanSnapshots(TrapNetwork trapped, HeadReplacementResult replacement, ImageDataset untrusted, ImageDataset reference,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(replacement);
+        if (replacement.Snapshots.Count == 0) return Scan(trapped, replacement.Network, untrusted, reference, cancellationToken) with { ScanEpoch = replacement.SelectedEpoch };
+        ArgumentNullException.ThrowIfNull(trapped);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(reference);
+        if (reference.Count == 0) throw new ArgumentException("the clean reference set is empty; pass the holdout's validation images", nameof(reference));
+        if (untrusted.Count == 0) throw new ArgumentException("the untrusted set is empty", nameof(untrusted));
+        var network = replacement.Network;
+        if (network.ClassCount != trapped.ClassCount || network.ClassCount != untrusted.ClassCount || network.ClassCount != reference.ClassCount)
+            throw new ArgumentException($"class counts differ: trapped {trapped.ClassCount}, replaced {network.ClassCount}, untrusted {untrusted.ClassCount}, reference {reference.ClassCount}", nameof(replacement));
+        if (!SameWeights(trapped.Stem.Module, network.Stem.Module))
+            throw new ArgumentException("the replacement's stem differs from the trapped network's: scan with the stage 2 made on this trapped network", nameof(replacement));
+
+        TorchRuntime.Prepare(options.Threads);
+        var device = Optimization.ResolveDevice(options.Device);
+        var clock = Stopwatch.StartNew();
+        var current = network.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+        // The returned head is a candidate too (epoch SelectedEpoch), after the snapshots.
+        var candidates = replacement.Snapshots.Select(h => (Epoch: h.Epoch, h.ValidationAccuracy, h.State))
+            .Append((Epoch: replacement.SelectedEpoch, replacement.ValidationAccuracy, State: (IReadOnlyDictionary<string, Tensor>)current)).ToArray();
+        float[] trappedOnUntrusted, trappedOnReference;
+        float[][] onUntrusted, onReference;
+        try
+        {
+            (trappedOnUntrusted, onUntrusted) = HeadPasses(trapped, network, candidates.Select(c => c.State).ToArray(), untrusted, device, cancellationToken);
+            (trappedOnReference, onReference) = HeadPasses(trapped, network, candidates.Select(c => c.State).ToArray(), reference, device, cancellationToken);
+        }
+        finally
+        {
+            LoadHead(network, current);
+            foreach (var t in current.Values) t.Dispose();
+        }
+
+        var labels = untrusted.LabelArray();
+        PoisonScanResult? best = null;
+        var summaries = new List<ScanCandidate>();
+        for (int k = 0; k < candidates.Length; k++)
+        {
+            var decided = Decide(options.Score, ScoreAll(trappedOnUntrusted, onUntrusted[k], untrusted), ScoreAll(trappedOnReference, onReference[k], reference),
+                labels, untrusted.ClassCount, options);
+            double excess = ExcessSuspects(decided);
+            summaries.Add(new ScanCandidate(candidates[k].Epoch, candidates[k].ValidationAccuracy, decided.Threshold, decided.FlaggedIndices.Count,
+                decided.InferredTarget, decided.SuspectIndices.Count, excess));
+            // Ties go to the later head (the returned one last of all).
+            if (best is null || excess >= ExcessSuspects(best))
+                best = decided with { ScanEpoch = candidates[k].Epoch, Predictions = Argmax(onUntrusted[k], untrusted.ClassCount) };
+        }
+        var result = best! with { Candidates = summaries };
+        ScanLog.Done(logger, untrusted.Count, options.Score, result.Threshold, result.ReferenceFalsePositiveRate, result.FlaggedIndices.Count,
+            result.InferredTarget?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", result.SuspectIndices.Count, clock.Elapsed.TotalSeconds);
+        return result;
+    }
+
+    /// <summary>Suspects beyond what the reference's false-positive rate predicts among the target's labelled samples:
+    /// an estimate, without any truth, of how many poisoned samples the scan found. 0 without a target.</summary>
+    internal static double ExcessSuspects(PoisonScanResult scan) => scan.InferredTarget is int t
+        ? scan.SuspectIndices.Count - (scan.ReferenceFalsePositiveRate * scan.Classes[t].Labelled)
+        : 0;
+
+    // Log-probabilities of the trapped head and of every candidate head over one stem pass per batch (the stems are equal).
+    private (float[] Trapped, float[][] Candidates) HeadPasses(TrapNetwork trapped, TrapNetwork replaced, IReadOnlyDictionary<string, Tensor>[] heads,
+        ImageDataset data, Device device, CancellationToken cancellationToken)
+    {
+        int classes = data.ClassCount;
+        long n = data.Count;
+        var trappedResult = new float[n * classes];
+        var results = heads.Select(_ => new float[n * classes]).ToArray();
+        bool trappedWasTraining = trapped.training, replacedWasTraining = replaced.training;
+        trapped.eval();
+        replaced.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            for (long start = 0; start < n; start += options.BatchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                long count = Math.Min(options.BatchSize, n - start);
+                var batch = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                if (options.ChannelsLast) batch = MemoryLayout.ToChannelsLast(batch);
+                var features = trapped.Stem.Module.call(batch);
+                Copy(trapped.Head.Module.call(features), trappedResult, start, classes);
+                for (int k = 0; k < heads.Length; k++)
+                {
+                    LoadHead(replaced, heads[k]);
+                    Copy(replaced.Head.Module.call(features), results[k], start, classes);
+                }
+            }
+            return (trappedResult, results);
+        }
+        finally
+        {
+            trapped.train(trappedWasTraining);
+            replaced.train(replacedWasTraining);
+        }
+    }
+
+    private static void Copy(Tensor logits, float[] into, long start, int classes)
+    {
+        var values = nn.functional.log_softmax(logits, 1).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        Array.Copy(values, 0, into, start * classes, values.Length);
+    }
+
+    private static void LoadHead(TrapNetwork network, IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, value) in network.Head.Module.state_dict()) value.copy_(state[name]);
+    }
+
+    private static bool SameWeights(nn.Module a, nn.Module b)
+    {
+        var left = a.state_dict();
+        var right = b.state_dict();
+        if (left.Count != right.Count) return false;
+        foreach (var (name, value) in left)
+        {
+            if (!right.TryGetValue(name, out var other) || !value.shape.SequenceEqual(other.shape)) return false;
+            using var cpuLeft = value.detach().cpu();
+            using var cpuRight = other.detach().cpu();
+            if (!cpuLeft.eq(cpuRight).all().item<bool>()) return false;
+        }
+        return true;
+    }
+
+    private static int[] Argmax(float[] logProbabilities, int classes)
+    {
+        var result = new int[logProbabilities.Length / classes];
+        for (int i = 0; i < result.Length; i++)
+        {
+            int best = 0;
+            for (int c = 1; c < classes; c++)
+                if (logProbabilities[(i * classes) + c] > logProbabilities[(i * classes) + best]) best = c;
+            result[i] = best;
+        }
         return result;
     }
 
@@ -127,15 +289,11 @@ public sealed class PoisonScanner
         return (double)hits / suspects.Count;
     }
 
-    // Every score kind for every sample of `data`.
-    private Dictionary<PoisonScore, float[]> ScoreAll(TrapNetwork trapped, TrapNetwork replaced, ImageDataset data, Device device, CancellationToken cancellationToken)
+    // Every score kind for every sample of `data`, from the two heads' log-probabilities.
+    private static Dictionary<PoisonScore, float[]> ScoreAll(float[] t, float[] r, ImageDataset data)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         int classes = data.ClassCount;
         var labels = data.LabelArray();
-        var r = Evaluator.LogProbabilities(replaced, data, device, options.BatchSize, options.ChannelsLast);
-        cancellationToken.ThrowIfCancellationRequested();
-        var t = Evaluator.LogProbabilities(trapped, data, device, options.BatchSize, options.ChannelsLast);
         var result = Enum.GetValues<PoisonScore>().ToDictionary(k => k, _ => new float[data.Count]);
         for (int i = 0; i < data.Count; i++)
         {

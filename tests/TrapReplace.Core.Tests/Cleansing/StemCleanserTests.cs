@@ -25,7 +25,7 @@ public sealed class StemCleanserTests
         new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
 
     [Fact]
-    public void Relabelling_gives_suspects_the_replaced_heads_classes_and_every_epoch_an_attack_estimate()
+    public void Relabelling_gives_suspects_the_scanning_heads_classes_and_every_epoch_an_attack_estimate_on_held_out_suspects()
     {
         var f = PoisonedSynthetic.Shared;
         var scan = Scan(f);
@@ -33,11 +33,14 @@ public sealed class StemCleanserTests
         var cleanser = new StemCleanser(Small(CleansingMode.RelabelSuspects));
         cleanser.EpochCompleted += (_, e) => epochs.Add(e.Stage);
 
-        using var result = cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+        using var result = cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
 
         epochs.Should().Equal("trap", "trap", "replace", "replace", "replace");
         result.SuspectCount.Should().Be(scan.SuspectIndices.Count);
-        result.RelabelledToOtherClass.Should().BeGreaterThan(scan.SuspectIndices.Count / 2, "most suspects are poisoned and the replaced head sees their real class");
+        result.EstimateSuspects.Should().HaveCount((int)Math.Round(0.2 * scan.SuspectIndices.Count)).And.BeSubsetOf(scan.SuspectIndices);
+        int relabelledCandidates = scan.SuspectIndices.Count - result.EstimateSuspects.Count;
+        result.RelabelledToOtherClass.Should().BeGreaterThan(relabelledCandidates / 2, "most suspects are poisoned and the scanning head sees their real class")
+            .And.Be(scan.SuspectIndices.Except(result.EstimateSuspects).Count(i => scan.Predictions[i] != f.Untrusted.LabelArray()[i]));
         result.Continued.Network.ReconstructionHead.Should().NotBeNull("continued stage 1 keeps the trap's decoder");
         result.Replacement.History.Should().OnlyContain(h => h.EstimatedAttackSuccess != null);
         var selected = result.Replacement.History.Single(h => h.Epoch == result.Replacement.SelectedEpoch);
@@ -53,7 +56,7 @@ public sealed class StemCleanserTests
         var f = PoisonedSynthetic.Shared;
         var before = f.Trapped.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var result = new StemCleanser(Small(CleansingMode.RemoveSuspects))
-            .Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, Scan(f));
+            .Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, Scan(f));
 
         result.RelabelledToOtherClass.Should().Be(0);
         foreach (var (name, value) in f.Trapped.state_dict())
@@ -66,17 +69,20 @@ public sealed class StemCleanserTests
         var f = PoisonedSynthetic.Shared;
         var scan = Scan(f);
         var cleanser = new StemCleanser(Small(CleansingMode.RelabelSuspects));
-        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout,
+        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout,
                 scan with { SuspectIndices = [] }))
             .Should().Throw<ArgumentException>().WithMessage("*no suspects*keep the Trap-and-Replace result*");
-        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, f.Replacement.Network, PoisonedSynthetic.Backbone, f.Holdout, f.Holdout, scan))
+        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Holdout, f.Holdout, scan))
             .Should().Throw<ArgumentException>().WithMessage("*scored 480 samples*160*");
+        FluentActions.Invoking(() => cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan with { Predictions = [] }))
+            .Should().Throw<ArgumentException>().WithMessage("*no predictions to relabel*");
 
         var options = Small(CleansingMode.RelabelSuspects);
         options.Continue.Epochs = 0;
         options.Replace.ValidationFraction = 2;
         options.EstimateSamples = 0;
+        options.EstimateFraction = 1;
         FluentActions.Invoking(() => new StemCleanser(options)).Should().Throw<OptionsValidationException>()
-            .Which.Failures.Should().Contain(m => m.StartsWith("Continue.Epochs")).And.Contain(m => m.StartsWith("Replace.")).And.Contain(m => m.StartsWith("EstimateSamples"));
+            .Which.Failures.Should().Contain(m => m.StartsWith("Continue.Epochs")).And.Contain(m => m.StartsWith("Replace.")).And.Contain(m => m.StartsWith("EstimateSamples")).And.Contain(m => m.StartsWith("EstimateFraction"));
     }
 }

@@ -108,10 +108,58 @@ public sealed class PoisonScannerTests
         var f = Shared;
         var result = new TrapReplace.Defense.DefenseResult(
             new TrapTrainingResult(f.Trapped, [], 0), f.Replacement);
-        var direct = new PoisonScanner().Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        var direct = new PoisonScanner().ScanSnapshots(f.Trapped, f.Replacement, f.Untrusted, f.Reference);
         var fluent = result.ScanForPoison(f.Untrusted, f.Holdout);
+        fluent.ScanEpoch.Should().Be(direct.ScanEpoch);
         fluent.Threshold.Should().Be(direct.Threshold);
         fluent.SuspectIndices.Should().Equal(direct.SuspectIndices);
+    }
+
+    [Fact]
+    public void The_snapshot_scan_keeps_the_head_that_finds_most_poison_beyond_the_clean_rate_and_equals_a_scan_with_that_head()
+    {
+        var f = Shared;
+        var network = f.Replacement.Network;
+        var before = network.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var scanner = new PoisonScanner(new PoisonScanOptions { Threads = 2 });
+
+        var result = scanner.ScanSnapshots(f.Trapped, f.Replacement, f.Untrusted, f.Reference);
+
+        result.Candidates.Select(c => c.Epoch).Should().Equal([0, 1, 2, 3, 4, 5, f.Replacement.SelectedEpoch], "every snapshot, then the returned head");
+        var kept = result.Candidates.Last(c => c.ExcessSuspects == result.Candidates.Max(x => x.ExcessSuspects));
+        result.ScanEpoch.Should().Be(kept.Epoch);
+        result.SuspectIndices.Should().HaveCount(kept.Suspects);
+        result.InferredTarget.Should().Be(Target);
+        kept.ExcessSuspects.Should().BeApproximately(result.SuspectIndices.Count - (result.ReferenceFalsePositiveRate * result.Classes[Target].Labelled), 1e-9);
+        foreach (var (name, value) in network.Head.Module.state_dict())
+            value.eq(before[name]).all().item<bool>().Should().BeTrue($"the replaced network's head ({name}) is restored");
+
+        // The same decision as scanning the whole network with that head loaded (one stem pass shared is only a shortcut).
+        f.Replacement.Snapshots.Single(s => s.Epoch == kept.Epoch).LoadInto(network);
+        try
+        {
+            var direct = scanner.Scan(f.Trapped, network, f.Untrusted, f.Reference);
+            result.Threshold.Should().Be(direct.Threshold);
+            result.SuspectIndices.Should().Equal(direct.SuspectIndices);
+            result.Predictions.Should().Equal(direct.Predictions);
+        }
+        finally
+        {
+            using var noGrad = no_grad();
+            foreach (var (name, value) in network.Head.Module.state_dict()) value.copy_(before[name]);
+        }
+        var quality = result.Against(f.PoisonedIndices);
+        quality.Precision.Should().BeGreaterThan(0.5);
+        quality.Recall.Should().BeGreaterThan(0.5);
+    }
+
+    [Fact]
+    public void The_snapshot_scan_refuses_a_stage2_made_on_another_stem()
+    {
+        var f = Shared;
+        using var other = TrapReplace.Models.ModelSeed.Build(77, () => new TrapNetwork(PoisonedSynthetic.Backbone.CreateStem(), PoisonedSynthetic.Backbone.CreateHead(), null));
+        FluentActions.Invoking(() => new PoisonScanner().ScanSnapshots(other, f.Replacement, f.Untrusted, f.Reference))
+            .Should().Throw<ArgumentException>().WithMessage("*stem differs from the trapped network's*");
     }
 
     [Fact]

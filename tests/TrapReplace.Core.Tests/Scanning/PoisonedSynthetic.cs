@@ -72,5 +72,6 @@ internal sealed class PoisonedSynthetic : IDisposable
         Reference.Dispose();
         Trapped.Dispose();
         Replacement.Network.Dispose();
+        Replacement.DisposeSnapshots();
     }
 }
