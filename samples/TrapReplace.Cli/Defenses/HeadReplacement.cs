@@ -86,23 +86,49 @@ internal sealed class TrapCleanse : ICellDefense
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
         }
 
-        using (first.Network)
+        var cleanser = new StemCleanser(options);
+        context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
+        StemCleansingResult cleansed;
+        try
         {
-            var cleanser = new StemCleanser(options);
-            context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
-            var cleansed = cleanser.Cleanse(undefended, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
-            cleansed.Continued.Network.Dispose();
-            cleansed.Replacement.DisposeSnapshots();
-            json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
-            json["cleansed"] = true;
-            json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
-            json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
-            json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
-            json["selected_estimated_attack_success"] = cleansed.Replacement.History.FirstOrDefault(h => h.Epoch == cleansed.Replacement.SelectedEpoch)?.EstimatedAttackSuccess;
-            return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds,
-                replaceOptions.Epochs + options.Continue.Epochs + options.Replace.Epochs, json) { Scan = scan };
+            cleansed = cleanser.Cleanse(undefended, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
         }
+        catch
+        {
+            first.Network.Dispose();
+            throw;
+        }
+        cleansed.Continued.Network.Dispose();
+        cleansed.Replacement.DisposeSnapshots();
+        var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
+        double? firstEstimate = PoisonScanner.EstimateAttackSuccess(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
+        double? estimate = cleansed.Replacement.History.FirstOrDefault(h => h.Epoch == cleansed.Replacement.SelectedEpoch)?.EstimatedAttackSuccess;
+        json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
+        json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
+        json["first_validation_accuracy"] = first.ValidationAccuracy;
+        json["first_estimated_attack_success"] = firstEstimate;
+        json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
+        json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
+        json["selected_estimated_attack_success"] = estimate;
+        int epochs = replaceOptions.Epochs + options.Continue.Epochs + options.Replace.Epochs;
+        // Never worse than Trap and Replace on what the defender can see: a cleansing that costs more than
+        // MaxValidationLoss of validation accuracy (a wrong target relabels clean samples) is undone.
+        if (cleansed.Replacement.ValidationAccuracy < first.ValidationAccuracy - MaxValidationLoss)
+        {
+            cleansed.Replacement.Network.Dispose();
+            json["cleansed"] = false;
+            json["cleansing_undone_because"] = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"validation accuracy fell from {first.ValidationAccuracy:P1} to {cleansed.Replacement.ValidationAccuracy:P1}, more than {MaxValidationLoss:P0}");
+            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
+        }
+        first.Network.Dispose();
+        json["cleansed"] = true;
+        return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
     }
+
+    /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is
+    /// undone (the bound on clean accuracy: within 3 points).</summary>
+    internal const double MaxValidationLoss = 0.03;
 }
 
 /// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>

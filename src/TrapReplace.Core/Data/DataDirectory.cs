@@ -45,7 +45,10 @@ public static class DataDirectory
         string baseFolder;
         if (isWindows)
         {
-            baseFolder = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
+            // %LOCALAPPDATA% is what the folder API reads too; taking it from the environment first keeps this testable.
+            baseFolder = environment("LOCALAPPDATA") is { Length: > 0 } local && Path.IsPathRooted(local)
+                ? local
+                : Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
         }
         else if (environment("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg))
         {

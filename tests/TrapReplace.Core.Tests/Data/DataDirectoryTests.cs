@@ -38,10 +38,11 @@ public sealed class DataDirectoryTests
     [Fact]
     public void On_windows_the_cache_is_under_local_application_data()
     {
-        var local = System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData);
-        if (string.IsNullOrEmpty(local)) return; // nothing to compare against on a machine without one
-
-        DataDirectory.ResolveWith(null, Environment(), isWindows: true).Should().Be(Path.GetFullPath(Path.Combine(local, "trapreplace-data")));
+        var local = Path.GetFullPath("/appdata/local");
+        DataDirectory.ResolveWith(null, Environment(("LOCALAPPDATA", local), ("HOME", "/home/u")), isWindows: true)
+            .Should().Be(Path.Combine(local, "trapreplace-data"), "LOCALAPPDATA wins on Windows, HOME does not count there");
+        DataDirectory.ResolveWith(null, Environment(("LOCALAPPDATA", local), ("HOME", "/home/u")), isWindows: false)
+            .Should().Be(Path.GetFullPath("/home/u/.cache/trapreplace-data"), "and elsewhere it does not count");
     }
 
     [Fact]
