@@ -9,7 +9,8 @@ public sealed class ProfileAndDataTests
     [InlineData("full")]
     [InlineData("full-short")]
     [InlineData("full-35")]
-    [InlineData("full-wd5e-4")]
+    [InlineData("full-b256")]
+    [InlineData("full-b256-wd1e-4")]
     [InlineData("full-long")]
     [InlineData("quick")]
     [InlineData("paper")]
@@ -22,18 +23,20 @@ public sealed class ProfileAndDataTests
     }
 
     [Fact]
-    public void The_full_profiles_differ_only_in_stage1_epochs_and_the_reference_decay_variants_in_weight_decay()
+    public void The_full_profiles_differ_only_in_stage1_epochs_and_the_earlier_schedules_in_batch_and_weight_decay()
     {
         var full = ExperimentProfile.Full;
         (full.PoolCount, full.UntrustedCount, full.TestCount).Should().Be((null, null, null));
         full.DefenseEpochs.Should().Be(100, "head replacement keeps the reference's 100 epochs");
         ExperimentProfile.FullShort.Should().Be(full with { Name = "full-short", Stage1Epochs = full.Stage1Epochs / 3 });
         ExperimentProfile.FullLong.Should().Be(full with { Name = "full-long", Stage1Epochs = full.Stage1Epochs * 3 });
-        ExperimentProfile.FullReferenceDecay.Should().Be(full with { Name = "full-wd5e-4", Stage1WeightDecay = 5e-4 });
-        ExperimentProfile.Full35.Should().Be(full with { Name = "full-35", Stage1Epochs = 35, Stage1WeightDecay = 5e-4 });
-        full.Stage1WeightDecay.Should().Be(1e-4, "the one departure from the reference's stage-1 schedule (docs/results.md)");
-        full.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu").WeightDecay.Should().Be(1e-4);
-        ExperimentProfile.Quick.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu").WeightDecay.Should().Be(5e-4);
+        ExperimentProfile.FullBatch256.Should().Be(full with { Name = "full-b256", Stage1BatchSize = 256 });
+        ExperimentProfile.FullBatch256LightDecay.Should().Be(full with { Name = "full-b256-wd1e-4", Stage1BatchSize = 256, Stage1WeightDecay = 1e-4 });
+        ExperimentProfile.Full35.Should().Be(full with { Name = "full-35", Stage1Epochs = 35, Stage1BatchSize = 256 });
+        full.Stage1BatchSize.Should().Be(128, "the one departure from the reference's stage-1 schedule (docs/results.md)");
+        var options = full.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu");
+        (options.BatchSize, options.WeightDecay).Should().Be((128, 5e-4));
+        ExperimentProfile.FullBatch256LightDecay.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu").WeightDecay.Should().Be(1e-4);
     }
 
     [Theory]
