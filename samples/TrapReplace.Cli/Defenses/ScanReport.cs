@@ -22,9 +22,11 @@ internal static class ScanReport
             ["target_chance_bound"] = scan.TargetChanceBound,
             ["flagged_per_class"] = new JsonArray(scan.Classes.Select(c => (JsonNode)c.Flagged).ToArray()),
             ["scan_epoch"] = scan.ScanEpoch is int e ? e + 1 : null,
+            ["scanned_with_ensemble"] = scan.ScannedWithEnsemble,
             ["candidates"] = new JsonArray(scan.Candidates.Select(c => (JsonNode)new JsonObject
             {
-                ["epoch"] = c.Epoch + 1,
+                ["epoch"] = c.Epoch is int epoch ? epoch + 1 : null,
+                ["ensemble"] = c.Epoch is null,
                 ["validation_accuracy"] = c.ValidationAccuracy,
                 ["threshold"] = c.Threshold,
                 ["flagged"] = c.Flagged,

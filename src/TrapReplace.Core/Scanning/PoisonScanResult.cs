@@ -54,8 +54,12 @@ public sealed record PoisonScanResult
     public IReadOnlyList<int> Predictions { get; init; } = [];
 
     /// <summary>The stage-2 epoch (from 0) whose head the scan used, when it chose among snapshots
-    /// (<see cref="PoisonScanner.ScanSnapshots"/>); null for a scan of one given network.</summary>
+    /// (<see cref="PoisonScanner.ScanSnapshots"/>); null for a scan of one given network or when the snapshots'
+    /// ensemble was kept (<see cref="ScannedWithEnsemble"/>).</summary>
     public int? ScanEpoch { get; init; }
+
+    /// <summary>The snapshot scan kept the ensemble of the snapshot heads (their mean log-probability).</summary>
+    public bool ScannedWithEnsemble { get; init; }
 
     /// <summary>Every head <see cref="PoisonScanner.ScanSnapshots"/> considered, in epoch order; empty otherwise.</summary>
     public IReadOnlyList<ScanCandidate> Candidates { get; init; } = [];
@@ -63,7 +67,7 @@ public sealed record PoisonScanResult
     /// <summary>The same scan decided with another score kind (threshold, flags, target and suspects recomputed from the
     /// same network passes), to compare scores; the scan's own kind gives an equal result.</summary>
     public PoisonScanResult WithScore(PoisonScore score) => Rescore is null ? (score == Score ? this : throw new InvalidOperationException("this result holds only its own score"))
-        : Rescore(score) with { Predictions = Predictions, ScanEpoch = ScanEpoch, Candidates = Candidates };
+        : Rescore(score) with { Predictions = Predictions, ScanEpoch = ScanEpoch, ScannedWithEnsemble = ScannedWithEnsemble, Candidates = Candidates };
 
     internal Func<PoisonScore, PoisonScanResult>? Rescore { get; init; }
 
@@ -99,15 +103,15 @@ public sealed record PoisonScanResult
     }
 }
 
-/// <summary>One stage-2 head as the snapshot scan saw it.</summary>
-/// <param name="Epoch">Its epoch (from 0).</param>
+/// <summary>One stage-2 head (or the snapshots' ensemble) as the snapshot scan saw it.</summary>
+/// <param name="Epoch">Its epoch (from 0); null for the ensemble of the snapshot heads.</param>
 /// <param name="ValidationAccuracy">Its validation accuracy, when measured.</param>
 /// <param name="Threshold">Its threshold (the reference quantile of its scores).</param>
 /// <param name="Flagged">Samples above the threshold.</param>
 /// <param name="InferredTarget">The target it inferred, if any.</param>
 /// <param name="Suspects">Its suspects.</param>
 /// <param name="ExcessSuspects">Suspects beyond the reference false-positive rate's share of the target's samples: what the scan maximises.</param>
-public sealed record ScanCandidate(int Epoch, double? ValidationAccuracy, double Threshold, int Flagged, int? InferredTarget, int Suspects, double ExcessSuspects);
+public sealed record ScanCandidate(int? Epoch, double? ValidationAccuracy, double Threshold, int Flagged, int? InferredTarget, int Suspects, double ExcessSuspects);
 
 /// <summary>The scan measured against the true poisoned indices (evaluation only).</summary>
 /// <param name="Precision">Suspects that are poisoned / suspects.</param>

@@ -77,10 +77,11 @@ public sealed class PoisonScanner
     /// Scans with the stage-2 head that kept least of the backdoor. A stem that learned the trigger lets the replaced
     /// head drift back to the target during stage 2 (its attack success rises and falls from epoch to epoch), and a
     /// head that assigns poisoned images to the target hides them from the scan. Every head of
-    /// <see cref="HeadReplacementResult.Snapshots"/> and the returned head are scored against the trapped head; each
-    /// gets its own threshold from the clean reference images, so each flags about the same share of clean data, and
-    /// the scan keeps the head whose suspects exceed that expected share by the most (in the inferred target): the
-    /// head that finds the most poison at the same false-positive rate. No label beyond the given ones is used.
+    /// <see cref="HeadReplacementResult.Snapshots"/>, the returned head and the snapshots' ensemble (their mean
+    /// log-probability) are scored against the trapped head; each gets its own threshold from the clean reference
+    /// images, so each flags about the same share of clean data, and the scan keeps the candidate whose suspects exceed
+    /// that expected share by the most (in the inferred target): the one that finds the most poison at the same
+    /// false-positive rate. No label beyond the given ones is used.
     /// </summary>
     /// <param name="trapped">The stage-1 network.</param>
     /// <param name="replacement">Stage 2 on <paramref name="trapped"/>'s stem, with head snapshots; its network's head is
@@ -128,17 +129,23 @@ public sealed class PoisonScanner
         var labels = untrusted.LabelArray();
         PoisonScanResult? best = null;
         var summaries = new List<ScanCandidate>();
-        for (int k = 0; k < candidates.Length; k++)
+        void Consider(int? epoch, double? validationAccuracy, float[] untrustedHead, float[] referenceHead)
         {
-            var decided = Decide(options.Score, ScoreAll(trappedOnUntrusted, onUntrusted[k], untrusted), ScoreAll(trappedOnReference, onReference[k], reference),
+            var decided = Decide(options.Score, ScoreAll(trappedOnUntrusted, untrustedHead, untrusted), ScoreAll(trappedOnReference, referenceHead, reference),
                 labels, untrusted.ClassCount, options);
             double excess = ExcessSuspects(decided);
-            summaries.Add(new ScanCandidate(candidates[k].Epoch, candidates[k].ValidationAccuracy, decided.Threshold, decided.FlaggedIndices.Count,
+            summaries.Add(new ScanCandidate(epoch, validationAccuracy, decided.Threshold, decided.FlaggedIndices.Count,
                 decided.InferredTarget, decided.SuspectIndices.Count, excess));
-            // Ties go to the later head (the returned one last of all).
+            // Ties go to the later candidate (the returned head after the snapshots, the ensemble last of all).
             if (best is null || excess >= ExcessSuspects(best))
-                best = decided with { ScanEpoch = candidates[k].Epoch, Predictions = Argmax(onUntrusted[k], untrusted.ClassCount) };
+                best = decided with { ScanEpoch = epoch, ScannedWithEnsemble = epoch is null, Predictions = Argmax(untrustedHead, untrusted.ClassCount) };
         }
+        for (int k = 0; k < candidates.Length; k++)
+            Consider(candidates[k].Epoch, candidates[k].ValidationAccuracy, onUntrusted[k], onReference[k]);
+        // The snapshot heads' mean log-probability: where the backdoor comes and goes from epoch to epoch, most heads
+        // still refuse a poisoned image its poisoned label, and the mean keeps that.
+        int snapshotCount = replacement.Snapshots.Count;
+        Consider(null, null, MeanOf(onUntrusted.Take(snapshotCount)), MeanOf(onReference.Take(snapshotCount)));
         var result = best! with { Candidates = summaries };
         ScanLog.Done(logger, untrusted.Count, options.Score, result.Threshold, result.ReferenceFalsePositiveRate, result.FlaggedIndices.Count,
             result.InferredTarget?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", result.SuspectIndices.Count, clock.Elapsed.TotalSeconds);
@@ -187,6 +194,16 @@ public sealed class PoisonScanner
             trapped.train(trappedWasTraining);
             replaced.train(replacedWasTraining);
         }
+    }
+
+    private static float[] MeanOf(IEnumerable<float[]> arrays)
+    {
+        var list = arrays.ToList();
+        var mean = new float[list[0].Length];
+        foreach (var array in list)
+            for (int i = 0; i < mean.Length; i++) mean[i] += array[i];
+        for (int i = 0; i < mean.Length; i++) mean[i] /= list.Count;
+        return mean;
     }
 
     private static void Copy(Tensor logits, float[] into, long start, int classes)

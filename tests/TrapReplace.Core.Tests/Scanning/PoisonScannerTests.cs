@@ -116,7 +116,7 @@ public sealed class PoisonScannerTests
     }
 
     [Fact]
-    public void The_snapshot_scan_keeps_the_head_that_finds_most_poison_beyond_the_clean_rate_and_equals_a_scan_with_that_head()
+    public void The_snapshot_scan_keeps_the_candidate_that_finds_most_poison_beyond_the_clean_rate_and_each_equals_a_scan_with_that_head()
     {
         var f = Shared;
         var network = f.Replacement.Network;
@@ -125,23 +125,28 @@ public sealed class PoisonScannerTests
 
         var result = scanner.ScanSnapshots(f.Trapped, f.Replacement, f.Untrusted, f.Reference);
 
-        result.Candidates.Select(c => c.Epoch).Should().Equal([0, 1, 2, 3, 4, 5, f.Replacement.SelectedEpoch], "every snapshot, then the returned head");
+        result.Candidates.Select(c => c.Epoch).Should().Equal([0, 1, 2, 3, 4, 5, f.Replacement.SelectedEpoch, null], "every snapshot, the returned head, the ensemble");
         var kept = result.Candidates.Last(c => c.ExcessSuspects == result.Candidates.Max(x => x.ExcessSuspects));
         result.ScanEpoch.Should().Be(kept.Epoch);
+        result.ScannedWithEnsemble.Should().Be(kept.Epoch is null);
         result.SuspectIndices.Should().HaveCount(kept.Suspects);
+        result.Predictions.Should().HaveCount(f.Untrusted.Count);
         result.InferredTarget.Should().Be(Target);
         kept.ExcessSuspects.Should().BeApproximately(result.SuspectIndices.Count - (result.ReferenceFalsePositiveRate * result.Classes[Target].Labelled), 1e-9);
         foreach (var (name, value) in network.Head.Module.state_dict())
             value.eq(before[name]).all().item<bool>().Should().BeTrue($"the replaced network's head ({name}) is restored");
 
-        // The same decision as scanning the whole network with that head loaded (one stem pass shared is only a shortcut).
-        f.Replacement.Snapshots.Single(s => s.Epoch == kept.Epoch).LoadInto(network);
+        // Each snapshot's candidate is the decision of scanning the whole network with that head loaded (one stem pass
+        // shared by all heads is only a shortcut).
+        var snapshot = f.Replacement.Snapshots[2];
+        snapshot.LoadInto(network);
         try
         {
             var direct = scanner.Scan(f.Trapped, network, f.Untrusted, f.Reference);
-            result.Threshold.Should().Be(direct.Threshold);
-            result.SuspectIndices.Should().Equal(direct.SuspectIndices);
-            result.Predictions.Should().Equal(direct.Predictions);
+            var candidate = result.Candidates.Single(c => c.Epoch == snapshot.Epoch);
+            candidate.Threshold.Should().Be(direct.Threshold);
+            candidate.Suspects.Should().Be(direct.SuspectIndices.Count);
+            candidate.InferredTarget.Should().Be(direct.InferredTarget);
         }
         finally
         {
