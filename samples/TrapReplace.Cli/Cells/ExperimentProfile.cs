@@ -110,9 +110,10 @@ public sealed record ExperimentProfile(
     };
 
     /// <summary>
-    /// Stem cleansing (<c>trap-cleanse</c>): stage 1 continued for a twelfth of its epochs (5 in <c>full</c>) with the trap
-    /// loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the replaced head; then the reference
-    /// stage 2 again, selecting its epoch by validation accuracy minus the label-free attack estimate.
+    /// Stem cleansing (<c>trap-cleanse</c>), two rounds of: stage 1 continued for a twelfth of its epochs (5 in
+    /// <c>full</c>) with the trap loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the
+    /// scanning head; then the reference stage 2 again, selecting its epoch by validation accuracy minus the label-free
+    /// attack estimate; then (after the first round) a new scan whose suspects join the next round.
     /// </summary>
     public StemCleansingOptions CleanseOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32)
     {
@@ -120,7 +121,8 @@ public sealed record ExperimentProfile(
         replace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
         var resume = Stage1Options(trap: true, seed, threads, device, channelsLast, precision);
         resume.Epochs = Math.Max(1, Stage1Epochs / 12);
-        return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace };
+        var scan = new Scanning.PoisonScanOptions { Threads = threads, Device = device, ChannelsLast = channelsLast };
+        return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace, Scan = scan, Rounds = 2 };
     }
 
     /// <summary>

@@ -110,7 +110,17 @@ internal sealed class TrapCleanse : ICellDefense
         json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
         json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
         json["selected_estimated_attack_success"] = estimate;
-        int epochs = replaceOptions.Epochs + options.Continue.Epochs + options.Replace.Epochs;
+        json["rounds"] = new JsonArray(cleansed.Rounds.Select(r => (JsonNode)new JsonObject
+        {
+            ["round"] = r.Round,
+            ["suspects"] = r.Suspects,
+            ["new_suspects"] = r.NewSuspects,
+            ["validation_accuracy"] = r.ValidationAccuracy,
+            ["estimated_attack_success"] = r.EstimatedAttackSuccess,
+            ["seconds"] = r.Seconds,
+        }).ToArray());
+        json["suspects_cleansed"] = cleansed.SuspectCount;
+        int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
         // Never worse than Trap and Replace on what the defender can see: a cleansing that costs more than
         // MaxValidationLoss of validation accuracy (a wrong target relabels clean samples) is undone.
         if (cleansed.Replacement.ValidationAccuracy < first.ValidationAccuracy - MaxValidationLoss)

@@ -12,10 +12,10 @@ using static TorchSharp.torch;
 namespace TrapReplace.Cleansing;
 
 /// <summary>The outcome of stem cleansing. Disposing it disposes both networks.</summary>
-/// <param name="Continued">The continued stage 1 on the cleansed set (its network carries the cleansed stem).</param>
-/// <param name="Replacement">The second head replacement: the defended network.</param>
+/// <param name="Continued">The last round's continued stage 1 on the cleansed set (its network carries the cleansed stem).</param>
+/// <param name="Replacement">The last round's head replacement: the defended network.</param>
 /// <param name="Mode">What was done with the suspects.</param>
-/// <param name="SuspectCount">How many suspects were removed or relabelled.</param>
+/// <param name="SuspectCount">How many suspects were removed or relabelled (all rounds, the held-out ones included).</param>
 /// <param name="RelabelledToOtherClass">Suspects whose new label differs from the given one (relabel mode).</param>
 /// <param name="Seconds">Wall time of the whole cleansing.</param>
 public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadReplacementResult Replacement, CleansingMode Mode, int SuspectCount,
@@ -23,6 +23,9 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
 {
     /// <summary>The suspects kept out of the continued training to estimate attack success on (indices into the untrusted set).</summary>
     public IReadOnlyList<int> EstimateSuspects { get; init; } = [];
+
+    /// <summary>What each round did, first to last.</summary>
+    public IReadOnlyList<CleansingRound> Rounds { get; init; } = [];
 
     /// <summary>The defended network: cleansed stem, new head.</summary>
     public TrapNetwork Defended => Replacement.Network;
@@ -35,12 +38,23 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     }
 }
 
+/// <summary>One round of stem cleansing.</summary>
+/// <param name="Round">1 for the first.</param>
+/// <param name="Suspects">Suspects cleansed in this round (all so far).</param>
+/// <param name="NewSuspects">Suspects this round's scan added (0 after the last round).</param>
+/// <param name="ValidationAccuracy">Validation accuracy of the round's replaced head.</param>
+/// <param name="EstimatedAttackSuccess">The label-free attack estimate of the round's replaced head.</param>
+/// <param name="Seconds">Wall time of the round.</param>
+public sealed record CleansingRound(int Round, int Suspects, int NewSuspects, double? ValidationAccuracy, double? EstimatedAttackSuccess, double Seconds);
+
 /// <summary>
 /// Repairs a stem that learned the trigger, using the poison scan's suspects: continues stage 1 (trap loss) from the
 /// trapped network on the untrusted set with the suspects removed or relabelled by the scanning head, then replaces
 /// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate (the
-/// share of held-out suspects the new head assigns to the inferred target). Sees only the untrusted set, the holdout,
-/// the trapped network and the scan.
+/// share of held-out suspects the new head assigns to the inferred target). With more than one round, each round
+/// scans again with its continued network and its new head, adds the suspects found (poison the first scan missed
+/// is still learned under its poisoned label while a cleaner head refuses it) and continues from where the last round
+/// ended. Sees only the untrusted set, the holdout, the trapped network and the scan.
 /// </summary>
 public sealed class StemCleanser
 {
@@ -89,63 +103,110 @@ public sealed class StemCleanser
             throw new ArgumentException("the scan holds no predictions to relabel the suspects with; make it with PoisonScanner", nameof(scan));
         var clock = Stopwatch.StartNew();
         var device = Optimization.ResolveDevice(options.Replace.Device);
+        int target = scan.InferredTarget ?? -1;
 
         // Suspects set aside for the attack estimate stay out of the continued training altogether: the stem never
         // sees them again, so the estimate on them is not flattered by what the continued training taught it.
         var estimateSet = EstimateSet(scan);
-        var (cleansed, relabelled) = CleansedSet(untrusted, scan, estimateSet);
-        TrapTrainingResult continued;
-        using (cleansed)
-        {
-            var trainer = new TrapTrainer(options.Continue, loggerFactory.CreateLogger<TrapTrainer>());
-            trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
-            trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
-            continued = trainer.FineTune(trapped, backbone, cleansed, cancellationToken);
-        }
+        var probe = estimateSet.Count == 0 ? null : scan with { SuspectIndices = estimateSet };
+        var suspects = new SortedSet<int>(scan.SuspectIndices.Except(estimateSet));
+        var newLabels = new Dictionary<int, int>();
+        if (options.Mode == CleansingMode.RelabelSuspects)
+            foreach (var i in suspects) newLabels[i] = scan.Predictions[i];
 
+        var rounds = new List<CleansingRound>();
+        TrapTrainingResult? continued = null;
+        HeadReplacementResult? replacement = null;
+        int relabelled = 0;
         try
         {
-            var probe = estimateSet.Count == 0 ? null : scan with { SuspectIndices = estimateSet };
-            var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
+            for (int round = 1; round <= options.Rounds; round++)
             {
-                AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateAttackSuccess(network, untrusted, probe, device, options.Replace.ChannelsLast),
-            };
-            replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
-            replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
-            var replacement = replacer.Fit(continued.Network, backbone, holdout, cancellationToken);
-            return new StemCleansingResult(continued, replacement, options.Mode, scan.SuspectIndices.Count, relabelled, clock.Elapsed.TotalSeconds)
+                var roundClock = Stopwatch.StartNew();
+                var start = continued?.Network ?? trapped;
+                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet);
+                relabelled = changed;
+                TrapTrainingResult next;
+                using (cleansed)
+                {
+                    var trainer = new TrapTrainer(options.Continue, loggerFactory.CreateLogger<TrapTrainer>());
+                    trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
+                    trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+                    next = trainer.FineTune(start, backbone, cleansed, cancellationToken);
+                }
+                continued?.Network.Dispose();
+                continued = next;
+                if (replacement is not null)
+                {
+                    replacement.Network.Dispose();
+                    replacement.DisposeSnapshots();
+                }
+
+                var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
+                {
+                    AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateAttackSuccess(network, untrusted, probe, device, options.Replace.ChannelsLast),
+                };
+                replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
+                replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+                replacement = replacer.Fit(continued.Network, backbone, holdout, cancellationToken);
+                var selected = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch);
+
+                int added = 0;
+                if (round < options.Rounds && replacement.ValidationIndices.Count > 0)
+                {
+                    using var reference = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
+                    var rescan = new PoisonScanner(options.Scan).ScanSnapshots(continued.Network, replacement, untrusted, reference, cancellationToken);
+                    if (rescan.InferredTarget == target)
+                    {
+                        var held = estimateSet.ToHashSet();
+                        foreach (var i in rescan.SuspectIndices)
+                        {
+                            if (held.Contains(i) || !suspects.Add(i)) continue;
+                            added++;
+                            if (options.Mode == CleansingMode.RelabelSuspects) newLabels[i] = rescan.Predictions[i];
+                        }
+                    }
+                }
+                rounds.Add(new CleansingRound(round, suspects.Count + estimateSet.Count, added, replacement.ValidationAccuracy, selected?.EstimatedAttackSuccess,
+                    roundClock.Elapsed.TotalSeconds));
+                if (added == 0) break;
+            }
+
+            return new StemCleansingResult(continued!, replacement!, options.Mode, suspects.Count + estimateSet.Count, relabelled, clock.Elapsed.TotalSeconds)
             {
                 EstimateSuspects = estimateSet,
+                Rounds = rounds,
             };
         }
         catch
         {
-            continued.Network.Dispose();
+            continued?.Network.Dispose();
+            replacement?.Network.Dispose();
+            replacement?.DisposeSnapshots();
             throw;
         }
     }
 
-    // The untrusted set without the estimate's suspects, and without the other suspects too (remove mode) or with
-    // them relabelled by the scanning head (relabel mode).
-    private (ImageDataset Set, int Relabelled) CleansedSet(ImageDataset untrusted, PoisonScanResult scan, IReadOnlyList<int> estimateSet)
+    // The untrusted set without the held-out suspects, and without the other suspects too (remove mode) or with
+    // them relabelled by the scanning heads (relabel mode).
+    private (ImageDataset Set, int Relabelled) CleansedSet(ImageDataset untrusted, IReadOnlySet<int> suspects, IReadOnlyDictionary<int, int> newLabels,
+        IReadOnlyList<int> estimateSet)
     {
         var heldOut = estimateSet.ToHashSet();
-        var suspects = scan.SuspectIndices.Where(i => !heldOut.Contains(i)).ToArray();
         if (options.Mode == CleansingMode.RemoveSuspects)
-        {
-            var drop = suspects.Concat(heldOut).ToHashSet();
-            return (untrusted.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !drop.Contains(i)).ToArray(), untrusted.Name + "-cleansed"), 0);
-        }
+            return (untrusted.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !heldOut.Contains(i) && !suspects.Contains(i)).ToArray(),
+                untrusted.Name + "-cleansed"), 0);
 
         var labels = untrusted.LabelArray();
         int changed = 0;
         foreach (var i in suspects)
         {
-            if (labels[i] != scan.Predictions[i]) changed++;
-            labels[i] = scan.Predictions[i];
+            if (heldOut.Contains(i)) continue;
+            if (labels[i] != newLabels[i]) changed++;
+            labels[i] = newLabels[i];
         }
-        using var newLabels = tensor(labels);
-        var relabelled = ImageDataset.FromTensors(untrusted.Images, newLabels, untrusted.ClassNames, untrusted.Name + "-relabelled");
+        using var labelTensor = tensor(labels);
+        var relabelled = ImageDataset.FromTensors(untrusted.Images, labelTensor, untrusted.ClassNames, untrusted.Name + "-relabelled");
         if (heldOut.Count == 0) return (relabelled, changed);
         using (relabelled)
             return (relabelled.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !heldOut.Contains(i)).ToArray(), relabelled.Name), changed);

@@ -1,4 +1,5 @@
 using TrapReplace.Replacement;
+using TrapReplace.Scanning;
 using TrapReplace.Training;
 
 namespace TrapReplace.Cleansing;
@@ -32,6 +33,13 @@ public sealed class StemCleansingOptions
     /// </summary>
     public HeadReplacerOptions Replace { get; set; } = new() { Selection = HeadSelection.BestValidationMinusEstimatedAttack };
 
+    /// <summary>Rounds of continue, replace and scan again; each round adds the suspects its scan finds, and cleansing
+    /// stops early when a round finds none. <value>Default 2.</value></summary>
+    public int Rounds { get; set; } = 2;
+
+    /// <summary>The scan of every round after the first (<see cref="PoisonScanner.ScanSnapshots"/>). <value>Defaults.</value></summary>
+    public PoisonScanOptions Scan { get; set; } = new();
+
     /// <summary>Share of the suspects (seeded random) kept out of the continued training and used for the per-epoch
     /// attack estimate. <value>Default 0.2.</value></summary>
     public double EstimateFraction { get; set; } = 0.2;
@@ -44,6 +52,9 @@ public sealed class StemCleansingOptions
     {
         var errors = new List<string>();
         if (!Enum.IsDefined(Mode)) errors.Add($"Mode must be one of {string.Join(", ", Enum.GetNames<CleansingMode>())}; got {Mode}.");
+        if (Rounds < 1) errors.Add($"Rounds must be >= 1; got {Rounds}.");
+        if (Scan is null) errors.Add("Scan must be set.");
+        else errors.AddRange(Scan.Validate().Select(e => "Scan." + e));
         if (!(EstimateFraction >= 0 && EstimateFraction < 1)) errors.Add($"EstimateFraction must be in [0, 1); got {EstimateFraction}.");
         if (EstimateSamples < 1) errors.Add($"EstimateSamples must be >= 1; got {EstimateSamples}.");
         if (Continue is null) errors.Add("Continue must be set.");
@@ -62,6 +73,8 @@ public sealed class StemCleansingOptions
         Mode = Mode,
         Continue = Continue?.Clone()!,
         Replace = Replace?.Clone()!,
+        Rounds = Rounds,
+        Scan = Scan?.Clone()!,
         EstimateFraction = EstimateFraction,
         EstimateSamples = EstimateSamples,
     };

@@ -13,6 +13,7 @@ public sealed class StemCleanserTests
     private static StemCleansingOptions Small(CleansingMode mode) => new()
     {
         Mode = mode,
+        Rounds = 1,
         Continue = new TrapTrainerOptions { Epochs = 2, BatchSize = 32, LearningRate = 3e-3, Threads = 2 },
         Replace = new HeadReplacerOptions
         {
@@ -51,6 +52,33 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
+    public void A_second_round_scans_the_continued_network_and_adds_what_it_finds()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+        var options = Small(CleansingMode.RelabelSuspects);
+        options.Rounds = 2;
+        options.Scan = new PoisonScanOptions { Threads = 2 };
+        var stages = new List<string>();
+        var cleanser = new StemCleanser(options);
+        cleanser.EpochCompleted += (_, e) => stages.Add(e.Stage);
+
+        using var result = cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+
+        result.Rounds.Should().NotBeEmpty().And.HaveCountLessThanOrEqualTo(2);
+        result.Rounds[0].Suspects.Should().Be(scan.SuspectIndices.Count, "the first round cleanses the first scan's suspects");
+        result.SuspectCount.Should().Be(scan.SuspectIndices.Count + result.Rounds.Sum(r => r.NewSuspects));
+        stages.Should().Equal(Enumerable.Repeat(new[] { "trap", "trap", "replace", "replace", "replace" }, result.Rounds.Count).SelectMany(x => x),
+            "each round continues stage 1, then replaces the head");
+        if (result.Rounds.Count == 2)
+            result.Rounds[0].NewSuspects.Should().BeGreaterThan(0, "a second round runs only when the first one's scan found more");
+        else
+            result.Rounds[0].NewSuspects.Should().Be(0, "cleansing stops when a round finds nothing new");
+        result.Rounds[^1].NewSuspects.Should().Be(0);
+        result.Replacement.ValidationAccuracy.Should().Be(result.Rounds[^1].ValidationAccuracy);
+    }
+
+    [Fact]
     public void The_trapped_network_is_not_modified()
     {
         var f = PoisonedSynthetic.Shared;
@@ -82,7 +110,8 @@ public sealed class StemCleanserTests
         options.Replace.ValidationFraction = 2;
         options.EstimateSamples = 0;
         options.EstimateFraction = 1;
+        options.Rounds = 0;
         FluentActions.Invoking(() => new StemCleanser(options)).Should().Throw<OptionsValidationException>()
-            .Which.Failures.Should().Contain(m => m.StartsWith("Continue.Epochs")).And.Contain(m => m.StartsWith("Replace.")).And.Contain(m => m.StartsWith("EstimateSamples")).And.Contain(m => m.StartsWith("EstimateFraction"));
+            .Which.Failures.Should().Contain(m => m.StartsWith("Continue.Epochs")).And.Contain(m => m.StartsWith("Replace.")).And.Contain(m => m.StartsWith("EstimateSamples")).And.Contain(m => m.StartsWith("EstimateFraction")).And.Contain(m => m.StartsWith("Rounds"));
     }
 }
