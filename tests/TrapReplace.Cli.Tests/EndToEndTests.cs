@@ -93,9 +93,15 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         scan["precision"]!.GetValue<double>().Should().BeInRange(0, 1);
         scan["recall"]!.GetValue<double>().Should().BeInRange(0, 1);
         scan["target_correct"].Should().NotBeNull();
+        bool attempted = scan["inferred_target"] is not null;
         bool cleansed = defense["cleansed"]!.GetValue<bool>();
-        cleansed.Should().Be(scan["inferred_target"] is not null, "the stem is cleansed exactly when the scan inferred a target");
-        result.Curves.Where(c => c.Phase == "defense").Should().HaveCount(cleansed ? 3 : 1, "first replacement, continued stage 1, second replacement");
+        if (attempted)
+            cleansed.Should().Be(defense["cleansing_undone_because"] is null, "a cleansing is kept unless it cost too much validation accuracy");
+        else
+            (cleansed, defense["cleansing_skipped_because"] is null).Should().Be((false, false), "without a target there is nothing to cleanse");
+        int rounds = attempted ? defense["rounds"]!.AsArray().Count : 0;
+        if (attempted) rounds.Should().BeInRange(1, 2);
+        result.Curves.Where(c => c.Phase == "defense").Should().HaveCount(1 + (2 * rounds), "first replacement, then per round a continued stage 1 and a replacement");
         result.Undefended.Should().NotBeNull("the trapped head is the reference");
     }
 
