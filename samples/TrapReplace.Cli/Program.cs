@@ -3,5 +3,9 @@
 // dotnet run -c Release --project samples/TrapReplace.Cli -- matrix --shard 1/4
 // dotnet run -c Release --project samples/TrapReplace.Cli -- report --results results
 using TrapReplace.Cli;
+using TrapReplace.Runtime;
 
+// This process exists to train: keep glibc from handing libtorch's freed tensor memory back to the kernel after
+// every step (opt-in for library users because it changes the whole process's allocator; docs/performance.md).
+TorchRuntime.RetainNativeMemory = true;
 return await CommandLine.InvokeAsync(args).ConfigureAwait(false);

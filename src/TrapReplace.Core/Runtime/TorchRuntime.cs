@@ -8,11 +8,12 @@ namespace TrapReplace.Runtime;
 public static class TorchRuntime
 {
     /// <summary>
-    /// Whether entry points call <see cref="NativeHeap.RetainFreedMemory"/> (default <c>true</c>: on Linux CPU
-    /// training it is the single largest speed-up, see docs/performance.md). Set to <c>false</c> before the first
-    /// training call to leave the C allocator's defaults, e.g. in a long-lived server that must give memory back.
+    /// Whether entry points call <see cref="NativeHeap.RetainFreedMemory"/>. Opt-in (default <c>false</c>), because it
+    /// changes the whole host process's C allocator: a library must not do that behind its caller's back. On Linux
+    /// CPU training it is the single largest speed-up (about 2-2.5x, docs/performance.md), so a process that mainly
+    /// trains should set it to <c>true</c> before its first training call; the runner and the benchmarks do.
     /// </summary>
-    public static bool RetainNativeMemory { get; set; } = true;
+    public static bool RetainNativeMemory { get; set; }
 
     /// <summary>Pins libtorch's intra-op thread count when <paramref name="threads"/> is positive, and tunes the native heap.</summary>
     public static void Prepare(int threads)
