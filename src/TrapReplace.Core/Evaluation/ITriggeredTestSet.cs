@@ -19,8 +19,10 @@ public interface ITriggeredTestSet
     int TargetClass { get; }
 }
 
-/// <summary>A plain <see cref="ITriggeredTestSet"/> over tensors the caller owns.</summary>
+/// <summary>A plain <see cref="ITriggeredTestSet"/> over tensors the caller owns (for example an attack's triggered
+/// test set: <c>new TriggeredImages(set.Images, set.TrueLabels, set.TargetClass)</c>). Named apart from the attack
+/// assembly's <c>TriggeredTestSet</c> so code that imports both namespaces compiles without aliases.</summary>
 /// <param name="Images">Triggered images, (N, 3, H, W) float32 in [0, 1].</param>
 /// <param name="TrueLabels">True labels (N) int64.</param>
 /// <param name="TargetClass">Attack target.</param>
-public sealed record TriggeredTestSet(Tensor Images, Tensor TrueLabels, int TargetClass) : ITriggeredTestSet;
+public sealed record TriggeredImages(Tensor Images, Tensor TrueLabels, int TargetClass) : ITriggeredTestSet;

@@ -36,7 +36,7 @@ public sealed class EvaluatorTests
         for (int i = 0; i < 5; i++) triggeredImages[i, 0, 0, 0] = predicted[i] / 255f;
         using var trueLabels = tensor(new long[] { 1, 2, 3, 2, 4 });
 
-        var report = Evaluator.Evaluate(model, clean, new TriggeredTestSet(triggeredImages, trueLabels, 0), batchSize: 3);
+        var report = Evaluator.Evaluate(model, clean, new TriggeredImages(triggeredImages, trueLabels, 0), batchSize: 3);
 
         report.CleanAccuracy.Should().Be(4.0 / 7);
         report.AttackSuccessRate.Should().Be(3.0 / 5);
@@ -54,7 +54,7 @@ public sealed class EvaluatorTests
         using var clean = Images([1], [1]);
         using var images = zeros(2, 3, 4, 4);
         using var labels = tensor(new long[] { 0, 1 });
-        var act = () => Evaluator.Evaluate(model, clean, new TriggeredTestSet(images, labels, 0));
+        var act = () => Evaluator.Evaluate(model, clean, new TriggeredImages(images, labels, 0));
         act.Should().Throw<ArgumentException>().WithMessage("*target-class (0)*");
     }
 
