@@ -155,7 +155,7 @@ public sealed class HeadReplacer
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
 
-        var optionsJson = JsonSerializer.Serialize(options, TrainingJson.Options);
+        var optionsJson = Checkpoint.Identity(options, o => { var copy = o.Clone(); copy.CheckpointDirectory = null; copy.Resume = true; return copy; });
         string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
         string? bestPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, BestCheckpointFileName);
         var history = new List<EpochRecord>();

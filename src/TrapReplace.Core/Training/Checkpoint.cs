@@ -58,6 +58,14 @@ internal static class Checkpoint
     public static CheckpointHeader ReadHeader(string path) => Read(path, null, null);
 
     /// <summary>
+    /// What a checkpoint must match to be resumed: the options, serialised without where the checkpoint lives or
+    /// whether to resume (<paramref name="withoutLocation"/> clears those), so a results folder that moved to
+    /// another path or machine still resumes.
+    /// </summary>
+    internal static string Identity<T>(T options, Func<T, T> withoutLocation) =>
+        System.Text.Json.JsonSerializer.Serialize(withoutLocation(options), TrainingJson.Options);
+
+    /// <summary>
     /// Restores <paramref name="model"/> and <paramref name="optimizer"/> from <paramref name="path"/> when resuming
     /// is asked for and the file exists; returns its header, or null when starting fresh. A checkpoint written by
     /// another stage or with other options is refused rather than silently mixed in. A damaged one (truncated, failing

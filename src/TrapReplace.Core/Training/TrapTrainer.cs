@@ -112,7 +112,7 @@ public sealed class TrapTrainer
         if (loader.BatchesPerEpoch == 0)
             throw new ArgumentException($"the training set has {untrusted.Count} samples, fewer than one batch of {options.BatchSize}", nameof(untrusted));
 
-        var optionsJson = JsonSerializer.Serialize(options, TrainingJson.Options);
+        var optionsJson = Checkpoint.Identity(options, o => { var copy = o.Clone(); copy.CheckpointDirectory = null; copy.Resume = true; return copy; });
         string? checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
         var history = new List<EpochRecord>();
         int startEpoch = 0;

@@ -12,7 +12,11 @@ public sealed class TrapTrainerTests : IDisposable
 {
     private readonly string directory = Directory.CreateTempSubdirectory("trap-trainer").FullName;
 
-    public void Dispose() => Directory.Delete(directory, recursive: true);
+    public void Dispose()
+    {
+        foreach (var folder in new[] { directory, directory + "-moved" })
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
 
     private static TrapTrainerOptions Small(int epochs = 2) => new()
     {
@@ -64,7 +68,7 @@ public sealed class TrapTrainerTests : IDisposable
     }
 
     [Fact]
-    public void A_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run()
+    public void A_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run_even_from_a_moved_folder()
     {
         using var train = Synthetic.ColourClasses(96, seed: 3);
         var backbone = new WideResNet16Backbone(4);
@@ -81,6 +85,10 @@ public sealed class TrapTrainerTests : IDisposable
             interrupted.Should().Throw<OperationCanceledException>();
         }
         File.Exists(Path.Combine(directory, TrapTrainer.CheckpointFileName)).Should().BeTrue();
+        // The results folder moves (another path, another machine): the checkpoint still resumes there.
+        var moved = directory + "-moved";
+        Directory.Move(directory, moved);
+        options.CheckpointDirectory = moved;
         var resumedEpochs = new List<int>();
         var second = new TrapTrainer(options);
         second.EpochCompleted += (_, e) => resumedEpochs.Add(e.Record.Epoch);
