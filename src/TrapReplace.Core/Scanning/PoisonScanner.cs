@@ -295,14 +295,7 @@ public sealed class PoisonScanner
         if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
         using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
         var logProbabilities = Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast);
-        int classes = untrusted.ClassCount, hits = 0;
-        for (int i = 0; i < suspects.Count; i++)
-        {
-            int best = 0;
-            for (int c = 1; c < classes; c++)
-                if (logProbabilities[(i * classes) + c] > logProbabilities[(i * classes) + best]) best = c;
-            if (best == target) hits++;
-        }
+        int hits = Argmax(logProbabilities, untrusted.ClassCount).Count(c => c == target);
         return (double)hits / suspects.Count;
     }
 
