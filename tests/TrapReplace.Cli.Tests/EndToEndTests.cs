@@ -54,6 +54,15 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         root.GetProperty("versions").GetProperty("torch_sharp").GetString().Should().StartWith("0.107");
         root.GetProperty("versions").GetProperty("libtorch").GetString().Should().Be("2.10.0");
         root.GetProperty("curves").GetArrayLength().Should().Be(2, "one stage-1 epoch and one defense epoch");
+        var exact = root.GetProperty("exact_test");
+        exact.GetProperty("records").GetString().Should().Be("0-999");
+        exact.GetProperty("test_count").GetInt32().Should().BeInRange(1, 299, "some but not all of the 300 selected test images lie in records 0-999");
+        exact.GetProperty("triggered_count").GetInt32().Should().BeLessThan(exact.GetProperty("test_count").GetInt32());
+        var exactUndefended = exact.GetProperty("undefended");
+        double expectedDer = (Math.Max(0, exactUndefended.GetProperty("attack_success_rate").GetDouble() - exact.GetProperty("attack_success_rate").GetDouble())
+            - Math.Max(0, exactUndefended.GetProperty("clean_accuracy").GetDouble() - exact.GetProperty("clean_accuracy").GetDouble()) + 1) / 2;
+        exact.GetProperty("der").GetDouble().Should().BeApproximately(expectedDer, 1e-12);
+        root.GetProperty("options").GetProperty("data").GetProperty("test_file_sha256").GetString().Should().MatchRegex("^[0-9a-f]{64}$");
     }
 
     [Theory]

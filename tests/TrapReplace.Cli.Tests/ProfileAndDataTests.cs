@@ -1,5 +1,6 @@
 using TrapReplace.Cli.Cells;
 using TrapReplace.Models;
+using TrapReplace.Data;
 
 namespace TrapReplace.Cli.Tests;
 
@@ -67,5 +68,26 @@ public sealed class ProfileAndDataTests
         var curve = experiment.CurveTest.Images.reshape(experiment.CurveTest.Count, -1);
         for (long i = 0; i < curve.shape[0]; i += 17)
             test.eq(curve[i]).all(1).any().item<bool>().Should().BeTrue($"curve image {i} comes from the test selection");
+    }
+
+    [Fact]
+    public async Task The_exact_test_subset_is_the_test_selection_within_records_0_to_999_and_the_test_file_is_identified()
+    {
+        // Class-sorted: records 0-999 are exactly the 1,000 images of class 0, so the subset must be the 30 selected ones.
+        using var data = SyntheticCifar10.WithClassSortedTest();
+        var location = new DataLocation(data.Root, "--data", false, null);
+
+        using var experiment = await ExperimentData.LoadAsync("cifar10", location, ExperimentProfile.Smoke, CancellationToken.None);
+
+        experiment.ExactTest.Should().NotBeNull();
+        experiment.ExactTest!.Count.Should().Be(30, "the smoke profile selects 30 test images per class");
+        experiment.ExactTest.LabelArray().Should().OnlyContain(l => l == 0);
+        var test = experiment.Test.Images.reshape(experiment.Test.Count, -1);
+        var exact = experiment.ExactTest.Images.reshape(experiment.ExactTest.Count, -1);
+        for (long i = 0; i < exact.shape[0]; i += 7)
+            test.eq(exact[i]).all(1).any().item<bool>().Should().BeTrue($"exact image {i} comes from the test selection");
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        var expected = Convert.ToHexStringLower(sha.ComputeHash(File.ReadAllBytes(Path.Combine(data.Root, "cifar-10-batches-bin", "test_batch.bin"))));
+        experiment.TestFile.Should().Be(new TestFileCheck(Path.Combine(data.Root, "cifar-10-batches-bin", "test_batch.bin"), expected, false));
     }
 }

@@ -35,6 +35,9 @@ internal sealed class AttackSetup : IDisposable
     /// <summary>Triggered non-target images of the curve subset (measured after every epoch); null without an attack.</summary>
     public ITriggeredTestSet? CurveTriggered { get; private init; }
 
+    /// <summary>Triggered non-target images of <see cref="ExperimentData.ExactTest"/>; null without an attack or exact subset.</summary>
+    public ITriggeredTestSet? ExactTriggered { get; private init; }
+
     /// <summary>Images poisoned in the training set (WaNet poisons per batch: 0).</summary>
     public int PoisonedCount { get; private init; }
 
@@ -72,6 +75,12 @@ internal sealed class AttackSetup : IDisposable
         var triggeredSet = attack.CreateTriggeredTestSet(testImages, data.Test.Labels);
         using var curveImages = data.CurveTest.ImagesAsFloat();
         var curveSet = attack.CreateTriggeredTestSet(curveImages, data.CurveTest.Labels);
+        TriggeredTestSet? exactSet = null;
+        if (data.ExactTest is { Count: > 0 } exactTest)
+        {
+            using var exactImages = exactTest.ImagesAsFloat();
+            exactSet = attack.CreateTriggeredTestSet(exactImages, exactTest.Labels);
+        }
         var options = new JsonObject
         {
             ["name"] = spec.Attack,
@@ -92,12 +101,14 @@ internal sealed class AttackSetup : IDisposable
                 BatchTransform = new BatchPoisonerTransform(poisoner),
                 Triggered = new TriggeredSetAdapter(triggeredSet),
                 CurveTriggered = new TriggeredSetAdapter(curveSet),
+                ExactTriggered = exactSet is null ? null : new TriggeredSetAdapter(exactSet),
                 PoisonedCount = 0,
                 RatioOf = "PerBatch",
                 Options = options,
             };
             setup.owned.Add(triggeredSet);
             setup.owned.Add(curveSet);
+            if (exactSet is not null) setup.owned.Add(exactSet);
             return setup;
         }
 
@@ -112,6 +123,7 @@ internal sealed class AttackSetup : IDisposable
             {
                 triggeredSet.Dispose();
                 curveSet.Dispose();
+                exactSet?.Dispose();
                 throw new UsageException($"--attack {spec.Attack} with --ratio {spec.ResolvedRatio}: {e.Message}");
             }
         }
@@ -122,6 +134,7 @@ internal sealed class AttackSetup : IDisposable
             {
                 Triggered = new TriggeredSetAdapter(triggeredSet),
                 CurveTriggered = new TriggeredSetAdapter(curveSet),
+                ExactTriggered = exactSet is null ? null : new TriggeredSetAdapter(exactSet),
                 PoisonedCount = poisoned.PoisonedIndices.Count,
                 PoisonedIndices = poisoned.PoisonedIndices.ToArray(),
                 RatioOf = policy.Denominator.ToString(),
@@ -129,6 +142,7 @@ internal sealed class AttackSetup : IDisposable
             };
             setup.owned.Add(triggeredSet);
             setup.owned.Add(curveSet);
+            if (exactSet is not null) setup.owned.Add(exactSet);
             return setup;
         }
     }

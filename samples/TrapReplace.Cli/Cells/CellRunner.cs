@@ -52,10 +52,13 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var (stage1Network, stage1, reused) = GetOrTrainStage1(stage1Spec, profile, data, backbone, attack.TrainingSet, attack.BatchTransform,
             attack.Triggered, curveTriggered, cache, device, cancellationToken);
         using var trapped = stage1Network;
+        // Measured here rather than cached with stage 1, so networks trained before the exact subset existed get it too.
+        var exactUndefended = EvaluateExact(trapped, data, attack, device);
 
         var curves = new List<CurvePoint>(stage1.Curves);
         DefenseOutcome? outcome = null;
         EvaluationReport? defendedReport = null;
+        EvaluationReport? exactDefended = null;
         double evaluationSeconds = stage1.EvaluationSeconds;
         if (DefenseCatalog.Find(spec.Defense) is { } defense)
         {
@@ -80,6 +83,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 observer.Note("evaluating the defended model on the test set");
                 var clock = Stopwatch.StartNew();
                 defendedReport = Evaluator.Evaluate(outcome.Network, data.Test, attack.Triggered, device, channelsLast: settings.ChannelsLast);
+                exactDefended = EvaluateExact(outcome.Network, data, attack, device);
                 evaluationSeconds = clock.Elapsed.TotalSeconds;
             }
             if (outcome.IsolatedIndices is { Count: > 0 } isolated && attack.PoisonedIndices is { } poisonedIndices)
@@ -94,9 +98,16 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
 
         var undefended = stage1.Evaluation;
         var final = defendedReport is null ? undefended : Metrics.From(defendedReport);
-        double? der = defendedReport is not null && undefended.AttackSuccessRate is double asrBefore && final.AttackSuccessRate is double asrAfter
-            ? (Math.Max(0, asrBefore - asrAfter) - Math.Max(0, undefended.CleanAccuracy - final.CleanAccuracy) + 1) / 2
-            : null;
+        double? der = defendedReport is null ? null : Metrics.Der(undefended, final);
+        ExactTestMetrics? exact = exactUndefended is null || data.ExactTest is null ? null : new ExactTestMetrics(
+            Records: $"0-{Cifar10.ExactTestRecords - 1}",
+            TestCount: exactUndefended.CleanCount,
+            TriggeredCount: exactUndefended.TriggeredCount,
+            CleanAccuracy: (exactDefended ?? exactUndefended).CleanAccuracy,
+            AttackSuccessRate: (exactDefended ?? exactUndefended).AttackSuccessRate,
+            RobustAccuracy: (exactDefended ?? exactUndefended).RobustAccuracy,
+            Undefended: exactDefended is null ? null : Metrics.From(exactUndefended),
+            Der: exactDefended is null ? null : Metrics.Der(Metrics.From(exactUndefended), Metrics.From(exactDefended)));
         var options1 = new JsonObject
         {
             ["profile"] = JsonSerializer.SerializeToNode(profile, CellResult.Json),
@@ -108,6 +119,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 ["test_count"] = data.Test.Count,
                 ["curve_count"] = data.CurveTest.Count,
                 ["source"] = settings.Data.Source,
+                ["test_file_sha256"] = data.TestFile?.Sha256,
+                ["test_file_official"] = data.TestFile?.IsOfficial,
             },
             ["attack"] = attack.Options,
             ["stage1"] = stage1.Options.DeepClone(),
@@ -136,6 +149,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             RobustAccuracy = final.RobustAccuracy,
             Undefended = defendedReport is null ? null : undefended,
             Der = der,
+            ExactTest = exact,
             PerClassAccuracy = defendedReport?.PerClassAccuracy ?? stage1.PerClassAccuracy,
             TestCount = data.Test.Count,
             TriggeredCount = defendedReport?.TriggeredCount ?? stage1.TriggeredCount,
@@ -239,6 +253,10 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             options["checkpoint_directory"] = Path.GetRelativePath(settings.ResultsDirectory, folder);
         return options;
     }
+
+    // CIFAR-10's test records 0-999 hold the official images in every copy; null where there is no such subset.
+    private EvaluationReport? EvaluateExact(TrapNetwork network, ExperimentData data, AttackSetup attack, Device device) =>
+        data.ExactTest is { Count: > 0 } exact ? Evaluator.Evaluate(network, exact, attack.ExactTriggered, device, channelsLast: settings.ChannelsLast) : null;
 
     private CurvePoint MeasureEpoch(string phase, int epoch, EpochCompletedEventArgs e, ImageDataset curveTest, ITriggeredTestSet? curveTriggered, Device device)
     {

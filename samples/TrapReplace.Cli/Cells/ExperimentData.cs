@@ -8,12 +8,14 @@ public sealed class ExperimentData : IDisposable
     /// <summary>Seed of every split; fixed so that all cells of a matrix see the same images.</summary>
     public const int SplitSeed = 0;
 
-    private ExperimentData(ImageDataset untrusted, ImageDataset holdout, ImageDataset test, ImageDataset curveTest)
+    private ExperimentData(ImageDataset untrusted, ImageDataset holdout, ImageDataset test, ImageDataset curveTest, ImageDataset? exactTest, TestFileCheck? testFile)
     {
         Untrusted = untrusted;
         Holdout = holdout;
         Test = test;
         CurveTest = curveTest;
+        ExactTest = exactTest;
+        TestFile = testFile;
     }
 
     /// <summary>Untrusted training images before poisoning (the attack poisons these).</summary>
@@ -28,6 +30,13 @@ public sealed class ExperimentData : IDisposable
     /// <summary>A stratified subset of <see cref="Test"/>, measured after every epoch (stratified because test files
     /// can be class-sorted: CIFAR-10's test copy is grouped by class after record 999).</summary>
     public ImageDataset CurveTest { get; }
+
+    /// <summary>CIFAR-10: the selected test images among records 0-999, which hold the official test images unchanged in
+    /// every copy (<see cref="Cifar10.ExactTestRecords"/>); null for GTSRB, whose copies do not differ.</summary>
+    public ImageDataset? ExactTest { get; }
+
+    /// <summary>CIFAR-10: which test file was read and whether it is the official one; null for GTSRB.</summary>
+    public TestFileCheck? TestFile { get; }
 
     /// <summary>Loads the data set from <paramref name="root"/> (downloading into it when allowed) and applies the profile's splits.</summary>
     /// <exception cref="DataUnavailableException">The data is not there and cannot be downloaded.</exception>
@@ -50,9 +59,12 @@ public sealed class ExperimentData : IDisposable
         using (rest)
         {
             var untrusted = Stratified(rest, profile.UntrustedCount);
-            var test = Stratified(testAll, profile.TestCount);
+            var testIndices = StratifiedIndices(testAll, profile.TestCount);
+            var test = testAll.Subset(testIndices, testAll.Name);
             var curve = Stratified(test, profile.CurveCount, test.Name + "-curve");
-            return new ExperimentData(untrusted, holdout, test, curve);
+            if (dataset == "gtsrb") return new ExperimentData(untrusted, holdout, test, curve, null, null);
+            var exact = test.Subset(Enumerable.Range(0, testIndices.Length).Where(i => testIndices[i] < Cifar10.ExactTestRecords).ToArray(), test.Name + "-exact");
+            return new ExperimentData(untrusted, holdout, test, curve, exact, Cifar10.CheckTestFile(location.Directory));
         }
     }
 
@@ -63,16 +75,17 @@ public sealed class ExperimentData : IDisposable
         Holdout.Dispose();
         Test.Dispose();
         CurveTest.Dispose();
+        ExactTest?.Dispose();
     }
 
     // A stratified selection of `count` images (all of them when null or not fewer), in index order.
-    internal static ImageDataset Stratified(ImageDataset data, int? count, string? name = null)
-    {
-        if (count is not int n || n >= data.Count)
-            return data.Subset(Enumerable.Range(0, data.Count).ToArray(), name ?? data.Name);
-        var split = HoldoutSplit.Create(data.LabelArray(), (double)n / data.Count, SplitSeed);
-        return data.Subset(split.HoldoutIndices.Order().ToArray(), name ?? data.Name);
-    }
+    internal static ImageDataset Stratified(ImageDataset data, int? count, string? name = null) =>
+        data.Subset(StratifiedIndices(data, count), name ?? data.Name);
+
+    private static int[] StratifiedIndices(ImageDataset data, int? count) =>
+        count is not int n || n >= data.Count
+            ? Enumerable.Range(0, data.Count).ToArray()
+            : HoldoutSplit.Create(data.LabelArray(), (double)n / data.Count, SplitSeed).HoldoutIndices.Order().ToArray();
 
     private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, Action<string>? note,
         CancellationToken cancellationToken)

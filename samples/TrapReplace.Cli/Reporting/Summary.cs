@@ -21,6 +21,18 @@ public sealed record SummaryRow(
     Stat CleanAccuracy, Stat? AttackSuccessRate, Stat? RobustAccuracy, Stat? Der,
     Stat? UndefendedCleanAccuracy, Stat? UndefendedAttackSuccessRate, Stat DefenseSeconds, Stat TrainSeconds, IReadOnlyList<CellResult> Cells)
 {
+    /// <summary>CA on the exact test records (<see cref="CellResult.ExactTest"/>), over the seeds that have it.</summary>
+    public Stat? ExactCleanAccuracy => Stat.Of(Cells.Select(c => c.ExactTest?.CleanAccuracy));
+
+    /// <summary>ASR on the exact test records.</summary>
+    public Stat? ExactAttackSuccessRate => Stat.Of(Cells.Select(c => c.ExactTest?.AttackSuccessRate));
+
+    /// <summary>DER on the exact test records.</summary>
+    public Stat? ExactDer => Stat.Of(Cells.Select(c => c.ExactTest?.Der));
+
+    /// <summary>Undefended CA on the exact test records.</summary>
+    public Stat? ExactUndefendedCleanAccuracy => Stat.Of(Cells.Select(c => c.ExactTest?.Undefended?.CleanAccuracy));
+
     /// <summary>Groups results by data set, backbone, profile, attack (with target and ratio) and defense.</summary>
     public static IReadOnlyList<SummaryRow> Build(IEnumerable<CellResult> results) =>
         results

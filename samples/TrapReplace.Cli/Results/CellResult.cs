@@ -10,6 +10,13 @@ public sealed record Metrics(double CleanAccuracy, double? AttackSuccessRate, do
 {
     /// <summary>The three numbers of an evaluation report.</summary>
     public static Metrics From(EvaluationReport report) => new(report.CleanAccuracy, report.AttackSuccessRate, report.RobustAccuracy);
+
+    /// <summary>Defense effectiveness rating (<see cref="DefenseEffectiveness"/>) of <paramref name="after"/> against
+    /// <paramref name="before"/>; null when either has no attack success rate.</summary>
+    public static double? Der(Metrics before, Metrics after) =>
+        before.AttackSuccessRate is double asrBefore && after.AttackSuccessRate is double asrAfter
+            ? DefenseEffectiveness.Rating(before.CleanAccuracy, asrBefore, after.CleanAccuracy, asrAfter)
+            : null;
 }
 
 /// <summary>One point of a per-epoch curve, measured on the curve subset of the test set.</summary>
@@ -27,6 +34,18 @@ public sealed record CurvePoint(string Phase, int Epoch, double Loss, double Tra
 }
 
 /// <summary>Epoch counts of the two phases.</summary>
+/// <summary>Metrics on a cell's exact test subset (see <see cref="CellResult.ExactTest"/>).</summary>
+/// <param name="Records">Which test records, e.g. "0-999".</param>
+/// <param name="TestCount">Clean images measured (the cell's test selection within those records).</param>
+/// <param name="TriggeredCount">Triggered non-target images measured; 0 without an attack.</param>
+/// <param name="CleanAccuracy">Clean accuracy of the cell's final model.</param>
+/// <param name="AttackSuccessRate">Its attack success rate; null without an attack.</param>
+/// <param name="RobustAccuracy">Its robust accuracy; null without an attack.</param>
+/// <param name="Undefended">The stage-1 model's metrics on the same images; null for an undefended cell.</param>
+/// <param name="Der">Defense effectiveness rating on these images; null when not defined.</param>
+public sealed record ExactTestMetrics(string Records, int TestCount, int TriggeredCount, double CleanAccuracy, double? AttackSuccessRate,
+    double? RobustAccuracy, Metrics? Undefended, double? Der);
+
 public sealed record EpochCounts(int Stage1, int Defense);
 
 /// <summary>Library and native versions behind a result.</summary>
@@ -68,6 +87,10 @@ public sealed record CellResult
 
     /// <summary>BackdoorBench's defense effectiveness rating against <see cref="Undefended"/>; null when either side has no ASR.</summary>
     public required double? Der { get; init; }
+
+    /// <summary>The same metrics on CIFAR-10's test records 0-999, which hold the official test images in every copy of
+    /// the data (the shared offline copy's other 9,000 are JPEG-degraded); null for GTSRB and for files written before it existed.</summary>
+    public ExactTestMetrics? ExactTest { get; init; }
 
     public required IReadOnlyList<double> PerClassAccuracy { get; init; }
     public required int TestCount { get; init; }

@@ -31,6 +31,14 @@ public static class DefenseEffectiveness
         ArgumentNullException.ThrowIfNull(after);
         if (before.AttackSuccessRate is not double asrBefore) throw new ArgumentException("the 'before' report has no attack success rate", nameof(before));
         if (after.AttackSuccessRate is not double asrAfter) throw new ArgumentException("the 'after' report has no attack success rate", nameof(after));
-        return (Math.Max(0, asrBefore - asrAfter) - Math.Max(0, before.CleanAccuracy - after.CleanAccuracy) + 1) / 2;
+        return Rating(before.CleanAccuracy, asrBefore, after.CleanAccuracy, asrAfter);
     }
+
+    /// <summary>The rating from the four numbers: (max(0, ΔASR) − max(0, ΔCA) + 1) / 2, all as fractions.</summary>
+    /// <param name="cleanAccuracyBefore">Clean accuracy without the defense.</param>
+    /// <param name="attackSuccessBefore">Attack success rate without the defense.</param>
+    /// <param name="cleanAccuracyAfter">Clean accuracy with it.</param>
+    /// <param name="attackSuccessAfter">Attack success rate with it.</param>
+    public static double Rating(double cleanAccuracyBefore, double attackSuccessBefore, double cleanAccuracyAfter, double attackSuccessAfter) =>
+        (Math.Max(0, attackSuccessBefore - attackSuccessAfter) - Math.Max(0, cleanAccuracyBefore - cleanAccuracyAfter) + 1) / 2;
 }

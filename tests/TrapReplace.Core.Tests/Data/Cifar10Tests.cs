@@ -42,4 +42,50 @@ public sealed class Cifar10Tests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public void CheckTestFile_hashes_the_test_file_and_says_it_is_not_the_official_one()
+    {
+        var dir = Directory.CreateTempSubdirectory("cifar-check").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, Cifar10.FolderName));
+            File.WriteAllText(Path.Combine(dir, Cifar10.FolderName, "test_batch.bin"), "abc");
+
+            var check = Cifar10.CheckTestFile(dir);
+
+            // SHA-256("abc"), the FIPS 180-2 test vector.
+            check.Sha256.Should().Be("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            check.IsOfficial.Should().BeFalse();
+            check.Path.Should().EndWith(Path.Combine(Cifar10.FolderName, "test_batch.bin"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void CheckTestFile_names_a_missing_test_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("cifar-check-missing").FullName;
+        try
+        {
+            var act = () => Cifar10.CheckTestFile(dir);
+            act.Should().Throw<DatasetFormatException>().Which.FilePath.Should().EndWith("test_batch.bin");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [RealCifar10Fact]
+    public void CheckTestFile_on_the_real_copy_agrees_with_the_official_digest()
+    {
+        var check = Cifar10.CheckTestFile(RealData.Root);
+
+        check.Sha256.Should().MatchRegex("^[0-9a-f]{64}$");
+        check.IsOfficial.Should().Be(check.Sha256 == Cifar10.OfficialTestBatchSha256);
+    }
 }
