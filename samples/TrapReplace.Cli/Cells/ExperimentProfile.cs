@@ -121,8 +121,16 @@ public sealed record ExperimentProfile(
         var resume = Stage1Options(trap: true, seed, threads, device, channelsLast, precision);
         resume.Epochs = Math.Max(1, Stage1Epochs / 12);
         var scan = new Scanning.PoisonScanOptions { Threads = threads, Device = device, ChannelsLast = channelsLast };
-        return new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace, Scan = scan, Rounds = 2 };
+        return new StemCleansingOptions
+        {
+            Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace, Scan = scan, Rounds = 2,
+            Expansion = ExpansionOptions(threads, device, channelsLast),
+        };
     }
+
+    /// <summary>The stem probe that widens every scan the runner makes (library defaults on the runner's threads and device).</summary>
+    public static Scanning.SuspectExpansionOptions ExpansionOptions(int threads, string device, bool channelsLast = true) =>
+        new() { Threads = threads, Device = device, ChannelsLast = channelsLast };
 
     /// <summary>
     /// Fine-tuning baseline: the whole undefended network trained further on the holdout with plain CE,

@@ -45,7 +45,10 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
             Device = context.Settings.Device,
             ChannelsLast = context.Settings.ChannelsLast,
         });
-        return scanner.ScanSnapshots(trapped, replacement, context.Untrusted, reference, context.CancellationToken);
+        var scan = scanner.ScanSnapshots(trapped, replacement, context.Untrusted, reference, context.CancellationToken);
+        // The stem probe widens the suspects (the whole holdout is its clean side; the probe never trains the stem).
+        return new SuspectExpander(Cells.ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast))
+            .Expand(trapped, context.Untrusted, context.Holdout, scan, context.CancellationToken);
     }
 }
 

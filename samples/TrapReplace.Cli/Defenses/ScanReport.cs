@@ -44,6 +44,28 @@ internal static class ScanReport
             json["poisoned"] = quality.Poisoned;
         }
         if (trueTarget is int t) json["target_correct"] = scan.InferredTarget == t;
+        if (scan.Expansion is { } expansion)
+        {
+            var expansionJson = new JsonObject
+            {
+                ["seeds"] = expansion.Seeds,
+                ["added"] = expansion.AddedIndices.Count,
+                ["threshold"] = expansion.Threshold,
+                ["holdout_false_positive_rate"] = expansion.HoldoutFalsePositiveRate,
+                ["features"] = expansion.Features,
+                ["seconds"] = expansion.Seconds,
+            };
+            if (poisonedIndices is { Count: > 0 })
+            {
+                // The scan's own suspects, before the probe widened them (the top-level precision and recall are after).
+                var added = expansion.AddedIndices.ToHashSet();
+                var before = (scan with { SuspectIndices = scan.SuspectIndices.Where(i => !added.Contains(i)).ToArray() }).Against(poisonedIndices);
+                expansionJson["precision_before"] = before.Precision;
+                expansionJson["recall_before"] = before.Recall;
+                expansionJson["added_poisoned"] = expansion.AddedIndices.Count(poisonedIndices.ToHashSet().Contains);
+            }
+            json["expansion"] = expansionJson;
+        }
         if (poisonedIndices is { Count: > 0 })
         {
             // Every score kind on the same passes, so the result files say which one separates best.

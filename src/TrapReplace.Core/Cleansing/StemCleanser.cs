@@ -156,6 +156,8 @@ public sealed class StemCleanser
                 {
                     using var reference = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
                     var rescan = new PoisonScanner(options.Scan).ScanSnapshots(continued.Network, replacement, untrusted, reference, cancellationToken);
+                    if (options.Expansion is not null)
+                        rescan = new SuspectExpander(options.Expansion, loggerFactory.CreateLogger<SuspectExpander>()).Expand(continued.Network, untrusted, holdout, rescan, cancellationToken);
                     if (rescan.InferredTarget == target)
                     {
                         var held = estimateSet.ToHashSet();
@@ -197,19 +199,25 @@ public sealed class StemCleanser
             return (untrusted.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !heldOut.Contains(i) && !suspects.Contains(i)).ToArray(),
                 untrusted.Name + "-cleansed"), 0);
 
+        // A suspect the scanning head gives its own (target) label back cannot be relabelled - the stem probe finds
+        // such suspects - so it is removed instead.
         var labels = untrusted.LabelArray();
+        var kept = new List<int>(untrusted.Count);
         int changed = 0;
-        foreach (var i in suspects)
+        for (int i = 0; i < untrusted.Count; i++)
         {
             if (heldOut.Contains(i)) continue;
-            if (labels[i] != newLabels[i]) changed++;
-            labels[i] = newLabels[i];
+            if (suspects.Contains(i))
+            {
+                if (newLabels[i] == labels[i]) continue;
+                labels[i] = newLabels[i];
+                changed++;
+            }
+            kept.Add(i);
         }
         using var labelTensor = tensor(labels);
-        var relabelled = ImageDataset.FromTensors(untrusted.Images, labelTensor, untrusted.ClassNames, untrusted.Name + "-relabelled");
-        if (heldOut.Count == 0) return (relabelled, changed);
-        using (relabelled)
-            return (relabelled.Subset(Enumerable.Range(0, untrusted.Count).Where(i => !heldOut.Contains(i)).ToArray(), relabelled.Name), changed);
+        using var relabelled = ImageDataset.FromTensors(untrusted.Images, labelTensor, untrusted.ClassNames, untrusted.Name + "-relabelled");
+        return (relabelled.Subset(kept, relabelled.Name), changed);
     }
 
     // A seeded random share of the suspects (EstimateFraction, at most EstimateSamples) for the per-epoch estimate;

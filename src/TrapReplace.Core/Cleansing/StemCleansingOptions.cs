@@ -11,7 +11,8 @@ public enum CleansingMode
     RemoveSuspects,
 
     /// <summary>Keep the suspects but give them the replaced head's labels, so the trigger is actively paired with
-    /// the images' own classes and the stem unlearns it (the default).</summary>
+    /// the images' own classes and the stem unlearns it (the default). A suspect the replaced head gives its given label
+    /// back cannot be relabelled and is removed.</summary>
     RelabelSuspects,
 }
 
@@ -40,6 +41,10 @@ public sealed class StemCleansingOptions
     /// <summary>The scan of every round after the first (<see cref="PoisonScanner.ScanSnapshots"/>). <value>Defaults.</value></summary>
     public PoisonScanOptions Scan { get; set; } = new();
 
+    /// <summary>Widening of every later round's scan through the continued stem (<see cref="SuspectExpander"/>); null
+    /// scans without it. Pass the same options the first scan was expanded with. <value>Default null.</value></summary>
+    public SuspectExpansionOptions? Expansion { get; set; }
+
     /// <summary>Share of the suspects (seeded random) kept out of the continued training and used for the per-epoch
     /// attack estimate. <value>Default 0.2.</value></summary>
     public double EstimateFraction { get; set; } = 0.2;
@@ -55,6 +60,7 @@ public sealed class StemCleansingOptions
         if (Rounds < 1) errors.Add($"Rounds must be >= 1; got {Rounds}.");
         if (Scan is null) errors.Add("Scan must be set.");
         else errors.AddRange(Scan.Validate().Select(e => "Scan." + e));
+        if (Expansion is not null) errors.AddRange(Expansion.Validate().Select(e => "Expansion." + e));
         if (!(EstimateFraction >= 0 && EstimateFraction < 1)) errors.Add($"EstimateFraction must be in [0, 1); got {EstimateFraction}.");
         if (EstimateSamples < 1) errors.Add($"EstimateSamples must be >= 1; got {EstimateSamples}.");
         if (Continue is null) errors.Add("Continue must be set.");
@@ -75,6 +81,7 @@ public sealed class StemCleansingOptions
         Replace = Replace?.Clone()!,
         Rounds = Rounds,
         Scan = Scan?.Clone()!,
+        Expansion = Expansion?.Clone(),
         EstimateFraction = EstimateFraction,
         EstimateSamples = EstimateSamples,
     };

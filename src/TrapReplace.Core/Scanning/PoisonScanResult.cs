@@ -61,6 +61,10 @@ public sealed record PoisonScanResult
     /// <summary>The snapshot scan kept the ensemble of the snapshot heads (their mean log-probability).</summary>
     public bool ScannedWithEnsemble { get; init; }
 
+    /// <summary>What <see cref="SuspectExpander"/> added (already part of <see cref="SuspectIndices"/> and
+    /// <see cref="FlaggedIndices"/>); null when the scan was not expanded.</summary>
+    public SuspectExpansion? Expansion { get; init; }
+
     /// <summary>Every head <see cref="PoisonScanner.ScanSnapshots"/> considered, in epoch order; empty otherwise.</summary>
     public IReadOnlyList<ScanCandidate> Candidates { get; init; } = [];
 

@@ -79,6 +79,29 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
+    public void A_suspect_the_scanning_head_gives_its_given_label_back_is_removed_rather_than_kept_poisoned()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+        // Predictions equal to the given labels: nothing can be relabelled, as for the suspects the stem probe adds.
+        var unrelabellable = scan with { Predictions = f.Untrusted.LabelArray().Select(l => (int)l).ToArray() };
+        int StepsPerContinuedEpoch(CleansingMode mode)
+        {
+            var cleanser = new StemCleanser(Small(mode));
+            int steps = 0;
+            cleanser.StepCompleted += (_, e) => { if (e.Stage == "trap") steps = e.StepsPerEpoch; };
+            using var result = cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, unrelabellable);
+            result.RelabelledToOtherClass.Should().Be(0);
+            return steps;
+        }
+
+        int relabelSteps = StepsPerContinuedEpoch(CleansingMode.RelabelSuspects);
+
+        relabelSteps.Should().Be(StepsPerContinuedEpoch(CleansingMode.RemoveSuspects), "both modes train on the untrusted set without the suspects");
+        relabelSteps.Should().BeLessThan((f.Untrusted.Count / 32) - 1, "the suspects are gone from the continued training");
+    }
+
+    [Fact]
     public void The_trapped_network_is_not_modified()
     {
         var f = PoisonedSynthetic.Shared;

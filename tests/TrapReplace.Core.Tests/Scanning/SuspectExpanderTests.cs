@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Options;
+using TrapReplace.Scanning;
+
+namespace TrapReplace.Core.Tests.Scanning;
+
+public sealed class SuspectExpanderTests
+{
+    private const int Target = PoisonedSynthetic.Target;
+
+    private static PoisonedSynthetic Shared => PoisonedSynthetic.Shared;
+
+    // A deliberately weak scan: a quarter of the true poison as seeds, as when a clean head drifts back to the target.
+    private static PoisonScanResult WeakScan(PoisonedSynthetic f)
+    {
+        var scan = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        var seeds = scan.SuspectIndices.Intersect(f.PoisonedIndices).Take(f.PoisonedIndices.Length / 4).Order().ToArray();
+        return scan with { SuspectIndices = seeds };
+    }
+
+    [Fact]
+    public void The_stem_probe_finds_the_poison_a_weak_scan_missed_at_the_holdouts_false_positive_rate()
+    {
+        var f = Shared;
+        var weak = WeakScan(f);
+        weak.SuspectIndices.Should().HaveCountGreaterThanOrEqualTo(10);
+
+        var expanded = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2 }).Expand(f.Trapped, f.Untrusted, f.Holdout, weak);
+
+        var expansion = expanded.Expansion!;
+        expansion.Seeds.Should().Be(weak.SuspectIndices.Count);
+        expansion.Features.Should().Be(64 * 4 * 4, "WRN-16-1's stem gives 64 channels on an 8x8 map, pooled to 4x4");
+        expansion.HoldoutFalsePositiveRate.Should().BeLessThanOrEqualTo(0.05, "the threshold is the 99th percentile of 40 target-class images");
+        var labels = f.Untrusted.LabelArray();
+        expansion.AddedIndices.Should().OnlyContain(i => labels[i] == Target && !weak.SuspectIndices.Contains(i)).And.BeInAscendingOrder();
+        expanded.SuspectIndices.Should().BeEquivalentTo(weak.SuspectIndices.Concat(expansion.AddedIndices)).And.BeInAscendingOrder();
+        var before = weak.Against(f.PoisonedIndices);
+        var after = expanded.Against(f.PoisonedIndices);
+        before.Recall.Should().BeLessThan(0.3);
+        after.Recall.Should().BeGreaterThan(0.9, "the square is in the stem's features of every poisoned image");
+        after.Precision.Should().BeGreaterThan(0.9);
+    }
+
+    [Fact]
+    public void Expanding_is_reproducible_and_leaves_a_scan_without_target_or_seeds_unchanged()
+    {
+        var f = Shared;
+        var weak = WeakScan(f);
+        var expander = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2 });
+
+        var first = expander.Expand(f.Trapped, f.Untrusted, f.Holdout, weak);
+        var second = expander.Expand(f.Trapped, f.Untrusted, f.Holdout, weak);
+
+        second.SuspectIndices.Should().Equal(first.SuspectIndices);
+        second.Expansion!.Threshold.Should().Be(first.Expansion!.Threshold);
+        var noTarget = weak with { InferredTarget = null };
+        expander.Expand(f.Trapped, f.Untrusted, f.Holdout, noTarget).Should().BeSameAs(noTarget);
+        var few = weak with { SuspectIndices = weak.SuspectIndices.Take(4).ToArray() };
+        expander.Expand(f.Trapped, f.Untrusted, f.Holdout, few).Should().BeSameAs(few, "4 seeds are fewer than the 5 required");
+    }
+
+    [Fact]
+    public void Bad_options_and_mismatched_inputs_are_named()
+    {
+        var act = () => new SuspectExpander(new SuspectExpansionOptions { Folds = 1, Quantile = 1, Steps = 0, LearningRate = double.NaN });
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(4)
+            .And.Contain(m => m.Contains("Folds")).And.Contain(m => m.Contains("Quantile")).And.Contain(m => m.Contains("Steps")).And.Contain(m => m.Contains("LearningRate"));
+
+        var f = Shared;
+        var weak = WeakScan(f);
+        using var part = f.Untrusted.Subset(Enumerable.Range(0, 100).ToArray(), "part");
+        FluentActions.Invoking(() => new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5 }).Expand(f.Trapped, part, f.Holdout, weak))
+            .Should().Throw<ArgumentException>().WithMessage("*covers 480 samples*100*");
+        using var tiny = f.Holdout.Subset(Enumerable.Range(0, 8).ToArray(), "tiny");
+        FluentActions.Invoking(() => new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Folds = 5 }).Expand(f.Trapped, f.Untrusted, tiny, weak))
+            .Should().Throw<ArgumentException>().WithMessage("*images of class 0*5 folds*");
+    }
+}
