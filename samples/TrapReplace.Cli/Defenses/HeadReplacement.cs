@@ -101,8 +101,11 @@ internal sealed class TrapCleanse : ICellDefense
             first.Network.Dispose();
             throw;
         }
-        cleansed.Continued.Network.Dispose();
+        // Only the network the cleanser kept survives.
+        var final = cleansed.Final;
+        (final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network).Dispose();
         cleansed.Replacement.DisposeSnapshots();
+        double? finalAccuracy = final.KeptContinuedNetwork ? final.ContinuedValidationAccuracy : cleansed.Replacement.ValidationAccuracy;
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
         double? firstEstimate = PoisonScanner.EstimateAttackSuccess(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
         double? estimate = cleansed.Replacement.History.FirstOrDefault(h => h.Epoch == cleansed.Replacement.SelectedEpoch)?.EstimatedAttackSuccess;
@@ -123,15 +126,18 @@ internal sealed class TrapCleanse : ICellDefense
             ["seconds"] = r.Seconds,
         }).ToArray());
         json["suspects_cleansed"] = cleansed.SuspectCount;
+        json["kept_continued_network"] = final.KeptContinuedNetwork;
+        json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
+        json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
         // Never worse than Trap and Replace on what the defender can see: a cleansing that costs more than
         // MaxValidationLoss of validation accuracy (a wrong target relabels clean samples) is undone.
-        if (cleansed.Replacement.ValidationAccuracy < first.ValidationAccuracy - MaxValidationLoss)
+        if (finalAccuracy < first.ValidationAccuracy - MaxValidationLoss)
         {
-            cleansed.Replacement.Network.Dispose();
+            cleansed.Defended.Dispose();
             json["cleansed"] = false;
             json["cleansing_undone_because"] = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"validation accuracy fell from {first.ValidationAccuracy:P1} to {cleansed.Replacement.ValidationAccuracy:P1}, more than {MaxValidationLoss:P0}");
+                $"validation accuracy fell from {first.ValidationAccuracy:P1} to {finalAccuracy:P1}, more than {MaxValidationLoss:P0}");
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
         }
         first.Network.Dispose();

@@ -27,8 +27,12 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     /// <summary>What each round did, first to last.</summary>
     public IReadOnlyList<CleansingRound> Rounds { get; init; } = [];
 
-    /// <summary>The defended network: cleansed stem, new head.</summary>
-    public TrapNetwork Defended => Replacement.Network;
+    /// <summary>Which network is the result, and how both candidates measured.</summary>
+    public CleansingFinal Final { get; init; } = new(false, null, null, null, null);
+
+    /// <summary>The defended network: the cleansed stem with the new head, or the continued network itself when
+    /// <see cref="CleansingFinal.KeptContinuedNetwork"/>.</summary>
+    public TrapNetwork Defended => Final.KeptContinuedNetwork ? Continued.Network : Replacement.Network;
 
     /// <inheritdoc />
     public void Dispose()
@@ -37,6 +41,16 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
         Replacement.Network.Dispose();
     }
 }
+
+/// <summary>The choice between the last round's two networks.</summary>
+/// <param name="KeptContinuedNetwork">The continued network (cleansed stem and its own head, trained on the cleansed
+/// untrusted set) scored higher than the replaced head and is the result.</param>
+/// <param name="ReplacedValidationAccuracy">Validation accuracy of the replaced head.</param>
+/// <param name="ReplacedEstimatedAttackSuccess">Its label-free attack estimate.</param>
+/// <param name="ContinuedValidationAccuracy">Validation accuracy of the continued network; null when it was not considered.</param>
+/// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate; null when not considered.</param>
+public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedValidationAccuracy, double? ReplacedEstimatedAttackSuccess,
+    double? ContinuedValidationAccuracy, double? ContinuedEstimatedAttackSuccess);
 
 /// <summary>One round of stem cleansing.</summary>
 /// <param name="Round">1 for the first.</param>
@@ -174,10 +188,12 @@ public sealed class StemCleanser
                 if (added == 0) break;
             }
 
+            var final = ChooseFinal(continued!, replacement!, holdout, untrusted, probe, device);
             return new StemCleansingResult(continued!, replacement!, options.Mode, suspects.Count + estimateSet.Count, relabelled, clock.Elapsed.TotalSeconds)
             {
                 EstimateSuspects = estimateSet,
                 Rounds = rounds,
+                Final = final,
             };
         }
         catch
@@ -187,6 +203,24 @@ public sealed class StemCleanser
             replacement?.DisposeSnapshots();
             throw;
         }
+    }
+
+    // The continued network's own head learned the cleansed labels of the whole untrusted set, not 2 % of it: where
+    // the scan found the poison it keeps far more clean accuracy than a head trained on the holdout. It is measured
+    // the way stage 2 chooses its epoch (validation accuracy minus the label-free attack estimate, both on data the
+    // continued training never saw) and kept only when that beats the replaced head; without an estimate it is not
+    // considered, since nothing would then show that its head unlearned the trigger.
+    private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset holdout, ImageDataset untrusted,
+        PoisonScanResult? probe, Device device)
+    {
+        double? replacedEstimate = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch)?.EstimatedAttackSuccess;
+        if (!options.ConsiderContinuedNetwork || probe is null || replacement.ValidationIndices.Count == 0 || replacement.ValidationAccuracy is not double replacedAccuracy)
+            return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
+        using var validation = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
+        double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
+        double? estimate = PoisonScanner.EstimateAttackSuccess(continued.Network, untrusted, probe, device, options.Replace.ChannelsLast);
+        bool keep = estimate is double e && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);
+        return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate);
     }
 
     // The untrusted set without the held-out suspects, and without the other suspects too (remove mode) or with

@@ -45,6 +45,12 @@ public sealed class StemCleansingOptions
     /// scans without it. Pass the same options the first scan was expanded with. <value>Default null.</value></summary>
     public SuspectExpansionOptions? Expansion { get; set; }
 
+    /// <summary>Also consider the last continued network itself (cleansed stem, its own head trained on the cleansed
+    /// untrusted set) as the result, and keep it when its validation accuracy minus its attack estimate beats the
+    /// replaced head's (<see cref="CleansingFinal"/>). Needs held-out suspects for the estimate
+    /// (<see cref="EstimateFraction"/> &gt; 0). <value>Default true.</value></summary>
+    public bool ConsiderContinuedNetwork { get; set; } = true;
+
     /// <summary>Share of the suspects (seeded random) kept out of the continued training and used for the per-epoch
     /// attack estimate. <value>Default 0.2.</value></summary>
     public double EstimateFraction { get; set; } = 0.2;
@@ -82,6 +88,7 @@ public sealed class StemCleansingOptions
         Rounds = Rounds,
         Scan = Scan?.Clone()!,
         Expansion = Expansion?.Clone(),
+        ConsiderContinuedNetwork = ConsiderContinuedNetwork,
         EstimateFraction = EstimateFraction,
         EstimateSamples = EstimateSamples,
     };

@@ -102,6 +102,35 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
+    public void The_result_is_whichever_of_the_continued_network_and_the_replaced_head_scores_higher_on_validation_minus_the_estimate()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+
+        using var result = new StemCleanser(Small(CleansingMode.RelabelSuspects)).Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+
+        var final = result.Final;
+        final.ContinuedValidationAccuracy.Should().NotBeNull();
+        final.ContinuedEstimatedAttackSuccess.Should().NotBeNull();
+        final.ReplacedValidationAccuracy.Should().Be(result.Replacement.ValidationAccuracy);
+        using var validation = f.Holdout.Subset(result.Replacement.ValidationIndices, "validation");
+        final.ContinuedValidationAccuracy.Should().Be(TrapReplace.Evaluation.Evaluator.Accuracy(result.Continued.Network, validation, TorchSharp.torch.CPU));
+        var probe = scan with { SuspectIndices = result.EstimateSuspects };
+        final.ContinuedEstimatedAttackSuccess.Should().Be(PoisonScanner.EstimateAttackSuccess(result.Continued.Network, f.Untrusted, probe));
+        bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value
+            > final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0);
+        final.KeptContinuedNetwork.Should().Be(continuedBetter);
+        result.Defended.Should().BeSameAs(continuedBetter ? result.Continued.Network : result.Replacement.Network);
+
+        var paperOnly = Small(CleansingMode.RelabelSuspects);
+        paperOnly.ConsiderContinuedNetwork = false;
+        using var replacedOnly = new StemCleanser(paperOnly).Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+        replacedOnly.Final.KeptContinuedNetwork.Should().BeFalse();
+        replacedOnly.Final.ContinuedValidationAccuracy.Should().BeNull();
+        replacedOnly.Defended.Should().BeSameAs(replacedOnly.Replacement.Network);
+    }
+
+    [Fact]
     public void The_trapped_network_is_not_modified()
     {
         var f = PoisonedSynthetic.Shared;
