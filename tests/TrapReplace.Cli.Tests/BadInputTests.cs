@@ -31,6 +31,19 @@ public sealed class BadInputTests
         run.StdOut.Should().BeEmpty();
     }
 
+    [Theory]
+    [InlineData("run")]
+    [InlineData("matrix")]
+    public void Help_lists_every_attack_and_defense_from_the_catalogs(string command)
+    {
+        var help = CliProcess.Run([command, "--help"]);
+
+        help.ExitCode.Should().Be(0, help.StdErr);
+        foreach (var name in TrapReplace.Cli.Cells.CellSpec.Attacks.Concat(TrapReplace.Cli.Cells.CellSpec.Defenses))
+            help.StdOut.Should().Contain(name);
+        TrapReplace.Cli.Cells.CellSpec.Defenses.Should().Contain(["trap-cleanse", "anp", "i-bau", "abl"]);
+    }
+
     [Fact]
     public void A_data_folder_that_is_missing_or_a_file_exits_with_code_3_naming_it()
     {

@@ -150,6 +150,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             Undefended = defendedReport is null ? null : undefended,
             Der = der,
             ExactTest = exact,
+            TriggeredPredictionShare = defendedReport is { TriggeredCount: > 0 } r ? r.TriggeredPredictionShare : null,
             PerClassAccuracy = defendedReport?.PerClassAccuracy ?? stage1.PerClassAccuracy,
             TestCount = data.Test.Count,
             TriggeredCount = defendedReport?.TriggeredCount ?? stage1.TriggeredCount,

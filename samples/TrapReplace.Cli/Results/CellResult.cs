@@ -92,6 +92,10 @@ public sealed record CellResult
     /// the data (the shared offline copy's other 9,000 are JPEG-degraded); null for GTSRB and for files written before it existed.</summary>
     public ExactTestMetrics? ExactTest { get; init; }
 
+    /// <summary>Share of the triggered test images the final model assigns to each class (index = class); null for an
+    /// undefended cell, without an attack, and in files written before it existed.</summary>
+    public IReadOnlyList<double>? TriggeredPredictionShare { get; init; }
+
     public required IReadOnlyList<double> PerClassAccuracy { get; init; }
     public required int TestCount { get; init; }
     public required int TriggeredCount { get; init; }

@@ -216,14 +216,19 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
     /// <summary>
     /// Which untrusted samples are poisoned: scores every sample from the trapped head and the stage-2 head that kept
     /// least of the backdoor among the kept snapshots (see <see cref="PoisonScanner.ScanSnapshots"/>), with each
-    /// threshold taken from the holdout's validation images, which no head trained on.
+    /// threshold taken from the holdout's validation images, which no head trained on; then widens the suspects with
+    /// a probe on the trapped stem's features (<see cref="SuspectExpander"/>), which finds the poison a stem that
+    /// learned the trigger hides from every clean head.
     /// </summary>
     /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit"/> trained stage 1 on.</param>
-    /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference).</param>
+    /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference; all of it is the probe's clean side).</param>
     /// <param name="options">Scan settings; defaults when null.</param>
+    /// <param name="expansion">Stem-probe settings; defaults when null.</param>
+    /// <param name="expand">False returns the heads' scan without the stem probe.</param>
     /// <param name="cancellationToken">Checked between passes.</param>
     /// <exception cref="InvalidOperationException">Stage 2 kept no validation split (ValidationFraction was 0).</exception>
-    public PoisonScanResult ScanForPoison(ImageDataset untrusted, ImageDataset cleanHoldout, PoisonScanOptions? options = null, CancellationToken cancellationToken = default)
+    public PoisonScanResult ScanForPoison(ImageDataset untrusted, ImageDataset cleanHoldout, PoisonScanOptions? options = null,
+        SuspectExpansionOptions? expansion = null, bool expand = true, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(cleanHoldout);
@@ -231,7 +236,8 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
             throw new InvalidOperationException("the poison scan needs clean images neither head trained on, and stage 2 kept no validation split: " +
                 "set Replace(o => o.ValidationFraction = 0.1), or call PoisonScanner.Scan with your own clean reference images");
         using var reference = cleanHoldout.Subset(Replacement.ValidationIndices, cleanHoldout.Name + "-validation");
-        return new PoisonScanner(options).ScanSnapshots(Trapped, Replacement, untrusted, reference, cancellationToken);
+        var scan = new PoisonScanner(options).ScanSnapshots(Trapped, Replacement, untrusted, reference, cancellationToken);
+        return expand ? new SuspectExpander(expansion).Expand(Trapped, untrusted, cleanHoldout, scan, cancellationToken) : scan;
     }
 
     /// <inheritdoc />

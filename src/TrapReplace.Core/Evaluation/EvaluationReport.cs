@@ -15,7 +15,13 @@ public sealed record EvaluationReport(
     double? RobustAccuracy,
     IReadOnlyList<double> PerClassAccuracy,
     int CleanCount,
-    int TriggeredCount);
+    int TriggeredCount)
+{
+    /// <summary>Share of the triggered images predicted as each class (index = class); empty without a triggered set.
+    /// Shows where triggered images go when not to the target: a defense that moves the backdoor to another class
+    /// lowers ASR as much as one that removes it, but not robust accuracy, and this says which.</summary>
+    public IReadOnlyList<double> TriggeredPredictionShare { get; init; } = [];
+}
 
 /// <summary>DER of BackdoorBench, comparing a model before and after a defense.</summary>
 public static class DefenseEffectiveness

@@ -45,6 +45,7 @@ public static class Evaluator
 
             double? asr = null, ra = null;
             int triggeredCount = 0;
+            double[] share = [];
             if (triggered is not null)
             {
                 var triggeredPredictions = Predict(model, triggered.Images, asUint8: false, device, batchSize, channelsLast);
@@ -58,9 +59,11 @@ public static class Evaluator
                 {
                     asr = (double)triggeredPredictions.Count(p => p == triggered.TargetClass) / triggeredCount;
                     ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
+                    share = new double[cleanTest.ClassCount];
+                    foreach (var p in triggeredPredictions) share[(int)p] += 1.0 / triggeredCount;
                 }
             }
-            return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount);
+            return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount) { TriggeredPredictionShare = share };
         }
         finally
         {

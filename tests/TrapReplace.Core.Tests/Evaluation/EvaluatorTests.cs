@@ -45,6 +45,8 @@ public sealed class EvaluatorTests
         report.PerClassAccuracy[4].Should().Be(0);
         report.CleanCount.Should().Be(7);
         report.TriggeredCount.Should().Be(5);
+        report.TriggeredPredictionShare.Should().Equal([0.6, 0, 0.2, 0, 0, 0, 0, 0, 0, 0.2], (a, b) => Math.Abs(a - b) < 1e-12,
+            "three of five triggered images went to 0, one to 2, one to 9");
     }
 
     [Fact]

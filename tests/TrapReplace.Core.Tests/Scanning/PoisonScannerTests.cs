@@ -109,10 +109,17 @@ public sealed class PoisonScannerTests
         var result = new TrapReplace.Defense.DefenseResult(
             new TrapTrainingResult(f.Trapped, [], 0), f.Replacement);
         var direct = new PoisonScanner().ScanSnapshots(f.Trapped, f.Replacement, f.Untrusted, f.Reference);
-        var fluent = result.ScanForPoison(f.Untrusted, f.Holdout);
+        var fluent = result.ScanForPoison(f.Untrusted, f.Holdout, expand: false);
         fluent.ScanEpoch.Should().Be(direct.ScanEpoch);
         fluent.Threshold.Should().Be(direct.Threshold);
         fluent.SuspectIndices.Should().Equal(direct.SuspectIndices);
+        fluent.Expansion.Should().BeNull();
+
+        // By default the stem probe widens it, exactly as SuspectExpander does with the whole holdout.
+        var expanded = new SuspectExpander().Expand(f.Trapped, f.Untrusted, f.Holdout, direct);
+        var fluentExpanded = result.ScanForPoison(f.Untrusted, f.Holdout);
+        fluentExpanded.SuspectIndices.Should().Equal(expanded.SuspectIndices);
+        fluentExpanded.Expansion.Should().NotBeNull().And.BeEquivalentTo(expanded.Expansion, o => o.Excluding(e => e!.Seconds));
     }
 
     [Fact]
