@@ -59,8 +59,9 @@ public static class Evaluator
                 {
                     asr = (double)triggeredPredictions.Count(p => p == triggered.TargetClass) / triggeredCount;
                     ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
-                    share = new double[cleanTest.ClassCount];
-                    foreach (var p in triggeredPredictions) share[(int)p] += 1.0 / triggeredCount;
+                    var counts = new int[cleanTest.ClassCount];
+                    foreach (var p in triggeredPredictions) counts[p]++;
+                    share = counts.Select(c => (double)c / triggeredCount).ToArray();
                 }
             }
             return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount) { TriggeredPredictionShare = share };
