@@ -127,6 +127,7 @@ internal sealed class TrapCleanse : ICellDefense
         }).ToArray());
         json["suspects_cleansed"] = cleansed.SuspectCount;
         json["kept_continued_network"] = final.KeptContinuedNetwork;
+        json["trigger_driven_classes"] = new JsonArray(cleansed.TriggerDrivenClasses.Select(c => (JsonNode)c).ToArray());
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));

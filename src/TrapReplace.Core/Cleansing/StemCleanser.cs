@@ -27,6 +27,10 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     /// <summary>What each round did, first to last.</summary>
     public IReadOnlyList<CleansingRound> Rounds { get; init; } = [];
 
+    /// <summary>Classes the scanning head assigned far more suspects than their share (it reads the trigger as them);
+    /// suspects relabelled to them were removed instead. Empty when none.</summary>
+    public IReadOnlyList<int> TriggerDrivenClasses { get; init; } = [];
+
     /// <summary>Which network is the result, and how both candidates measured.</summary>
     public CleansingFinal Final { get; init; } = new(false, null, null, null, null);
 
@@ -129,6 +133,7 @@ public sealed class StemCleanser
             foreach (var i in suspects) newLabels[i] = scan.Predictions[i];
 
         var rounds = new List<CleansingRound>();
+        IReadOnlySet<int> triggerDriven = new HashSet<int>();
         TrapTrainingResult? continued = null;
         HeadReplacementResult? replacement = null;
         int relabelled = 0;
@@ -138,7 +143,8 @@ public sealed class StemCleanser
             {
                 var roundClock = Stopwatch.StartNew();
                 var start = continued?.Network ?? trapped;
-                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet);
+                triggerDriven = TriggerDrivenClasses(untrusted, suspects, newLabels, target);
+                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet, triggerDriven);
                 relabelled = changed;
                 TrapTrainingResult next;
                 using (cleansed)
@@ -194,6 +200,7 @@ public sealed class StemCleanser
                 EstimateSuspects = estimateSet,
                 Rounds = rounds,
                 Final = final,
+                TriggerDrivenClasses = triggerDriven.Order().ToArray(),
             };
         }
         catch
@@ -203,6 +210,31 @@ public sealed class StemCleanser
             replacement?.DisposeSnapshots();
             throw;
         }
+    }
+
+    // Dirty-label poison comes from every other class in proportion to its size, so a head that sees the images'
+    // content relabels the suspects in about those proportions. A class it gives far more of them (over twice its
+    // share, beyond chance at 1e-6) is the class it reads the trigger as: relabelling to it would teach the stem the
+    // trigger again, pointing at that class (measured on Blend: 95 % of triggered images moved to one class), so those
+    // suspects are removed instead.
+    internal static IReadOnlySet<int> TriggerDrivenClasses(ImageDataset untrusted, IReadOnlySet<int> suspects, IReadOnlyDictionary<int, int> newLabels, int target)
+    {
+        var labels = untrusted.LabelArray();
+        int classes = untrusted.ClassCount;
+        var size = new long[classes];
+        foreach (var l in labels) size[l]++;
+        long others = labels.Length - (target >= 0 ? size[target] : 0);
+        var relabelled = suspects.Where(newLabels.ContainsKey).Select(i => newLabels[i]).Where(c => c != target).ToArray();
+        var result = new HashSet<int>();
+        if (relabelled.Length == 0 || others == 0) return result;
+        for (int c = 0; c < classes; c++)
+        {
+            if (c == target) continue;
+            double expected = (double)size[c] / others;
+            int k = relabelled.Count(x => x == c);
+            if ((double)k / relabelled.Length > 2 * expected && Scanning.PoisonScanner.ChernoffBound(k, relabelled.Length, expected) <= 1e-6) result.Add(c);
+        }
+        return result;
     }
 
     // The continued network's own head learned the cleansed labels of the whole untrusted set, not 2 % of it: where
@@ -226,7 +258,7 @@ public sealed class StemCleanser
     // The untrusted set without the held-out suspects, and without the other suspects too (remove mode) or with
     // them relabelled by the scanning heads (relabel mode).
     private (ImageDataset Set, int Relabelled) CleansedSet(ImageDataset untrusted, IReadOnlySet<int> suspects, IReadOnlyDictionary<int, int> newLabels,
-        IReadOnlyList<int> estimateSet)
+        IReadOnlyList<int> estimateSet, IReadOnlySet<int> triggerDriven)
     {
         var heldOut = estimateSet.ToHashSet();
         if (options.Mode == CleansingMode.RemoveSuspects)
@@ -234,7 +266,7 @@ public sealed class StemCleanser
                 untrusted.Name + "-cleansed"), 0);
 
         // A suspect the scanning head gives its own (target) label back cannot be relabelled - the stem probe finds
-        // such suspects - so it is removed instead.
+        // such suspects - so it is removed instead; so is one relabelled to a class the head reads the trigger as.
         var labels = untrusted.LabelArray();
         var kept = new List<int>(untrusted.Count);
         int changed = 0;
@@ -243,7 +275,7 @@ public sealed class StemCleanser
             if (heldOut.Contains(i)) continue;
             if (suspects.Contains(i))
             {
-                if (newLabels[i] == labels[i]) continue;
+                if (newLabels[i] == labels[i] || triggerDriven.Contains(newLabels[i])) continue;
                 labels[i] = newLabels[i];
                 changed++;
             }

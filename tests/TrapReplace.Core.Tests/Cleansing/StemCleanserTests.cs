@@ -131,6 +131,24 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
+    public void A_class_the_scanning_head_gives_far_more_suspects_than_its_share_is_read_as_the_trigger()
+    {
+        // 1,000 images, 100 per class, target 0; 200 suspects.
+        using var images = TorchSharp.torch.zeros(1000, 3, 4, 4, dtype: TorchSharp.torch.ScalarType.Byte);
+        using var labelTensor = TorchSharp.torch.tensor(Enumerable.Range(0, 1000).Select(i => (long)(i % 10)).ToArray());
+        using var data = TrapReplace.Data.ImageDataset.FromTensors(images, labelTensor, Enumerable.Range(0, 10).Select(c => $"c{c}").ToArray());
+        var suspects = new SortedSet<int>(Enumerable.Range(0, 200).Select(i => i * 5));
+        // Spread like the nine other classes' sizes: nothing is read as the trigger.
+        var spread = suspects.Select((s, k) => (s, k)).ToDictionary(p => p.s, p => 1 + (p.k % 9));
+        StemCleanser.TriggerDrivenClasses(data, suspects, spread, 0).Should().BeEmpty();
+        // Half of them to class 6 (expected share 1/9): class 6 is the trigger's; the target and given labels never count.
+        var collapsed = suspects.Select((s, k) => (s, k)).ToDictionary(p => p.s, p => p.k % 2 == 0 ? 6 : p.k % 4 == 1 ? 0 : 1 + (p.k % 9));
+        StemCleanser.TriggerDrivenClasses(data, suspects, collapsed, 0).Should().Equal([6]);
+        // Without relabels (remove mode) there is nothing to judge.
+        StemCleanser.TriggerDrivenClasses(data, suspects, new Dictionary<int, int>(), 0).Should().BeEmpty();
+    }
+
+    [Fact]
     public void The_trapped_network_is_not_modified()
     {
         var f = PoisonedSynthetic.Shared;
