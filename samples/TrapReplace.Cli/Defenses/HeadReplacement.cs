@@ -108,14 +108,13 @@ internal sealed class TrapCleanse : ICellDefense
         double? finalAccuracy = final.KeptContinuedNetwork ? final.ContinuedValidationAccuracy : cleansed.Replacement.ValidationAccuracy;
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
         double? firstEstimate = PoisonScanner.EstimateAttackSuccess(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
-        double? estimate = cleansed.Replacement.History.FirstOrDefault(h => h.Epoch == cleansed.Replacement.SelectedEpoch)?.EstimatedAttackSuccess;
         json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
         json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
         json["first_validation_accuracy"] = first.ValidationAccuracy;
         json["first_estimated_attack_success"] = firstEstimate;
         json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
         json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
-        json["selected_estimated_attack_success"] = estimate;
+        json["selected_estimated_attack_success"] = final.ReplacedEstimatedAttackSuccess;
         json["rounds"] = new JsonArray(cleansed.Rounds.Select(r => (JsonNode)new JsonObject
         {
             ["round"] = r.Round,

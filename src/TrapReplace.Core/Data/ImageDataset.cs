@@ -108,6 +108,10 @@ public sealed class ImageDataset : IDisposable
     /// <summary>All images as float32 (N, 3, H, W) in [0, 1] (a new tensor the caller owns).</summary>
     public Tensor ImagesAsFloat() => Images.to(ScalarType.Float32).div_(255f);
 
+    /// <summary>Images <paramref name="start"/> .. start + count as float32 (count, 3, H, W) in [0, 1] (a new tensor the
+    /// caller owns): one batch of a pass over the whole set.</summary>
+    public Tensor ImagesAsFloat(long start, long count) => Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f);
+
     /// <summary>A new data set holding the samples at <paramref name="indices"/>, in that order.</summary>
     public ImageDataset Subset(IReadOnlyList<int> indices, string? name = null)
     {

@@ -57,11 +57,11 @@ public static class Evaluator
                 triggeredCount = trueLabels.Length;
                 if (triggeredCount > 0)
                 {
-                    asr = (double)triggeredPredictions.Count(p => p == triggered.TargetClass) / triggeredCount;
-                    ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
                     var counts = new int[cleanTest.ClassCount];
                     foreach (var p in triggeredPredictions) counts[p]++;
                     share = counts.Select(c => (double)c / triggeredCount).ToArray();
+                    asr = share[triggered.TargetClass];
+                    ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
                 }
             }
             return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount) { TriggeredPredictionShare = share };
@@ -99,7 +99,7 @@ public static class Evaluator
             {
                 using var scope = NewDisposeScope();
                 long count = Math.Min(batchSize, n - start);
-                var batch = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                var batch = data.ImagesAsFloat(start, count).to(device);
                 if (channelsLast) batch = MemoryLayout.ToChannelsLast(batch);
                 var logits = model.call(batch);
                 if (logits.shape[1] != data.ClassCount)

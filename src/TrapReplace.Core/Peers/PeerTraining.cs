@@ -130,7 +130,7 @@ internal static class PeerModels
 
     /// <summary>Images <paramref name="start"/> .. start + count of <paramref name="data"/> as floats in [0, 1] on <paramref name="device"/> (in the caller's dispose scope).</summary>
     public static Tensor FloatImages(ImageDataset data, long start, long count, Device device) =>
-        data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+        data.ImagesAsFloat(start, count).to(device);
 
     /// <summary>Accuracy on <paramref name="validation"/> in eval mode, or null when it is empty.</summary>
     public static double? ValidationAccuracy(TrapNetwork network, ImageDataset validation, Device device)

@@ -177,7 +177,7 @@ public sealed class PoisonScanner
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 long count = Math.Min(options.BatchSize, n - start);
-                var batch = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                var batch = data.ImagesAsFloat(start, count).to(device);
                 if (options.ChannelsLast) batch = MemoryLayout.ToChannelsLast(batch);
                 var features = trapped.Stem.Module.call(batch);
                 Copy(trapped.Head.Module.call(features), trappedResult, start, classes);

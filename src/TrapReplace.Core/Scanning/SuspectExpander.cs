@@ -146,7 +146,7 @@ public sealed class SuspectExpander
             holdoutWeights], 0);
         var weight = new TorchSharp.Modules.Parameter(zeros(x.shape[1]));
         var bias = new TorchSharp.Modules.Parameter(zeros(1));
-        var optimizer = optim.Adam([weight, bias], options.LearningRate);
+        using var optimizer = optim.Adam([weight, bias], options.LearningRate);
         // No dispose scope per step: the optimiser's state is created on its first step and must outlive it; the
         // caller's scope frees the step tensors (a few of the sample count each).
         for (int step = 0; step < options.Steps; step++)
@@ -175,7 +175,7 @@ public sealed class SuspectExpander
                 cancellationToken.ThrowIfCancellationRequested();
                 using var batchScope = NewDisposeScope();
                 long count = Math.Min(options.BatchSize, data.Count - start);
-                var batch = data.Images.narrow(0, start, count).to(ScalarType.Float32).div_(255f).to(device);
+                var batch = data.ImagesAsFloat(start, count).to(device);
                 if (options.ChannelsLast) batch = MemoryLayout.ToChannelsLast(batch);
                 var map = network.Stem.Module.call(batch).to(ScalarType.Float32);
                 long channels = map.shape[1], side = Math.Min(map.shape[2], map.shape[3]);
