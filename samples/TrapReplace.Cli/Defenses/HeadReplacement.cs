@@ -107,11 +107,13 @@ internal sealed class TrapCleanse : ICellDefense
         cleansed.Replacement.DisposeSnapshots();
         double? finalAccuracy = final.KeptContinuedNetwork ? final.ContinuedValidationAccuracy : cleansed.Replacement.ValidationAccuracy;
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
-        double? firstEstimate = PoisonScanner.EstimateAttackSuccess(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
+        var firstPull = PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
         json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
         json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
         json["first_validation_accuracy"] = first.ValidationAccuracy;
-        json["first_estimated_attack_success"] = firstEstimate;
+        json["estimate"] = "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
+        json["first_estimated_attack_success"] = firstPull?.Value;
+        json["first_estimated_pull_class"] = firstPull?.Class;
         json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
         json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
         json["selected_estimated_attack_success"] = final.ReplacedEstimatedAttackSuccess;
@@ -126,7 +128,12 @@ internal sealed class TrapCleanse : ICellDefense
         }).ToArray());
         json["suspects_cleansed"] = cleansed.SuspectCount;
         json["kept_continued_network"] = final.KeptContinuedNetwork;
-        json["trigger_driven_classes"] = new JsonArray(cleansed.TriggerDrivenClasses.Select(c => (JsonNode)c).ToArray());
+        json["relabels_per_class"] = new JsonArray(cleansed.Relabels.Select(r => (JsonNode)new JsonObject
+        {
+            ["class"] = r.Class,
+            ["relabelled"] = r.Relabelled,
+            ["kept"] = r.Kept,
+        }).ToArray());
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));

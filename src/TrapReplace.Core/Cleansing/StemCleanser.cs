@@ -16,7 +16,7 @@ namespace TrapReplace.Cleansing;
 /// <param name="Replacement">The last round's head replacement: the defended network.</param>
 /// <param name="Mode">What was done with the suspects.</param>
 /// <param name="SuspectCount">How many suspects were removed or relabelled (all rounds, the held-out ones included).</param>
-/// <param name="RelabelledToOtherClass">Suspects whose new label differs from the given one (relabel mode).</param>
+/// <param name="RelabelledToOtherClass">Suspects trained on under a new label, different from the given one (relabel mode).</param>
 /// <param name="Seconds">Wall time of the whole cleansing.</param>
 public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadReplacementResult Replacement, CleansingMode Mode, int SuspectCount,
     int RelabelledToOtherClass, double Seconds) : IDisposable
@@ -27,9 +27,10 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     /// <summary>What each round did, first to last.</summary>
     public IReadOnlyList<CleansingRound> Rounds { get; init; } = [];
 
-    /// <summary>Classes the scanning head assigned far more suspects than their share (it reads the trigger as them);
-    /// suspects relabelled to them were removed instead. Empty when none.</summary>
-    public IReadOnlyList<int> TriggerDrivenClasses { get; init; } = [];
+    /// <summary>Per class: how many suspects the scanning heads relabelled to it and how many of those were kept (the
+    /// rest, beyond the class's share, were removed; <see cref="StemCleansingOptions.RelabelShareLimit"/>). Empty in
+    /// remove mode.</summary>
+    public IReadOnlyList<ClassRelabels> Relabels { get; init; } = [];
 
     /// <summary>Which network is the result, and how both candidates measured.</summary>
     public CleansingFinal Final { get; init; } = new(false, null, null, null, null);
@@ -46,13 +47,20 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     }
 }
 
+/// <summary>Suspects relabelled to one class by the scanning heads.</summary>
+/// <param name="Class">The new label.</param>
+/// <param name="Relabelled">Suspects the heads gave this label (not their given one).</param>
+/// <param name="Kept">Of those, how many were relabelled; the rest were removed, beyond the class's share.</param>
+public sealed record ClassRelabels(int Class, int Relabelled, int Kept);
+
 /// <summary>The choice between the last round's two networks.</summary>
 /// <param name="KeptContinuedNetwork">The continued network (cleansed stem and its own head, trained on the cleansed
 /// untrusted set) scored higher than the replaced head and is the result.</param>
 /// <param name="ReplacedValidationAccuracy">Validation accuracy of the replaced head.</param>
-/// <param name="ReplacedEstimatedAttackSuccess">Its label-free attack estimate.</param>
+/// <param name="ReplacedEstimatedAttackSuccess">Its label-free attack estimate: the largest class pull on the held-out
+/// suspects (<see cref="PoisonScanner.EstimateBackdoorPull"/>).</param>
 /// <param name="ContinuedValidationAccuracy">Validation accuracy of the continued network; null when it was not considered.</param>
-/// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate; null when not considered.</param>
+/// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate (largest class pull); null when not considered.</param>
 public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedValidationAccuracy, double? ReplacedEstimatedAttackSuccess,
     double? ContinuedValidationAccuracy, double? ContinuedEstimatedAttackSuccess);
 
@@ -61,15 +69,16 @@ public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedV
 /// <param name="Suspects">Suspects cleansed in this round (all so far).</param>
 /// <param name="NewSuspects">Suspects this round's scan added (0 after the last round).</param>
 /// <param name="ValidationAccuracy">Validation accuracy of the round's replaced head.</param>
-/// <param name="EstimatedAttackSuccess">The label-free attack estimate of the round's replaced head.</param>
+/// <param name="EstimatedAttackSuccess">The label-free attack estimate (largest class pull) of the round's replaced head.</param>
 /// <param name="Seconds">Wall time of the round.</param>
 public sealed record CleansingRound(int Round, int Suspects, int NewSuspects, double? ValidationAccuracy, double? EstimatedAttackSuccess, double Seconds);
 
 /// <summary>
 /// Repairs a stem that learned the trigger, using the poison scan's suspects: continues stage 1 (trap loss) from the
 /// trapped network on the untrusted set with the suspects removed or relabelled by the scanning head, then replaces
-/// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate (the
-/// share of held-out suspects the new head assigns to the inferred target). With more than one round, each round
+/// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate (how
+/// strongly the new head pulls held-out suspects to any one class, the inferred target or one the backdoor moved to;
+/// <see cref="PoisonScanner.EstimateBackdoorPull"/>). With more than one round, each round
 /// scans again with its continued network and its new head, adds the suspects found (poison the first scan missed
 /// is still learned under its poisoned label while a cleaner head refuses it) and continues from where the last round
 /// ended. Sees only the untrusted set, the holdout, the trapped network and the scan.
@@ -133,7 +142,7 @@ public sealed class StemCleanser
             foreach (var i in suspects) newLabels[i] = scan.Predictions[i];
 
         var rounds = new List<CleansingRound>();
-        IReadOnlySet<int> triggerDriven = new HashSet<int>();
+        IReadOnlyList<ClassRelabels> relabels = [];
         TrapTrainingResult? continued = null;
         HeadReplacementResult? replacement = null;
         int relabelled = 0;
@@ -143,8 +152,11 @@ public sealed class StemCleanser
             {
                 var roundClock = Stopwatch.StartNew();
                 var start = continued?.Network ?? trapped;
-                triggerDriven = TriggerDrivenClasses(untrusted, suspects, newLabels, target);
-                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet, triggerDriven);
+                IReadOnlySet<int> dropped = new HashSet<int>();
+                if (options.Mode == CleansingMode.RelabelSuspects)
+                    relabels = CapRelabels(untrusted.LabelArray(), untrusted.ClassCount, suspects, newLabels, target, options.RelabelShareLimit,
+                        options.Continue.DataSeed, out dropped);
+                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet, dropped);
                 relabelled = changed;
                 TrapTrainingResult next;
                 using (cleansed)
@@ -164,7 +176,7 @@ public sealed class StemCleanser
 
                 var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
                 {
-                    AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateAttackSuccess(network, untrusted, probe, device, options.Replace.ChannelsLast),
+                    AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, device, options.Replace.ChannelsLast)?.Value,
                 };
                 replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
                 replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
@@ -200,7 +212,7 @@ public sealed class StemCleanser
                 EstimateSuspects = estimateSet,
                 Rounds = rounds,
                 Final = final,
-                TriggerDrivenClasses = triggerDriven.Order().ToArray(),
+                Relabels = relabels,
             };
         }
         catch
@@ -212,29 +224,37 @@ public sealed class StemCleanser
         }
     }
 
-    // Dirty-label poison comes from every other class in proportion to its size, so a head that sees the images'
-    // content relabels the suspects in about those proportions. A class it gives far more of them (over twice its
-    // share, beyond chance at 1e-6) is the class it reads the trigger as: relabelling to it would teach the stem the
-    // trigger again, pointing at that class (measured on Blend: 95 % of triggered images moved to one class), so those
-    // suspects are removed instead.
-    internal static IReadOnlySet<int> TriggerDrivenClasses(ImageDataset untrusted, IReadOnlySet<int> suspects, IReadOnlyDictionary<int, int> newLabels, int target)
+    // Dirty-label poison comes from every other class in proportion to its size, so a head that reads the images'
+    // content relabels the suspects in about those proportions, and the relabelled trigger then says nothing about the
+    // class. A head that reads the trigger as some class gives that class more than its share; relabelling all of
+    // them would teach the stem the trigger again, pointing at that class (measured on Blend: 95 % of triggered images
+    // moved to the class the head favoured, and 39 % to the next one once that class alone was guarded). The typical
+    // class (the median of relabels per unit of class share) says how many relabels content alone produces; every
+    // class keeps at most ShareLimit times that for its share, and the excess (a seeded random choice) is removed
+    // instead. A median, not the total, because a class whose poison the head sends back to the target gets no
+    // relabels at all, and that must not make the others look inflated. Relabels to the target never count: that is
+    // the poisoned label back.
+    internal static IReadOnlyList<ClassRelabels> CapRelabels(long[] labels, int classes, IEnumerable<int> suspects, IReadOnlyDictionary<int, int> newLabels,
+        int target, double shareLimit, int seed, out IReadOnlySet<int> dropped)
     {
-        var labels = untrusted.LabelArray();
-        int classes = untrusted.ClassCount;
         var size = new long[classes];
         foreach (var l in labels) size[l]++;
         long others = labels.Length - (target >= 0 ? size[target] : 0);
-        var relabelled = suspects.Where(newLabels.ContainsKey).Select(i => newLabels[i]).Where(c => c != target).ToArray();
-        var result = new HashSet<int>();
-        if (relabelled.Length == 0 || others == 0) return result;
+        var share = Enumerable.Range(0, classes).Select(c => c == target || others == 0 ? 0 : (double)size[c] / others).ToArray();
+        var byClass = Enumerable.Range(0, classes).Select(_ => new List<int>()).ToArray();
+        foreach (var i in suspects.Order())
+            if (newLabels.TryGetValue(i, out int c) && c != labels[i]) byClass[c].Add(i);
+
+        var rates = Enumerable.Range(0, classes).Where(c => share[c] > 0).Select(c => byClass[c].Count / share[c]).Order().ToArray();
+        double typical = rates.Length == 0 ? 0 : rates.Length % 2 == 1 ? rates[rates.Length / 2] : (rates[(rates.Length / 2) - 1] + rates[rates.Length / 2]) / 2;
+        var kept = Enumerable.Range(0, classes).Select(c => Math.Min(byClass[c].Count, (int)Math.Floor(shareLimit * share[c] * typical))).ToArray();
+
+        var random = new Random(seed);
+        var drop = new HashSet<int>();
         for (int c = 0; c < classes; c++)
-        {
-            if (c == target) continue;
-            double expected = (double)size[c] / others;
-            int k = relabelled.Count(x => x == c);
-            if ((double)k / relabelled.Length > 2 * expected && Scanning.PoisonScanner.ChernoffBound(k, relabelled.Length, expected) <= 1e-6) result.Add(c);
-        }
-        return result;
+            foreach (var i in byClass[c].OrderBy(_ => random.Next()).Skip(kept[c])) drop.Add(i);
+        dropped = drop;
+        return Enumerable.Range(0, classes).Select(c => new ClassRelabels(c, byClass[c].Count, kept[c])).ToArray();
     }
 
     // The continued network's own head learned the cleansed labels of the whole untrusted set, not 2 % of it: where
@@ -250,7 +270,7 @@ public sealed class StemCleanser
             return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
         using var validation = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
         double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
-        double? estimate = PoisonScanner.EstimateAttackSuccess(continued.Network, untrusted, probe, device, options.Replace.ChannelsLast);
+        double? estimate = PoisonScanner.EstimateBackdoorPull(continued.Network, untrusted, probe, device, options.Replace.ChannelsLast)?.Value;
         bool keep = estimate is double e && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);
         return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate);
     }
@@ -258,7 +278,7 @@ public sealed class StemCleanser
     // The untrusted set without the held-out suspects, and without the other suspects too (remove mode) or with
     // them relabelled by the scanning heads (relabel mode).
     private (ImageDataset Set, int Relabelled) CleansedSet(ImageDataset untrusted, IReadOnlySet<int> suspects, IReadOnlyDictionary<int, int> newLabels,
-        IReadOnlyList<int> estimateSet, IReadOnlySet<int> triggerDriven)
+        IReadOnlyList<int> estimateSet, IReadOnlySet<int> dropped)
     {
         var heldOut = estimateSet.ToHashSet();
         if (options.Mode == CleansingMode.RemoveSuspects)
@@ -266,7 +286,7 @@ public sealed class StemCleanser
                 untrusted.Name + "-cleansed"), 0);
 
         // A suspect the scanning head gives its own (target) label back cannot be relabelled - the stem probe finds
-        // such suspects - so it is removed instead; so is one relabelled to a class the head reads the trigger as.
+        // such suspects - so it is removed instead; so is one beyond its new class's share of the relabels.
         var labels = untrusted.LabelArray();
         var kept = new List<int>(untrusted.Count);
         int changed = 0;
@@ -275,7 +295,7 @@ public sealed class StemCleanser
             if (heldOut.Contains(i)) continue;
             if (suspects.Contains(i))
             {
-                if (newLabels[i] == labels[i] || triggerDriven.Contains(newLabels[i])) continue;
+                if (newLabels[i] == labels[i] || dropped.Contains(i)) continue;
                 labels[i] = newLabels[i];
                 changed++;
             }

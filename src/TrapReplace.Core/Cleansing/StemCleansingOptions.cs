@@ -34,6 +34,12 @@ public sealed class StemCleansingOptions
     /// </summary>
     public HeadReplacerOptions Replace { get; set; } = new() { Selection = HeadSelection.BestValidationMinusEstimatedAttack };
 
+    /// <summary>Relabel mode: a class may keep at most this multiple of the relabels the typical class gets for its
+    /// share (its share among the untrusted samples not labelled with the target; the typical class is the median of
+    /// relabels per unit of share); the suspects beyond it are removed instead, so the relabelled trigger cannot point
+    /// at the class a scanning head reads it as. <value>Default 1.25.</value></summary>
+    public double RelabelShareLimit { get; set; } = 1.25;
+
     /// <summary>Rounds of continue, replace and scan again; each round adds the suspects its scan finds, and cleansing
     /// stops early when a round finds none. <value>Default 2.</value></summary>
     public int Rounds { get; set; } = 2;
@@ -63,6 +69,7 @@ public sealed class StemCleansingOptions
     {
         var errors = new List<string>();
         if (!Enum.IsDefined(Mode)) errors.Add($"Mode must be one of {string.Join(", ", Enum.GetNames<CleansingMode>())}; got {Mode}.");
+        if (!(RelabelShareLimit >= 1) || double.IsInfinity(RelabelShareLimit)) errors.Add($"RelabelShareLimit must be a finite number >= 1; got {RelabelShareLimit}.");
         if (Rounds < 1) errors.Add($"Rounds must be >= 1; got {Rounds}.");
         if (Scan is null) errors.Add("Scan must be set.");
         else errors.AddRange(Scan.Validate().Select(e => "Scan." + e));
@@ -86,6 +93,7 @@ public sealed class StemCleansingOptions
         Continue = Continue?.Clone()!,
         Replace = Replace?.Clone()!,
         Rounds = Rounds,
+        RelabelShareLimit = RelabelShareLimit,
         Scan = Scan?.Clone()!,
         Expansion = Expansion?.Clone(),
         ConsiderContinuedNetwork = ConsiderContinuedNetwork,

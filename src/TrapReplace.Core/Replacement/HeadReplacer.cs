@@ -93,7 +93,8 @@ public sealed class HeadReplacer
     /// <summary>
     /// Optional label-free estimate of attack success, called on the network after every epoch (in eval mode) and
     /// recorded as <see cref="EpochRecord.EstimatedAttackSuccess"/>; used by
-    /// <see cref="HeadSelection.BestValidationMinusEstimatedAttack"/>. See <see cref="Scanning.PoisonScanner.EstimateAttackSuccess"/>.
+    /// <see cref="HeadSelection.BestValidationMinusEstimatedAttack"/>. See <see cref="Scanning.PoisonScanner.EstimateAttackSuccess"/>
+    /// and <see cref="Scanning.PoisonScanner.EstimateBackdoorPull"/>.
     /// </summary>
     public Func<TrapNetwork, double?>? AttackSuccessEstimator { get; init; }
 

@@ -299,6 +299,30 @@ public sealed class PoisonScanner
         return (double)hits / suspects.Count;
     }
 
+    /// <summary>
+    /// A trigger-free estimate of how strongly <paramref name="network"/> still pulls the scan's suspects to any one
+    /// class: for the inferred target, the share of suspects it assigns there (<see cref="EstimateAttackSuccess"/>); for
+    /// every other class c, the share beyond what the images' own classes explain, (share − e) / (1 − e), where e is c's
+    /// share of the untrusted samples not labelled with the target (dirty-label poison is drawn from them in
+    /// proportion). The largest of these. A defense that moves a backdoor to another class shows here, where the
+    /// target share alone reads zero. Null when the scan inferred no target or has no suspects.
+    /// </summary>
+    /// <param name="network">Any classifier over the same classes.</param>
+    /// <param name="untrusted">The scanned set (the suspects index into it).</param>
+    /// <param name="scan">The scan's result.</param>
+    /// <param name="device">Device the network is on.</param>
+    /// <param name="channelsLast">Run batches channels-last.</param>
+    public static BackdoorPull? EstimateBackdoorPull(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, Device? device = null, bool channelsLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(scan);
+        if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
+        using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
+        var predictions = Argmax(Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast), untrusted.ClassCount);
+        return BackdoorPull.From(predictions, untrusted.LabelArray(), untrusted.ClassCount, target);
+    }
+
     // Every score kind for every sample of `data`, from the two heads' log-probabilities.
     private static Dictionary<PoisonScore, float[]> ScoreAll(float[] t, float[] r, ImageDataset data)
     {

@@ -40,8 +40,9 @@ public sealed class StemCleanserTests
         result.SuspectCount.Should().Be(scan.SuspectIndices.Count);
         result.EstimateSuspects.Should().HaveCount((int)Math.Round(0.2 * scan.SuspectIndices.Count)).And.BeSubsetOf(scan.SuspectIndices);
         int relabelledCandidates = scan.SuspectIndices.Count - result.EstimateSuspects.Count;
-        result.RelabelledToOtherClass.Should().BeGreaterThan(relabelledCandidates / 2, "most suspects are poisoned and the scanning head sees their real class")
+        result.Relabels.Sum(r => r.Relabelled).Should().BeGreaterThan(relabelledCandidates / 2, "most suspects are poisoned and the scanning head sees their real class")
             .And.Be(scan.SuspectIndices.Except(result.EstimateSuspects).Count(i => scan.Predictions[i] != f.Untrusted.LabelArray()[i]));
+        result.RelabelledToOtherClass.Should().Be(result.Relabels.Sum(r => r.Kept)).And.BeGreaterThan(0);
         result.Continued.Network.ReconstructionHead.Should().NotBeNull("continued stage 1 keeps the trap's decoder");
         result.Replacement.History.Should().OnlyContain(h => h.EstimatedAttackSuccess != null);
         var selected = result.Replacement.History.Single(h => h.Epoch == result.Replacement.SelectedEpoch);
@@ -116,7 +117,7 @@ public sealed class StemCleanserTests
         using var validation = f.Holdout.Subset(result.Replacement.ValidationIndices, "validation");
         final.ContinuedValidationAccuracy.Should().Be(TrapReplace.Evaluation.Evaluator.Accuracy(result.Continued.Network, validation, TorchSharp.torch.CPU));
         var probe = scan with { SuspectIndices = result.EstimateSuspects };
-        final.ContinuedEstimatedAttackSuccess.Should().Be(PoisonScanner.EstimateAttackSuccess(result.Continued.Network, f.Untrusted, probe));
+        final.ContinuedEstimatedAttackSuccess.Should().Be(PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe)!.Value);
         bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value
             > final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0);
         final.KeptContinuedNetwork.Should().Be(continuedBetter);
@@ -131,21 +132,39 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
-    public void A_class_the_scanning_head_gives_far_more_suspects_than_its_share_is_read_as_the_trigger()
+    public void No_class_keeps_more_than_its_share_of_the_relabels_so_the_trigger_points_nowhere()
     {
-        // 1,000 images, 100 per class, target 0; 200 suspects.
-        using var images = TorchSharp.torch.zeros(1000, 3, 4, 4, dtype: TorchSharp.torch.ScalarType.Byte);
-        using var labelTensor = TorchSharp.torch.tensor(Enumerable.Range(0, 1000).Select(i => (long)(i % 10)).ToArray());
-        using var data = TrapReplace.Data.ImageDataset.FromTensors(images, labelTensor, Enumerable.Range(0, 10).Select(c => $"c{c}").ToArray());
-        var suspects = new SortedSet<int>(Enumerable.Range(0, 200).Select(i => i * 5));
-        // Spread like the nine other classes' sizes: nothing is read as the trigger.
+        // 180 suspects labelled with the target 0, then 90 images of each other class (1/9 of the non-target samples each).
+        var labels = Enumerable.Range(0, 990).Select(i => i < 180 ? 0L : 1 + ((i - 180) % 9)).ToArray();
+        var suspects = Enumerable.Range(0, 180).ToArray();
+        // Spread evenly over the nine other classes: every relabel is kept.
         var spread = suspects.Select((s, k) => (s, k)).ToDictionary(p => p.s, p => 1 + (p.k % 9));
-        StemCleanser.TriggerDrivenClasses(data, suspects, spread, 0).Should().BeEmpty();
-        // Half of them to class 6 (expected share 1/9): class 6 is the trigger's; the target and given labels never count.
-        var collapsed = suspects.Select((s, k) => (s, k)).ToDictionary(p => p.s, p => p.k % 2 == 0 ? 6 : p.k % 4 == 1 ? 0 : 1 + (p.k % 9));
-        StemCleanser.TriggerDrivenClasses(data, suspects, collapsed, 0).Should().Equal([6]);
-        // Without relabels (remove mode) there is nothing to judge.
-        StemCleanser.TriggerDrivenClasses(data, suspects, new Dictionary<int, int>(), 0).Should().BeEmpty();
+        var even = StemCleanser.CapRelabels(labels, 10, suspects, spread, 0, 1.25, 0, out var none);
+        none.Should().BeEmpty();
+        even.Where(r => r.Class != 0).Should().OnlyContain(r => r.Relabelled == 20 && r.Kept == 20);
+
+        // Half of them to class 6, the rest spread over the eight others (six get 11, two 12): the median class got 11
+        // for its ninth, so class 6 keeps floor(1.25 * 11) = 13.
+        int[] eight = [1, 2, 3, 4, 5, 7, 8, 9];
+        var collapsed = suspects.ToDictionary(s => s, s => s % 2 == 0 ? 6 : eight[s / 2 % 8]);
+        var capped = StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, out var dropped);
+        capped[6].Relabelled.Should().Be(90);
+        capped[6].Kept.Should().Be(13);
+        dropped.Should().HaveCount(90 - capped[6].Kept).And.OnlyContain(i => collapsed[i] == 6);
+        capped.Where(r => r.Class != 6 && r.Class != 0).Should().OnlyContain(r => r.Kept == r.Relabelled);
+        // Seeded: the same suspects are dropped again.
+        StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, out var again);
+        again.Should().BeEquivalentTo(dropped);
+
+        // A class whose poison the head sends back to the target gets no relabels; the others are not capped for it.
+        var nineGetsNone = suspects.ToDictionary(s => s, s => s % 9 == 0 ? 0 : 1 + (s % 9 == 8 ? 0 : s % 9));
+        StemCleanser.CapRelabels(labels, 10, suspects, nineGetsNone, 0, 1.25, 0, out var noneDropped);
+        noneDropped.Should().BeEmpty();
+
+        // Everything to one class: the typical class got none, so nothing is relabelled.
+        var one = suspects.ToDictionary(s => s, _ => 4);
+        StemCleanser.CapRelabels(labels, 10, suspects, one, 0, 1.25, 0, out var all).Sum(r => r.Kept).Should().Be(0);
+        all.Should().HaveCount(180);
     }
 
     [Fact]

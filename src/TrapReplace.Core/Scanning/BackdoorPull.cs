@@ -1,0 +1,31 @@
+namespace TrapReplace.Scanning;
+
+/// <summary>How strongly a network pulls the poison scan's suspects to one class (<see cref="PoisonScanner.EstimateBackdoorPull"/>).</summary>
+/// <param name="Value">The largest pull over all classes, in [0, 1]: 0 when the predictions follow the classes' shares,
+/// 1 when every suspect goes to one class.</param>
+/// <param name="Class">The class pulling hardest.</param>
+/// <param name="TargetShare">Share of the suspects assigned to the inferred target (the attack-success estimate).</param>
+/// <param name="Shares">Share of the suspects assigned to each class.</param>
+public sealed record BackdoorPull(double Value, int Class, double TargetShare, IReadOnlyList<double> Shares)
+{
+    /// <summary>The pull of <paramref name="predictions"/> (one per suspect) against the class shares of
+    /// <paramref name="labels"/> (the whole scanned set's given labels) without the target.</summary>
+    internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
+    {
+        var size = new long[classes];
+        foreach (var l in labels) size[l]++;
+        long others = labels.Length - size[target];
+        var counts = new int[classes];
+        foreach (var p in predictions) counts[p]++;
+        var shares = counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
+        double best = -1;
+        int bestClass = target;
+        for (int c = 0; c < classes; c++)
+        {
+            double expected = c == target || others == 0 ? 0 : (double)size[c] / others;
+            double pull = expected >= 1 ? 0 : Math.Max(0, (shares[c] - expected) / (1 - expected));
+            if (pull > best) (best, bestClass) = (pull, c);
+        }
+        return new BackdoorPull(best, bestClass, shares[target], shares);
+    }
+}
