@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using TrapReplace.Cli.Cells;
-using TrapReplace.Runtime;
 using TrapReplace.Cli.Matrix;
-using TrapReplace.Cli.Reporting;
-using TrapReplace.Cli.Results;
 using TrapReplace.Cli.Terminal;
+using TrapReplace.Experiments.Defenses;
+using TrapReplace.Experiments.Reporting;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
+using TrapReplace.Runtime;
 using TrapReplace.Training;
 
 namespace TrapReplace.Cli;
@@ -37,7 +39,7 @@ public static class CommandLine
     // The default cell is the demo: SIG is learned within the quick profile's 10 epochs (trapped head ASR 99.8 %), so
     // the first run shows the trap working; BadNets-grid is barely learned there (16 %). docs/results-quick has the cell.
     private static readonly Option<string> Attack = new("--attack") { Description = "one of " + string.Join(", ", CellSpec.Attacks) + " (docs/attacks.md)", DefaultValueFactory = _ => "sig" };
-    private static readonly Option<string> Defense = new("--defense") { Description = "one of " + string.Join(", ", CellSpec.Defenses), DefaultValueFactory = _ => "trap-replace" };
+    private static readonly Option<string> Defense = new("--defense") { Description = "one of " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => "trap-replace" };
     private static readonly Option<int> Seed = new("--seed") { Description = "seed of initialisation, batch order, augmentation and poisoned-sample choice", DefaultValueFactory = _ => 0 };
     private static readonly Option<string> Profile = new("--profile") { Description = "full (the paper's data proportions, 60 stage-1 epochs), full-short (20), full-long (180), full-35, full-wd1e-4 and full-b128 (schedules measured on the way, kept for their cells), quick (demo), paper (the reference 200 epochs) or smoke (tests)", DefaultValueFactory = _ => "quick" };
     private static readonly Option<int> Target = new("--target") { Description = "the attack's target class", DefaultValueFactory = _ => 0 };
@@ -64,7 +66,7 @@ public static class CommandLine
     private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
     private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks, from " + string.Join(", ", CellSpec.Attacks), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
-    private static readonly Option<string> Defenses = new("--defenses") { Description = "comma-separated defenses, from " + string.Join(", ", CellSpec.Defenses), DefaultValueFactory = _ => string.Join(",", CellSpec.Defenses) };
+    private static readonly Option<string> Defenses = new("--defenses") { Description = "comma-separated defenses, from " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => string.Join(",", DefenseCatalog.Names) };
     private static readonly Option<string> Seeds = new("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "0" };
     private static readonly Option<string?> ShardOption = new("--shard") { Description = "run slice i of n (1-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" };
     private static readonly Option<string> ResultsIn = new("--results") { Description = "folder of result files to merge", DefaultValueFactory = _ => "results" };
@@ -153,7 +155,7 @@ public static class CommandLine
                 : throw new UsageException($"--seeds must be non-negative integers; got '{s}'")).ToList();
             var cells = MatrixRunner.Cells(template, attacks, defenses, seeds);
             foreach (var cell in cells)
-                if (cell.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
+                if (CellRunner.Validate(cell) is { Count: > 0 } errors) throw new UsageException(errors[0]);
             var settings = Settings(p);
             var slice = Shard.Parse(p.GetValue(ShardOption)).Select(cells, settings.Threads);
             var data = p.GetValue(Data);

@@ -1,3 +1,5 @@
+using TrapReplace.Tests.Shared;
+
 namespace TrapReplace.Cli.Tests;
 
 /// <summary>Bad arguments exit non-zero with one line naming the problem, before any training.</summary>
@@ -39,9 +41,9 @@ public sealed class BadInputTests
         var help = CliProcess.Run([command, "--help"]);
 
         help.ExitCode.Should().Be(0, help.StdErr);
-        foreach (var name in TrapReplace.Cli.Cells.CellSpec.Attacks.Concat(TrapReplace.Cli.Cells.CellSpec.Defenses))
+        foreach (var name in TrapReplace.Experiments.Specs.CellSpec.Attacks.Concat(TrapReplace.Experiments.Defenses.DefenseCatalog.Names))
             help.StdOut.Should().Contain(name);
-        TrapReplace.Cli.Cells.CellSpec.Defenses.Should().Contain(["trap-cleanse", "anp", "i-bau", "abl"]);
+        TrapReplace.Experiments.Defenses.DefenseCatalog.Names.Should().Contain(["trap-cleanse", "anp", "i-bau", "abl"]);
     }
 
     [Fact]
@@ -117,7 +119,7 @@ public sealed class BadInputTests
     [Fact]
     public void Pins_parse_into_checksums_by_archive_name()
     {
-        var pins = TrapReplace.Cli.Cells.DataLocation.ParsePins(
+        var pins = TrapReplace.Experiments.Specs.DataLocation.ParsePins(
             " GTSRB_Final_Test_GT.zip=sha256:" + new string('A', 64) + ", cifar-10-binary.tar.gz=md5:c32a1d4ab5d03f1284b67883e8d87530 ");
         pins.Should().HaveCount(2);
         pins["GTSRB_Final_Test_GT.zip"].Should().Be(TrapReplace.Data.FileChecksum.Sha256(new string('a', 64)));

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
-using TrapReplace.Cli.Cells;
 using TrapReplace.Cli.Matrix;
-using TrapReplace.Cli.Results;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
+using TrapReplace.Tests.Shared;
 
 namespace TrapReplace.Cli.Tests;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using TrapReplace.Cli.Cells;
-using TrapReplace.Cli.Results;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
 
 namespace TrapReplace.Cli.Matrix;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
-using TrapReplace.Cli.Cells;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
 
 namespace TrapReplace.Cli.Matrix;
 
@@ -30,8 +31,8 @@ public sealed record Shard(int Index, int Count)
     /// <summary>The cells of this slice, in matrix order.</summary>
     public IReadOnlyList<CellSpec> Select(IReadOnlyList<CellSpec> cells, int threads)
     {
-        var groups = cells.Select(c => c.Stage1Key(threads)).Distinct().ToList();
+        var groups = cells.Select(c => Stage1Cache.Key(c, threads)).Distinct().ToList();
         var mine = groups.Where((_, g) => g % Count == Index - 1).ToHashSet();
-        return cells.Where(c => mine.Contains(c.Stage1Key(threads))).ToList();
+        return cells.Where(c => mine.Contains(Stage1Cache.Key(c, threads))).ToList();
     }
 }

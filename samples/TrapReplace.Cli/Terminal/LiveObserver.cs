@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Rendering;
-using TrapReplace.Cli.Cells;
-using TrapReplace.Cli.Results;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
 
 namespace TrapReplace.Cli.Terminal;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
-using TrapReplace.Cli.Cells;
-using TrapReplace.Cli.Results;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
 
 namespace TrapReplace.Cli.Terminal;
 

@@ -1,0 +1,178 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrapReplace.Cleansing;
+using TrapReplace.Experiments.Serialization;
+using TrapReplace.Experiments.Specs;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Scanning;
+
+namespace TrapReplace.Experiments.Defenses;
+
+/// <summary>
+/// Stage 2 of Trap and Replace. After the trap it is the method (<c>trap-replace</c>); after normal training it is
+/// the ablation that shows what the trap adds (<c>replace-only</c>).
+/// </summary>
+internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
+{
+    public string Name => afterTrap ? "trap-replace" : "replace-only";
+
+    public string Title => afterTrap ? "stage 2: replace the trapped head" : "replace the head of the normally trained model";
+
+    public bool StartsFromTrap => afterTrap;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var replacer = new HeadReplacer(options);
+        context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
+        var result = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();
+        json["selected_epoch"] = result.SelectedEpoch + 1;
+        json["selected_validation_accuracy"] = result.ValidationAccuracy;
+        // After the trap, the two heads also say which training samples are poisoned; the scan is reported, the
+        // defended network is unchanged (its time is not part of the defense's).
+        var scan = afterTrap && result.ValidationIndices.Count > 0 ? Scan(undefended, result, context) : null;
+        result.DisposeSnapshots();
+        return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, json) { Scan = scan };
+    }
+
+    internal static PoisonScanResult Scan(TrapNetwork trapped, HeadReplacementResult replacement, DefenseContext context)
+    {
+        using var reference = context.Holdout.Subset(replacement.ValidationIndices, context.Holdout.Name + "-validation");
+        var scanner = new PoisonScanner(new PoisonScanOptions
+        {
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+            ChannelsLast = context.Settings.ChannelsLast,
+        });
+        var scan = scanner.ScanSnapshots(trapped, replacement, context.Untrusted, reference, context.CancellationToken);
+        // The stem probe widens the suspects (the whole holdout is its clean side; the probe never trains the stem).
+        return new SuspectExpander(ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast))
+            .Expand(trapped, context.Untrusted, context.Holdout, scan, context.CancellationToken);
+    }
+}
+
+/// <summary>
+/// Trap and Replace, then the poison scan, then stem cleansing (<c>trap-cleanse</c>): when the scan infers a target,
+/// stage 1 continues on the untrusted set with the suspects relabelled by the scanning head (a fifth of them held out
+/// for the attack estimate) and the head is replaced again; when it does not (clean-label or batch-time attacks, clean data), the Trap-and-Replace network is the result.
+/// </summary>
+internal sealed class TrapCleanse : ICellDefense
+{
+    public string Name => "trap-cleanse";
+
+    public string Title => "trap, replace, scan for poison, cleanse the stem, replace again";
+
+    public bool StartsFromTrap => true;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var replaceOptions = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var replacer = new HeadReplacer(replaceOptions);
+        context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
+        var first = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var scan = HeadReplacement.Scan(undefended, first, context);
+        first.DisposeSnapshots();
+
+        var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var json = new JsonObject
+        {
+            ["first_replacement"] = JsonSerializer.SerializeToNode(replaceOptions, ExperimentJson.Options),
+            ["first_selected_epoch"] = first.SelectedEpoch + 1,
+            ["cleansing"] = JsonSerializer.SerializeToNode(options, ExperimentJson.Options),
+        };
+        if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
+        {
+            json["cleansed"] = false;
+            json["cleansing_skipped_because"] = "the scan inferred no target class, so it has no suspects to cleanse";
+            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
+        }
+
+        var cleanser = new StemCleanser(options);
+        context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
+        StemCleansingResult cleansed;
+        try
+        {
+            cleansed = cleanser.Cleanse(undefended, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
+        }
+        catch
+        {
+            first.Network.Dispose();
+            throw;
+        }
+        // Only the network the cleanser kept survives.
+        var final = cleansed.Final;
+        (final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network).Dispose();
+        cleansed.Replacement.DisposeSnapshots();
+        double? finalAccuracy = final.KeptContinuedNetwork ? final.ContinuedValidationAccuracy : cleansed.Replacement.ValidationAccuracy;
+        var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
+        var firstPull = PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
+        json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
+        json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
+        json["first_validation_accuracy"] = first.ValidationAccuracy;
+        json["estimate"] = "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
+        json["first_estimated_attack_success"] = firstPull?.Value;
+        json["first_estimated_pull_class"] = firstPull?.Class;
+        json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;
+        json["selected_validation_accuracy"] = cleansed.Replacement.ValidationAccuracy;
+        json["selected_estimated_attack_success"] = final.ReplacedEstimatedAttackSuccess;
+        json["rounds"] = new JsonArray(cleansed.Rounds.Select(r => (JsonNode)new JsonObject
+        {
+            ["round"] = r.Round,
+            ["suspects"] = r.Suspects,
+            ["new_suspects"] = r.NewSuspects,
+            ["validation_accuracy"] = r.ValidationAccuracy,
+            ["estimated_attack_success"] = r.EstimatedAttackSuccess,
+            ["seconds"] = r.Seconds,
+        }).ToArray());
+        json["suspects_cleansed"] = cleansed.SuspectCount;
+        json["kept_continued_network"] = final.KeptContinuedNetwork;
+        json["relabels_per_class"] = new JsonArray(cleansed.Relabels.Select(r => (JsonNode)new JsonObject
+        {
+            ["class"] = r.Class,
+            ["relabelled"] = r.Relabelled,
+            ["kept"] = r.Kept,
+        }).ToArray());
+        json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
+        json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
+        int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
+        // Never worse than Trap and Replace on what the defender can see: a cleansing that costs more than
+        // MaxValidationLoss of validation accuracy (a wrong target relabels clean samples) is undone.
+        if (finalAccuracy < first.ValidationAccuracy - MaxValidationLoss)
+        {
+            cleansed.Defended.Dispose();
+            json["cleansed"] = false;
+            json["cleansing_undone_because"] = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"validation accuracy fell from {first.ValidationAccuracy:P1} to {finalAccuracy:P1}, more than {MaxValidationLoss:P0}");
+            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
+        }
+        first.Network.Dispose();
+        json["cleansed"] = true;
+        return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
+    }
+
+    /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is
+    /// undone (the bound on clean accuracy: within 3 points).</summary>
+    internal const double MaxValidationLoss = 0.03;
+}
+
+/// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>
+internal sealed class FineTuning : ICellDefense
+{
+    public string Name => "fine-tune";
+
+    public string Title => "fine-tune the whole model on the holdout";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var trainer = new Training.TrapTrainer(options);
+        context.Events.Attach(h => trainer.StepCompleted += h, h => trainer.EpochCompleted += h);
+        var result = trainer.FineTune(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject());
+    }
+}

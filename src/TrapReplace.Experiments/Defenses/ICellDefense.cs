@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+using TrapReplace.Data;
+using TrapReplace.Experiments.Specs;
+using TrapReplace.Models;
+using TrapReplace.Training;
+
+namespace TrapReplace.Experiments.Defenses;
+
+/// <summary>Everything a defense may see: the cell, the backbone, the (poisoned) training data and the clean holdout. Never the test set or the attack.</summary>
+/// <param name="Spec">The cell.</param>
+/// <param name="Profile">Its schedule.</param>
+/// <param name="Backbone">The architecture of the starting network.</param>
+/// <param name="Untrusted">The training set as the attacker left it (defenses that train from scratch, like ABL).</param>
+/// <param name="BatchTransform">Per-batch poisoning of a training-controlled attack (WaNet), applied when a defense trains on <paramref name="Untrusted"/>.</param>
+/// <param name="Holdout">The clean, trusted images.</param>
+/// <param name="Settings">Threads and device.</param>
+/// <param name="Events">Where step and epoch events go (progress and curves).</param>
+/// <param name="CancellationToken">Stops between steps.</param>
+public sealed record DefenseContext(
+    CellSpec Spec, ExperimentProfile Profile, IBackbone Backbone, ImageDataset Untrusted, IBatchTransform? BatchTransform, ImageDataset Holdout,
+    RunSettings Settings, DefenseEvents Events, CancellationToken CancellationToken);
+
+/// <summary>Receives a defense's training events.</summary>
+/// <param name="Step">After every step.</param>
+/// <param name="Epoch">After every epoch (the network is in the arguments, for the curves).</param>
+public sealed record DefenseEvents(Action<TrainingStepEventArgs> Step, Action<EpochCompletedEventArgs> Epoch)
+{
+    /// <summary>Forwards the two events of a trainer.</summary>
+    public void Attach(Action<EventHandler<TrainingStepEventArgs>> stepSubscribe, Action<EventHandler<EpochCompletedEventArgs>> epochSubscribe)
+    {
+        ArgumentNullException.ThrowIfNull(stepSubscribe);
+        ArgumentNullException.ThrowIfNull(epochSubscribe);
+        stepSubscribe((_, e) => Step(e));
+        epochSubscribe((_, e) => Epoch(e));
+    }
+}
+
+/// <summary>What a defense produced.</summary>
+/// <param name="Network">The defended network (the caller disposes it).</param>
+/// <param name="Seconds">Wall time of the defense.</param>
+/// <param name="Epochs">Epochs it trained, all its sub-stages together.</param>
+/// <param name="Options">Its resolved options and what it decided (pruning level, selected epoch...).</param>
+public sealed record DefenseOutcome(TrapNetwork Network, double Seconds, int Epochs, JsonObject Options)
+{
+    /// <summary>Training samples the defense set apart as suspicious (ABL), so the runner can report how many were really poisoned.</summary>
+    public IReadOnlyList<int>? IsolatedIndices { get; init; }
+
+    /// <summary>The poison scan the defense ran (trap-replace, trap-cleanse), for the runner to measure against the true poisoned indices.</summary>
+    public Scanning.PoisonScanResult? Scan { get; init; }
+}
+
+/// <summary>A <c>--defense</c> choice of the runner.</summary>
+public interface ICellDefense
+{
+    /// <summary>The kebab-case name given to <c>--defense</c>.</summary>
+    string Name { get; }
+
+    /// <summary>One line for the progress display.</summary>
+    string Title { get; }
+
+    /// <summary>True when the defense starts from the trap network (stage 1 with the reconstruction head); otherwise from the normally trained one.</summary>
+    bool StartsFromTrap { get; }
+
+    /// <summary>Defends; <paramref name="undefended"/> is the stage-1 network and must not be modified.</summary>
+    DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context);
+}

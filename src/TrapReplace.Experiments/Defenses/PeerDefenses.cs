@@ -1,0 +1,174 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrapReplace.Experiments.Serialization;
+using TrapReplace.Models;
+using TrapReplace.Peers;
+
+namespace TrapReplace.Experiments.Defenses;
+
+// Each peer gets its own paper's budget on the holdout, capped by the profile's defense epochs (so smoke stays
+// tiny): fine-pruning fine-tunes for the defense epochs (BackdoorBench: 100), NAD 10 teacher + 20 distillation
+// epochs, ANP 2,000 mask iterations, I-BAU 5 rounds; ABL trains from the untrusted data on the stage-1 budget in
+// its paper's 20 : 60 : 20 proportions. Other settings are the library's (paper/BackdoorBench) defaults.
+
+/// <summary>Turns a peer's result into the runner's outcome: its options plus what it decided (the result's details).</summary>
+internal static class PeerOutcome
+{
+    public static DefenseOutcome From(PeerDefenseResult result, object options, int epochs)
+    {
+        var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();
+        foreach (var (key, value) in result.Details) json[key] = value;
+        return new DefenseOutcome(result.Network, result.Seconds, epochs, json);
+    }
+}
+
+/// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
+internal sealed class FinePruningDefense : ICellDefense
+{
+    public string Name => "fine-pruning";
+
+    public string Title => "fine-pruning: prune dormant channels, then fine-tune";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new FinePruningOptions
+        {
+            Epochs = context.Profile.DefenseEpochs,
+            BatchSize = context.Profile.DefenseBatchSize,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new FinePruning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+    }
+}
+
+/// <summary>Neural Attention Distillation (Li et al., ICLR 2021) on the normally trained model: the paper's 10 teacher
+/// epochs and 20 distillation epochs (fewer when the profile's defense budget is smaller).</summary>
+internal sealed class AttentionDistillationDefense : ICellDefense
+{
+    public string Name => "nad";
+
+    public string Title => "NAD: fine-tune a teacher, distil the student's attention";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new NeuralAttentionDistillationOptions
+        {
+            TeacherEpochs = Math.Clamp(context.Profile.DefenseEpochs / 2, 1, 10),
+            Epochs = Math.Min(20, context.Profile.DefenseEpochs),
+            BatchSize = context.Profile.DefenseBatchSize,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new NeuralAttentionDistillation(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
+            options.TeacherEpochs + options.Epochs);
+    }
+}
+
+/// <summary>
+/// Anti-Backdoor Learning (Li et al., NeurIPS 2021): trains from the untrusted data itself. Isolation + training
+/// epochs are the profile's stage-1 epochs and unlearning adds a quarter of that (the paper's 20 / 60 / 20). Its
+/// undefended reference is the normally trained model.
+/// </summary>
+internal sealed class AntiBackdoorLearningDefense : ICellDefense
+{
+    public string Name => "abl";
+
+    public string Title => "ABL: isolate low-loss samples, train, unlearn them";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        int epochs = context.Profile.Stage1Epochs;
+        int isolation = Math.Max(1, epochs / 4);
+        var options = new AntiBackdoorLearningOptions
+        {
+            IsolationEpochs = isolation,
+            FinetuningEpochs = Math.Max(1, epochs - isolation),
+            UnlearningEpochs = Math.Max(1, epochs / 4),
+            BatchSize = context.Profile.Stage1BatchSize,
+            Precision = context.Settings.Precision,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new AntiBackdoorLearning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        var result = defense.Train(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
+        var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
+        outcome.Options["isolated_count"] = result.IsolatedIndices.Count;
+        return outcome with { IsolatedIndices = result.IsolatedIndices };
+    }
+}
+
+/// <summary>
+/// Adversarial Neuron Pruning (Wu and Wang, NeurIPS 2021) on the normally trained model. The mask optimisation
+/// gets 20 iterations per profile defense epoch (the paper profile's 100 epochs give ANP's own 2,000) at ANP's
+/// batch of 128; the threshold is chosen on the holdout's validation split.
+/// </summary>
+internal sealed class AdversarialNeuronPruningDefense : ICellDefense
+{
+    public string Name => "anp";
+
+    public string Title => "ANP: learn neuron masks under adversarial noise, prune the low ones";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new AdversarialNeuronPruningOptions
+        {
+            Iterations = 20 * context.Profile.DefenseEpochs,
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new AdversarialNeuronPruning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        var result = defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        return PeerOutcome.From(result, options, result.History.Count);
+    }
+}
+
+/// <summary>
+/// I-BAU (Zeng et al., ICLR 2022) on the normally trained model: the authors' 5 rounds (fewer when the profile's
+/// defense budget is under 5 epochs), each one pass to find the universal perturbation and one to unlearn it.
+/// </summary>
+internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
+{
+    public string Name => "i-bau";
+
+    public string Title => "I-BAU: unlearn a universal adversarial perturbation by implicit hypergradient";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = new ImplicitBackdoorUnlearningOptions
+        {
+            Rounds = Math.Min(5, context.Profile.DefenseEpochs),
+            ModelSeed = context.Spec.Seed,
+            DataSeed = context.Spec.Seed,
+            Threads = context.Settings.Threads,
+            Device = context.Settings.Device,
+        };
+        var defense = new ImplicitBackdoorUnlearning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);
+    }
+}

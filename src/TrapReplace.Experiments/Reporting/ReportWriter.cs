@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using TrapReplace.Data;
+using TrapReplace.Experiments.Results;
+
+namespace TrapReplace.Experiments.Reporting;
+
+/// <summary>Writes the merged results: results.md (tables), summary.csv (per row), cells.csv (per result file) and the plots.</summary>
+public static class ReportWriter
+{
+    /// <summary>Writes every report file into <paramref name="outputDirectory"/>; returns the paths written.</summary>
+    public static IReadOnlyList<string> Write(IReadOnlyList<(string Path, CellResult Result)> results, string outputDirectory)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        var rows = SummaryRow.Build(results.Select(r => r.Result));
+        var written = new List<string>();
+        void Text(string name, string content)
+        {
+            var path = Path.Combine(outputDirectory, name);
+            AtomicFile.WriteAllText(path, content);
+            written.Add(path);
+        }
+        Text("results.md", Markdown(rows) + ScanAndCrossover.ScanMarkdown(results.Select(r => r.Result)) + ScanAndCrossover.CrossoverMarkdown(rows));
+        Text("summary.csv", SummaryCsv(rows));
+        Text("cells.csv", CellsCsv(results.Select(r => r.Result)));
+        written.AddRange(Plots.Write(rows, outputDirectory));
+        written.AddRange(ScanAndCrossover.CrossoverPlots(rows, outputDirectory));
+        return written;
+    }
+
+    /// <summary>Per data set/backbone/profile: a CA | ASR pivot (attack x defense) and the full table.</summary>
+    public static string Markdown(IReadOnlyList<SummaryRow> rows)
+    {
+        var md = new StringBuilder();
+        foreach (var block in rows.GroupBy(r => (r.Dataset, r.Backbone, r.Profile)))
+        {
+            var defenses = block.Select(r => r.Defense).Distinct().OrderBy(SummaryRow.DefenseOrder).ToList();
+            md.AppendLine(CultureInfo.InvariantCulture, $"### {block.Key.Dataset}, {block.Key.Backbone}, profile {block.Key.Profile}");
+            md.AppendLine();
+            md.AppendLine("CA / ASR in %, mean ± std over seeds:");
+            md.AppendLine();
+            md.AppendLine("| attack | " + string.Join(" | ", defenses) + " |");
+            md.AppendLine("|---|" + string.Concat(defenses.Select(_ => "---|")));
+            foreach (var attack in block.GroupBy(r => (r.Attack, r.PoisonRatio)).OrderBy(a => SummaryRow.AttackOrder(a.Key.Attack)))
+            {
+                var cells = defenses.Select(d => attack.FirstOrDefault(r => r.Defense == d) is { } r
+                    ? $"{Pct(r.CleanAccuracy)} / {Pct(r.AttackSuccessRate)}" : "");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {AttackLabel(attack.Key.Attack, attack.Key.PoisonRatio)} | {string.Join(" | ", cells)} |");
+            }
+            md.AppendLine();
+            md.AppendLine("All metrics (undefended = the reference the defense started from; DER per BackdoorBench; defense s = wall time of the defense alone, train s = stage 1 + defense):");
+            md.AppendLine();
+            md.AppendLine("| attack | defense | seeds | CA % | ASR % | RA % | DER | undefended CA % | undefended ASR % | defense s | train s |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var r in block)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {AttackLabel(r.Attack, r.PoisonRatio)} | {r.Defense} | {string.Join(",", r.Seeds)} | {Pct(r.CleanAccuracy)} | {Pct(r.AttackSuccessRate)} | {Pct(r.RobustAccuracy)} | {Plain(r.Der, "F3")} | {Pct(r.UndefendedCleanAccuracy)} | {Pct(r.UndefendedAttackSuccessRate)} | {Plain(r.DefenseSeconds, "F0")} | {Plain(r.TrainSeconds, "F0")} |");
+            }
+            md.AppendLine();
+            var exact = block.Where(r => r.ExactCleanAccuracy is not null).ToList();
+            if (exact.Count > 0)
+            {
+                md.AppendLine("On the test records that hold the official CIFAR-10 test images in every copy (records 0-999; in the shared offline copy the other 9,000 are JPEG-degraded, which costs about 7 points of CA), for the cells that measured them:");
+                md.AppendLine();
+                md.AppendLine("| attack | defense | seeds | images | CA % | ASR % | DER | undefended CA % |");
+                md.AppendLine("|---|---|---|---|---|---|---|---|");
+                foreach (var r in exact)
+                {
+                    var measured = r.Cells.Where(c => c.ExactTest is not null).ToList();
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {AttackLabel(r.Attack, r.PoisonRatio)} | {r.Defense} | {string.Join(",", measured.Select(c => c.Seed))} | {measured[0].ExactTest!.TestCount} | {Pct(r.ExactCleanAccuracy)} | {Pct(r.ExactAttackSuccessRate)} | {Plain(r.ExactDer, "F3")} | {Pct(r.ExactUndefendedCleanAccuracy ?? (r.Defense == "none" ? r.ExactCleanAccuracy : null))} |");
+                }
+                md.AppendLine();
+            }
+        }
+        return md.ToString();
+    }
+
+    private static string SummaryCsv(IReadOnlyList<SummaryRow> rows)
+    {
+        var csv = new StringBuilder("dataset,backbone,profile,attack,poison_ratio,defense,seeds,ca_mean,ca_std,asr_mean,asr_std,ra_mean,ra_std,der_mean,der_std,undefended_ca_mean,undefended_asr_mean,defense_seconds_mean,train_seconds_mean,exact_ca_mean,exact_asr_mean,exact_der_mean\n");
+        foreach (var r in rows)
+        {
+            csv.AppendLine(string.Join(",",
+                r.Dataset, r.Backbone, r.Profile, r.Attack, Num(r.PoisonRatio), r.Defense, r.Seeds.Count.ToString(CultureInfo.InvariantCulture),
+                Num(r.CleanAccuracy.Mean), Num(r.CleanAccuracy.Std), Num(r.AttackSuccessRate?.Mean), Num(r.AttackSuccessRate?.Std),
+                Num(r.RobustAccuracy?.Mean), Num(r.RobustAccuracy?.Std), Num(r.Der?.Mean), Num(r.Der?.Std),
+                Num(r.UndefendedCleanAccuracy?.Mean), Num(r.UndefendedAttackSuccessRate?.Mean), Num(r.DefenseSeconds.Mean), Num(r.TrainSeconds.Mean),
+                Num(r.ExactCleanAccuracy?.Mean), Num(r.ExactAttackSuccessRate?.Mean), Num(r.ExactDer?.Mean)));
+        }
+        return csv.ToString();
+    }
+
+    private static string CellsCsv(IEnumerable<CellResult> results)
+    {
+        var csv = new StringBuilder("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,clean_accuracy,attack_success_rate,robust_accuracy,der,undefended_clean_accuracy,undefended_attack_success_rate,train_seconds,images_per_second,finished_utc,exact_test_count,exact_clean_accuracy,exact_attack_success_rate,exact_der\n");
+        foreach (var r in results.OrderBy(r => r.Dataset, StringComparer.Ordinal).ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed))
+        {
+            csv.AppendLine(string.Join(",",
+                r.Dataset, r.Backbone, r.Profile, r.Attack, r.TargetClass.ToString(CultureInfo.InvariantCulture), Num(r.PoisonRatio), r.Defense,
+                r.Seed.ToString(CultureInfo.InvariantCulture), Num(r.CleanAccuracy), Num(r.AttackSuccessRate), Num(r.RobustAccuracy), Num(r.Der),
+                Num(r.Undefended?.CleanAccuracy), Num(r.Undefended?.AttackSuccessRate), Num(r.TrainSeconds), Num(r.ImagesPerSecond),
+                r.FinishedUtc.ToString("O", CultureInfo.InvariantCulture),
+                r.ExactTest?.TestCount.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.ExactTest?.CleanAccuracy), Num(r.ExactTest?.AttackSuccessRate), Num(r.ExactTest?.Der)));
+        }
+        return csv.ToString();
+    }
+
+    private static string AttackLabel(string attack, double? ratio) =>
+        ratio is double r ? string.Create(CultureInfo.InvariantCulture, $"{attack} ({r:0.###})") : attack;
+
+    private static string Pct(Stat? s) => s is null ? "-"
+        : s.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"{s.Mean * 100:F1} ± {s.Std * 100:F1}")
+        : string.Create(CultureInfo.InvariantCulture, $"{s.Mean * 100:F1}");
+
+    private static string Plain(Stat? s, string format) => s is null ? "-"
+        : s.Count > 1 ? s.Mean.ToString(format, CultureInfo.InvariantCulture) + " ± " + s.Std.ToString(format, CultureInfo.InvariantCulture)
+        : s.Mean.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string Num(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
+}

@@ -1,0 +1,7 @@
+namespace TrapReplace.Experiments.Specs;
+
+/// <summary>Bad command-line input; the message is one line naming the problem (exit code 2).</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>The data set is missing and cannot be downloaded (exit code 3).</summary>
+public sealed class DataUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using TrapReplace.Experiments.Reporting;
+using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Running;
+using TrapReplace.Experiments.Specs;
+using TrapReplace.Tests.Shared;
+
+namespace TrapReplace.Experiments.Tests;
+
+public sealed class SpecAndReportTests
+{
+    private static readonly CellSpec Template = new("cifar10", "wrn16-1", "none", "none", 0, "quick");
+
+    [Fact]
+    public void The_memory_layout_is_part_of_the_stage1_identity_and_the_standard_layout_keeps_the_old_keys()
+    {
+        var cell = Template with { Attack = "badnets", Defense = "none" };
+
+        Stage1Cache.Key(cell, 2, channelsLast: false).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2");
+        Stage1Cache.Key(cell, 2, channelsLast: true).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last");
+        Stage1Cache.Key(cell, 2, channelsLast: true, TrapReplace.Runtime.Precision.BFloat16)
+            .Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last.bf16", "bf16 networks never stand in for float32 ones");
+    }
+
+    [Fact]
+    public void Clean_label_attacks_default_to_a_target_class_ratio()
+    {
+        (Template with { Attack = "sig" }).ResolvedRatio.Should().Be(0.8);
+        (Template with { Attack = "badnets" }).ResolvedRatio.Should().Be(0.1);
+        (Template with { Attack = "badnets", PoisonRatio = 0.05 }).AttackTag.Should().Be("badnets-t0-r0.05");
+        (Template with { Attack = "none" }).AttackTag.Should().Be("none");
+    }
+
+    [Fact]
+    public void Validate_names_every_bad_value()
+    {
+        var errors = CellRunner.Validate(new CellSpec("mnist", "vgg", "x", "y", -1, "slow", 99, 0));
+        // Without a known data set the target-class check still runs, against CIFAR-10's 10 classes.
+        errors.Should().HaveCount(8);
+        errors.Should().Contain("--ratio must be in (0, 1]; got 0");
+    }
+
+    [Fact]
+    public void Stat_is_mean_and_sample_standard_deviation()
+    {
+        var s = Stat.Of([0.2, 0.4, null, 0.9])!;
+        s.Count.Should().Be(3);
+        s.Mean.Should().BeApproximately(0.5, 1e-12);
+        s.Std.Should().BeApproximately(Math.Sqrt((0.09 + 0.01 + 0.16) / 2), 1e-12);
+        Stat.Of([0.3])!.Std.Should().Be(0);
+        Stat.Of([null]).Should().BeNull();
+    }
+
+    [Fact]
+    public void Markdown_pivots_attack_by_defense_with_mean_and_std()
+    {
+        var results = new[]
+        {
+            SampleResults.Result("badnets", "none", 0, 0.80, 0.98, null),
+            SampleResults.Result("badnets", "none", 1, 0.82, 1.00, null),
+            SampleResults.Result("badnets", "trap-replace", 0, 0.75, 0.02, new Metrics(0.79, 0.97, 0.02)),
+            SampleResults.Result("badnets", "trap-replace", 1, 0.77, 0.04, new Metrics(0.81, 0.99, 0.01)),
+        };
+
+        var markdown = ReportWriter.Markdown(SummaryRow.Build(results));
+
+        markdown.Should().Contain("| attack | none | trap-replace |");
+        markdown.Should().Contain("| badnets (0.1) | 81.0 ± 1.4 / 99.0 ± 1.4 | 76.0 ± 1.4 / 3.0 ± 1.4 |");
+        markdown.Should().Contain("| badnets (0.1) | trap-replace | 0,1 | 76.0 ± 1.4 | 3.0 ± 1.4 |");
+    }
+
+    [Fact]
+    public void The_report_tabulates_scans_and_draws_the_schedule_crossover_across_profiles()
+    {
+        var scanned = SampleResults.Result("blend", "trap-cleanse", 0, 0.8, 0.03, new Metrics(0.82, 1.0, 0.0)) with
+        {
+            Profile = "full",
+            Options = new JsonObject
+            {
+                ["defense"] = new JsonObject
+                {
+                    ["scan"] = new JsonObject
+                    {
+                        ["flagged"] = 5000, ["suspects"] = 4800, ["precision"] = 0.95, ["recall"] = 0.96, ["auroc"] = 0.99, ["inferred_target"] = 0,
+                        ["target_correct"] = true, ["reference_false_positive_rate"] = 0.008,
+                    },
+                },
+            },
+        };
+        var results = new[]
+        {
+            scanned,
+            SampleResults.Result("blend", "trap-replace", 0, 0.78, 0.60, null) with { Profile = "full" },
+            SampleResults.Result("blend", "trap-replace", 0, 0.70, 0.10, null) with { Profile = "full-short" },
+            SampleResults.Result("blend", "fine-tune", 0, 0.75, 0.05, null) with { Profile = "full-short" },
+            SampleResults.Result("blend", "fine-tune", 0, 0.80, 0.90, null) with { Profile = "full" },
+        };
+        using var folder = new TempFolder();
+
+        var written = ReportWriter.Write(results.Select(r => ("x.json", r)).ToList(), folder.Path);
+
+        var markdown = File.ReadAllText(Path.Combine(folder.Path, "results.md"));
+        markdown.Should().Contain("| cifar10 | full | blend | trap-cleanse | 0 | 1000 | 5000 | 4800 | 0.950 | 0.960 | 0.990 | 0 | true | 0.80 |");
+        markdown.Should().Contain("### Schedule crossover: cifar10, wrn16-1, blend");
+        markdown.Should().Contain("| defense | 20 epochs | 60 epochs |");
+        markdown.Should().Contain("| trap-replace | 70.0 / 10.0 | 78.0 / 60.0 |");
+        markdown.Should().Contain("| fine-tune | 75.0 / 5.0 | 80.0 / 90.0 |");
+        written.Should().Contain(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png"));
+        new FileInfo(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png")).Length.Should().BeGreaterThan(1000);
+    }
+}
