@@ -5,6 +5,7 @@ using PoisoningPolicy = TrapReplace.Attacks.Poisoning.PoisoningPolicy;
 using TrapReplace.Data;
 using TrapReplace.Defense;
 using TrapReplace.Evaluation;
+using TrapReplace.Experiments.Poisoning;
 using TrapReplace.Models;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ var defense = TrapAndReplace.Configure()
 defense.EpochCompleted += (_, e) => Console.WriteLine($"{e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}, {e.Record.ImagesPerSecond:F0} img/s");
 using var result = defense.Fit(poisonedSet, holdout);
 
-var asrSet = new TriggeredImages(triggered.Images, triggered.TrueLabels, triggered.TargetClass);
+var asrSet = triggered.ForEvaluation();
 var before = Evaluator.Evaluate(result.Trapped, test, asrSet);
 var after = Evaluator.Evaluate(result.Defended, test, asrSet);
 Console.WriteLine($"trapped head : CA {before.CleanAccuracy:P2}  ASR {before.AttackSuccessRate:P2}  RA {before.RobustAccuracy:P2}");

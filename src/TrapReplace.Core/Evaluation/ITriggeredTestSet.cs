@@ -19,8 +19,8 @@ public interface ITriggeredTestSet
     int TargetClass { get; }
 }
 
-/// <summary>A plain <see cref="ITriggeredTestSet"/> over tensors the caller owns (for example an attack's triggered
-/// test set: <c>new TriggeredImages(set.Images, set.TrueLabels, set.TargetClass)</c>). Named apart from the attack
+/// <summary>A plain <see cref="ITriggeredTestSet"/> over tensors the caller owns (an attack assembly's triggered test
+/// set needs no copy: <c>TrapReplace.Experiments.Poisoning.AttackAdapters.ForEvaluation</c>). Named apart from the attack
 /// assembly's <c>TriggeredTestSet</c> so code that imports both namespaces compiles without aliases.</summary>
 /// <param name="Images">Triggered images, (N, 3, H, W) float32 in [0, 1].</param>
 /// <param name="TrueLabels">True labels (N) int64.</param>

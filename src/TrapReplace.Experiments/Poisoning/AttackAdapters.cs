@@ -6,7 +6,26 @@ using AttackTriggeredSet = TrapReplace.Attacks.Poisoning.TriggeredTestSet;
 
 namespace TrapReplace.Experiments.Poisoning;
 
-// Core knows nothing of the attack assembly; these two adapters are the only place the two meet.
+/// <summary>
+/// Where the attack assembly meets Core, which knows nothing of it: an attack's triggered test set as Core's
+/// evaluation input, and a training-controlled attack (WaNet) as a trainer's per-batch transform.
+/// </summary>
+public static class AttackAdapters
+{
+    /// <summary>The triggered test set as <see cref="Evaluator"/> takes it (no copy: the tensors stay the set's).</summary>
+    public static ITriggeredTestSet ForEvaluation(this AttackTriggeredSet triggered)
+    {
+        ArgumentNullException.ThrowIfNull(triggered);
+        return new TriggeredSetAdapter(triggered);
+    }
+
+    /// <summary>The per-batch poisoner as a trainer's <see cref="IBatchTransform"/>.</summary>
+    public static IBatchTransform AsBatchTransform(this IBatchPoisoner poisoner)
+    {
+        ArgumentNullException.ThrowIfNull(poisoner);
+        return new BatchPoisonerTransform(poisoner);
+    }
+}
 
 /// <summary>An attack's triggered test set seen through Core's evaluation abstraction.</summary>
 internal sealed class TriggeredSetAdapter(AttackTriggeredSet inner) : ITriggeredTestSet

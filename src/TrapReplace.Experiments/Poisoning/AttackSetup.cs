@@ -100,10 +100,10 @@ internal sealed class AttackSetup : IDisposable
             // Training-controlled: the stored set stays clean and every batch is poisoned as it is drawn.
             var setup = new AttackSetup(data.Untrusted, ownsTrainingSet: false)
             {
-                BatchTransform = new BatchPoisonerTransform(poisoner),
-                Triggered = new TriggeredSetAdapter(triggeredSet),
-                CurveTriggered = new TriggeredSetAdapter(curveSet),
-                ExactTriggered = exactSet is null ? null : new TriggeredSetAdapter(exactSet),
+                BatchTransform = poisoner.AsBatchTransform(),
+                Triggered = triggeredSet.ForEvaluation(),
+                CurveTriggered = curveSet.ForEvaluation(),
+                ExactTriggered = exactSet is null ? null : exactSet.ForEvaluation(),
                 PoisonedCount = 0,
                 RatioOf = "PerBatch",
                 Options = options,
@@ -134,9 +134,9 @@ internal sealed class AttackSetup : IDisposable
             var trainingSet = ImageDataset.FromTensors(poisoned.Images, poisoned.Labels, data.Untrusted.ClassNames, $"{data.Untrusted.Name}-{spec.Attack}");
             var setup = new AttackSetup(trainingSet, ownsTrainingSet: true)
             {
-                Triggered = new TriggeredSetAdapter(triggeredSet),
-                CurveTriggered = new TriggeredSetAdapter(curveSet),
-                ExactTriggered = exactSet is null ? null : new TriggeredSetAdapter(exactSet),
+                Triggered = triggeredSet.ForEvaluation(),
+                CurveTriggered = curveSet.ForEvaluation(),
+                ExactTriggered = exactSet is null ? null : exactSet.ForEvaluation(),
                 PoisonedCount = poisoned.PoisonedIndices.Count,
                 PoisonedIndices = poisoned.PoisonedIndices.ToArray(),
                 RatioOf = policy.Denominator.ToString(),
