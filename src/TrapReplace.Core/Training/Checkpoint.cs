@@ -189,7 +189,7 @@ internal static class Checkpoint
 internal sealed record CheckpointHeader(string Stage, int CompletedEpochs, IReadOnlyList<EpochRecord> History, string OptionsJson, double? BestValidationAccuracy = null, int? BestEpoch = null);
 
 /// <summary>JSON settings for everything the training code writes.</summary>
-public static class TrainingJson
+internal static class TrainingJson
 {
     /// <summary>snake_case property names, enums as strings, indented.</summary>
     public static JsonSerializerOptions Options { get; } = new()

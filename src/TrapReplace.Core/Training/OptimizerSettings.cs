@@ -15,7 +15,7 @@ public enum OptimizerKind
 }
 
 /// <summary>Builds optimizers and the cosine learning-rate schedule shared by both stages.</summary>
-public static class Optimization
+internal static class Optimization
 {
     /// <summary>Creates the optimizer over <paramref name="parameters"/>.</summary>
     public static OptimizerHelper Create(OptimizerKind kind, IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double momentum) =>
