@@ -162,7 +162,7 @@ public sealed class AdversarialNeuronPruning
         using var optimizer = Optimization.Create(OptimizerKind.Sgd, perturbation.Masks, options.MaskLearningRate, 0, options.MaskMomentum);
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
-        var runner = new PeerEpochRunner
+        var runner = new EpochRunner
         {
             Stage = Stage,
             Logger = logger,

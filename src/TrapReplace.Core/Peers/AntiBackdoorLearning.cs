@@ -188,7 +188,7 @@ public sealed class AntiBackdoorLearning
     private void RunPhase(TrapNetwork network, string stage, BatchLoader loader, int epochs, Func<int, double> rateOf, IBatchTransform? batchTransform,
         List<EpochRecord> history, Func<Tensor, Tensor, StepOutput> step, CancellationToken cancellationToken)
     {
-        var runner = new PeerEpochRunner
+        var runner = new EpochRunner
         {
             Stage = stage,
             Logger = logger,

@@ -149,7 +149,7 @@ public sealed class FinePruning
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
-        var runner = new PeerEpochRunner
+        var runner = new EpochRunner
         {
             Stage = Stage,
             Logger = logger,

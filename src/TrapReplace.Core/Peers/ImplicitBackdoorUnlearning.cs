@@ -95,7 +95,7 @@ public sealed class ImplicitBackdoorUnlearning
             if (validation.Count > 0) details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
             network.eval();
             using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, 0, 0);
-            var runner = new PeerEpochRunner
+            var runner = new EpochRunner
             {
                 Stage = Stage,
                 Logger = logger,

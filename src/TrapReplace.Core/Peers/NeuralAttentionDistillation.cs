@@ -165,7 +165,7 @@ public sealed class NeuralAttentionDistillation
         }
     }
 
-    private PeerEpochRunner Runner(string stage, Device device) => new()
+    private EpochRunner Runner(string stage, Device device) => new()
     {
         Stage = stage,
         Logger = logger,

@@ -17,11 +17,7 @@ internal static partial class PeerLog
     [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "abl: isolated {Isolated} of {Samples} training samples (loss at most {Threshold:G4})")]
     public static partial void Isolated(ILogger logger, int isolated, int samples, double threshold);
 
-    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "{Stage}: cancelled during epoch {Epoch}")]
-    public static partial void Cancelled(ILogger logger, string stage, int epoch);
-
-    [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "{Stage}: non-finite loss at epoch {Epoch}, step {Step}")]
-    public static partial void Diverged(ILogger logger, string stage, int epoch, int step);
+    // 1104 and 1105 (cancelled, diverged) are no longer used: every training loop logs them through TrainingLog.
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "anp: pruned {Pruned} of {Neurons} neurons (mask below {Threshold:G3}); validation accuracy {Accuracy:P2} (unpruned {Unpruned:P2})")]
     public static partial void NeuronsPruned(ILogger logger, int pruned, int neurons, double threshold, double accuracy, double unpruned);

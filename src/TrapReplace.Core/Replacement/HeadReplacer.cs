@@ -269,63 +269,30 @@ public sealed class HeadReplacer
         // Only the head trains; the frozen stem stays in eval mode so its BatchNorm statistics do not move.
         network.Stem.Module.eval();
         network.Head.Module.train();
-        var plan = loader.PlanEpoch(epoch);
-        var sums = new LossAccumulator();
-        long correct = 0, seen = 0;
-        var clock = Stopwatch.StartNew();
-        for (int step = 0; step < plan.Length; step++)
+        // Channels-last before CutMix: its element-wise mixing keeps the layout, so both branches feed the stem channels-last.
+        var runner = new EpochRunner
         {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                TrainingLog.Cancelled(logger, Stage, epoch);
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-            var stepClock = Stopwatch.StartNew();
-            using var scope = NewDisposeScope();
-            var batch = loader.Load(plan[step], epoch, step);
-            var images = batch.Images.to(device);
-            // Before CutMix: its element-wise mixing keeps the layout, so both branches feed the stem channels-last.
-            if (options.ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
-            var labels = batch.Labels.to(device);
+            Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
+            ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
+            StepCompleted = e => StepCompleted?.Invoke(this, e),
+        };
+        return runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels, step) =>
+        {
             int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
             var random = new Random(seed);
-            manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
-
-            optimizer.zero_grad();
-            Tensor loss, logits, majority;
             if (options.CutMixProbability > 0 && random.NextDouble() < options.CutMixProbability)
             {
                 using var generator = new Generator((ulong)seed);
                 var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
-                logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(mixed.Images));
-                loss = nn.functional.cross_entropy(logits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
-                    .add(nn.functional.cross_entropy(logits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
-                majority = mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels;
+                var mixedLogits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(mixed.Images));
+                var mixedLoss = nn.functional.cross_entropy(mixedLogits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
+                    .add(nn.functional.cross_entropy(mixedLogits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
+                return new StepOutput(mixedLoss, mixedLogits, mixedLoss, AccuracyLabels: mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels);
             }
-            else
-            {
-                logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(images));
-                loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
-                majority = labels;
-            }
-            double value = loss.ToDouble();
-            var parts = new LossParts(value, value, 0, 0);
-            if (!double.IsFinite(value))
-            {
-                TrainingLog.Diverged(logger, Stage, epoch, step, checkpointPath ?? "none");
-                throw new TrainingDivergedException(Stage, epoch, step, parts, checkpointPath is not null && File.Exists(checkpointPath) ? checkpointPath : null);
-            }
-            loss.backward();
-            optimizer.step();
-
-            int n = (int)labels.shape[0];
-            sums.Add(parts, n);
-            correct += logits.argmax(1).eq(majority).sum().ToInt64();
-            seen += n;
-            StepCompleted?.Invoke(this, new TrainingStepEventArgs(Stage, epoch, step, plan.Length, parts, n / stepClock.Elapsed.TotalSeconds));
-        }
-        double seconds = clock.Elapsed.TotalSeconds;
-        return new EpochRecord(epoch, rate, sums.Mean(), seen == 0 ? 0 : (double)correct / seen, null, seconds, seen / seconds);
+            var logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(images));
+            var loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
+            return new StepOutput(loss, logits, loss);
+        }, null, cancellationToken);
     }
 
     private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)

@@ -145,32 +145,14 @@ public sealed class TrapTrainer
         double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
         Optimization.SetLearningRate(optimizer, rate);
         network.train();
-        var plan = loader.PlanEpoch(epoch);
-        var sums = new LossAccumulator();
-        long correct = 0, seen = 0;
-        var clock = Stopwatch.StartNew();
-        for (int step = 0; step < plan.Length; step++)
+        var runner = new EpochRunner
         {
-            if (cancellationToken.IsCancellationRequested)
-            {
-                TrainingLog.Cancelled(logger, Stage, epoch);
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-            var stepClock = Stopwatch.StartNew();
-            using var scope = NewDisposeScope();
-            var batch = loader.Load(plan[step], epoch, step);
-            var images = batch.Images.to(device);
-            var labels = batch.Labels.to(device);
-            if (batchTransform is not null)
-            {
-                using var generator = new Generator((ulong)BatchLoader.MixSeed(options.DataSeed, epoch, step + 1_000_000));
-                (images, labels) = batchTransform.Transform(images, labels, generator);
-            }
-            // After the transform, so the network always gets the layout asked for whatever the transform returns.
-            if (options.ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
-            manual_seed(BatchLoader.MixSeed(options.ModelSeed, epoch, step));
-
-            optimizer.zero_grad();
+            Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
+            BatchTransform = batchTransform, ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
+            StepCompleted = e => StepCompleted?.Invoke(this, e),
+        };
+        return runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
+        {
             Tensor logits;
             Tensor? reconstruction;
             // Under bf16 autocast only the forward pass runs in bf16; the losses are computed in float32.
@@ -182,31 +164,11 @@ public sealed class TrapTrainer
                 reconstruction = reconstruction?.to(ScalarType.Float32);
             }
             var ce = nn.functional.cross_entropy(logits, labels);
-            var loss = ce;
-            Tensor? mse = null, tv = null;
-            if (reconstruction is not null)
-            {
-                mse = ReconstructionLoss.MeanSquaredError(reconstruction, images);
-                tv = ReconstructionLoss.TotalVariation(reconstruction);
-                loss = ce + options.ReconstructionWeight * mse + options.TotalVariationWeight * tv;
-            }
-            var parts = new LossParts(loss.ToDouble(), ce.ToDouble(), mse?.ToDouble() ?? 0, tv?.ToDouble() ?? 0);
-            if (!double.IsFinite(parts.Total))
-            {
-                TrainingLog.Diverged(logger, Stage, epoch, step, checkpointPath ?? "none");
-                throw new TrainingDivergedException(Stage, epoch, step, parts, checkpointPath is not null && File.Exists(checkpointPath) ? checkpointPath : null);
-            }
-            loss.backward();
-            optimizer.step();
-
-            int n = (int)labels.shape[0];
-            sums.Add(parts, n);
-            correct += logits.argmax(1).eq(labels).sum().ToInt64();
-            seen += n;
-            StepCompleted?.Invoke(this, new TrainingStepEventArgs(Stage, epoch, step, plan.Length, parts, n / stepClock.Elapsed.TotalSeconds));
-        }
-        double seconds = clock.Elapsed.TotalSeconds;
-        return new EpochRecord(epoch, rate, sums.Mean(), (double)correct / seen, null, seconds, seen / seconds);
+            if (reconstruction is null) return new StepOutput(ce, logits, ce);
+            var mse = ReconstructionLoss.MeanSquaredError(reconstruction, images);
+            var tv = ReconstructionLoss.TotalVariation(reconstruction);
+            return new StepOutput(ce + options.ReconstructionWeight * mse + options.TotalVariationWeight * tv, logits, ce, mse, tv);
+        }, null, cancellationToken);
     }
 
     private static void CheckData(IBackbone backbone, ImageDataset data)
