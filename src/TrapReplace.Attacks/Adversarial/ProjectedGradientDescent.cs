@@ -43,7 +43,6 @@ public sealed class ProjectedGradientDescent
     /// <param name="labels">True labels (N), int64.</param>
     /// <param name="generator">CPU generator for the random start; one seeded with <see cref="PgdOptions.Seed"/> when null.</param>
     /// <returns>Adversarial images (N, 3, H, W) with |x_adv − x|_inf ≤ ε and values in [0, 1]. The caller owns them.</returns>
-#pragma warning disable RS0026 // Two overloads with an optional generator: they differ in the model's type, so no call is ambiguous.
     public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -58,7 +57,6 @@ public sealed class ProjectedGradientDescent
     /// <returns>Adversarial images (N, 3, H, W) with |x_adv − x|_inf ≤ ε and values in [0, 1]. The caller owns them.</returns>
     /// <exception cref="ArgumentException">Invalid images or labels.</exception>
     public Tensor Perturb(Func<Tensor, Tensor> model, Tensor images, Tensor labels, Generator? generator = null)
-#pragma warning restore RS0026
     {
         ArgumentNullException.ThrowIfNull(model);
         PixelSpace.ValidateImages(images);

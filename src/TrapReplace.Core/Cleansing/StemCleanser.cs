@@ -105,6 +105,21 @@ public sealed class StemCleanser
     /// <summary>Raised after every epoch of either phase.</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
+    /// <summary>Cleanses the stem of <paramref name="trapped"/> (which knows its <see cref="TrapNetwork.Backbone"/>) and
+    /// replaces its head again.</summary>
+    /// <param name="trapped">The stage-1 network (with its decoder); not modified.</param>
+    /// <param name="untrusted">The set stage 1 trained on (the scan's indices point into it).</param>
+    /// <param name="holdout">The clean holdout.</param>
+    /// <param name="scan">The poison scan of <paramref name="untrusted"/>.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <exception cref="ArgumentException"><paramref name="trapped"/> was composed without its backbone, or the scan does not fit.</exception>
+    public StemCleansingResult Cleanse(TrapNetwork trapped, ImageDataset untrusted, ImageDataset holdout, PoisonScanResult scan,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapped);
+        return Cleanse(trapped, trapped.RequireBackbone(nameof(trapped)), untrusted, holdout, scan, cancellationToken);
+    }
+
     /// <summary>Cleanses the stem of <paramref name="trapped"/> and replaces its head again.</summary>
     /// <param name="trapped">The stage-1 network (with its decoder); not modified.</param>
     /// <param name="backbone">Its architecture.</param>

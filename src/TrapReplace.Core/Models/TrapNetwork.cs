@@ -46,6 +46,15 @@ public sealed class TrapNetwork : Module<Tensor, Tensor>
     /// <summary>Number of classes.</summary>
     public int ClassCount => Head.ClassCount;
 
+    /// <summary>The architecture the parts were built from; set by everything in this library that builds a network
+    /// (trainers, replacer, peers, <see cref="Persistence.ModelFile.Load"/>), so the next step needs only the network.
+    /// Null for a network composed by hand.</summary>
+    public IBackbone? Backbone { get; init; }
+
+    /// <summary><see cref="Backbone"/>, or an error naming the parameter when the network was composed without it.</summary>
+    internal IBackbone RequireBackbone(string parameter) => Backbone
+        ?? throw new ArgumentException("the network was composed without its backbone (TrapNetwork.Backbone); use the overload that takes the backbone", parameter);
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => head.call(stem.call(input));
 

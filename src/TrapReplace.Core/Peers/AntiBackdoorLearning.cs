@@ -86,7 +86,7 @@ public sealed class AntiBackdoorLearning
         var augmentation = new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip };
         var history = new List<EpochRecord>();
 
-        var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null));
+        var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone });
         try
         {
             network.to(device);

@@ -66,6 +66,18 @@ public sealed class ImplicitBackdoorUnlearning
     /// <summary>The options in use (a copy).</summary>
     public ImplicitBackdoorUnlearningOptions Options => options.Clone();
 
+    /// <summary>The same as <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
+    /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
+    /// <param name="model">The (possibly backdoored) network; not modified.</param>
+    /// <param name="holdout">Clean, trusted images.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
+    public PeerDefenseResult Apply(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Apply(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
+    }
+
     /// <summary>Runs I-BAU on a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
     /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>

@@ -26,7 +26,7 @@ internal static class PeerModels
     /// <paramref name="source"/>'s stem and head, on <paramref name="device"/>; <paramref name="source"/> is not modified.</summary>
     public static TrapNetwork Copy(TrapNetwork source, IBackbone backbone, int seed, Device device)
     {
-        var network = ModelSeed.Build(seed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null));
+        var network = ModelSeed.Build(seed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone });
         try
         {
             NetworkState.Copy(source.Stem.Module, network.Stem.Module, "stem");

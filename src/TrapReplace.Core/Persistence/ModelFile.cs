@@ -48,7 +48,7 @@ public static class ModelFile
 
         // Which of the two shapes the file has (trapped with a decoder, or defended without) is read from its
         // structure: its entry count picks the layout, which must then match entry by entry.
-        var withDecoder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), backbone.CreateReconstructionHead());
+        var withDecoder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), backbone.CreateReconstructionHead()) { Backbone = backbone };
         var trappedLayout = StateDictFile.Layout(withDecoder);
         TrapNetwork network;
         if (StateDictFile.EntryCount(bytes) == trappedLayout.Count)
@@ -58,7 +58,7 @@ public static class ModelFile
         else
         {
             withDecoder.Dispose();
-            network = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null);
+            network = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone };
         }
         var layout = StateDictFile.Layout(network);
         if (StateDictFile.Mismatch(bytes, layout) is { } mismatch)

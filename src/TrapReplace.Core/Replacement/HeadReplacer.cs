@@ -110,7 +110,19 @@ public sealed class HeadReplacer
     /// <summary>The network stage 2 starts from before the trapped stem is copied in: a stem and a fresh head (with
     /// dropout), built in that order from <see cref="HeadReplacerOptions.ModelSeed"/>.</summary>
     internal static TrapNetwork CreateNetwork(IBackbone backbone, HeadReplacerOptions options) =>
-        ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null));
+        ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null) { Backbone = backbone });
+
+    /// <summary>Replaces the head of <paramref name="trapped"/> (built by this library, so it knows its
+    /// <see cref="TrapNetwork.Backbone"/>) using the clean <paramref name="holdout"/>.</summary>
+    /// <param name="trapped">The stage-1 network; it is not modified.</param>
+    /// <param name="holdout">Clean, trusted images (a few percent of the training set).</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <exception cref="ArgumentException"><paramref name="trapped"/> was composed without its backbone.</exception>
+    public HeadReplacementResult Fit(TrapNetwork trapped, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapped);
+        return Fit(trapped, trapped.RequireBackbone(nameof(trapped)), holdout, cancellationToken);
+    }
 
     /// <summary>Replaces the head of <paramref name="trapped"/> using the clean <paramref name="holdout"/>.</summary>
     /// <param name="trapped">The stage-1 network; it is not modified.</param>
@@ -298,7 +310,7 @@ public sealed class HeadReplacer
     private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)
     {
         // The best checkpoint stores a whole network; only its head is needed.
-        using var holder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null);
+        using var holder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone };
         Checkpoint.Read(bestPath, holder, null);
         holder.to(device);
         return holder.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());

@@ -85,7 +85,7 @@ public sealed class TrapTrainer
     {
         bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;
         return ModelSeed.Build(options.ModelSeed, () =>
-            new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null));
+            new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), trap ? backbone.CreateReconstructionHead() : null) { Backbone = backbone });
     }
 
     private TrapTrainingResult Train(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform, TrapNetwork? start, CancellationToken cancellationToken)

@@ -27,6 +27,27 @@ public sealed class HeadReplacerTests
     };
 
     [Fact]
+    public void A_network_the_library_built_knows_its_backbone_so_the_replacer_needs_only_the_network()
+    {
+        using var trapped = Trap(64).Network;
+        using var holdout = Synthetic.ColourClasses(32, seed: 6);
+        trapped.Backbone.Should().BeSameAs(Backbone);
+
+        var withBackbone = new HeadReplacer(Small(1)).Fit(trapped, Backbone, holdout);
+        var withoutBackbone = new HeadReplacer(Small(1)).Fit(trapped, holdout);
+        using var a = withBackbone.Network;
+        using var b = withoutBackbone.Network;
+        b.Backbone.Should().BeSameAs(Backbone);
+        foreach (var (name, value) in a.Head.Module.state_dict())
+            value.allclose(b.Head.Module.state_dict()[name], rtol: 0, atol: 0).Should().BeTrue($"the same seeded replacement gives the same head ({name})");
+
+        // Composed by hand, a network has no backbone to read: the error says to pass it.
+        using var composed = new TrapNetwork(Backbone.CreateStem(), Backbone.CreateHead(), null);
+        FluentActions.Invoking(() => new HeadReplacer(Small(1)).Fit(composed, holdout))
+            .Should().Throw<ArgumentException>().WithMessage("*composed without its backbone*");
+    }
+
+    [Fact]
     public void Only_the_new_head_gets_gradients_and_the_stem_batchnorm_statistics_do_not_move()
     {
         using var trapped = Trap().Network;
