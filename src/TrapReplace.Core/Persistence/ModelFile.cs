@@ -36,14 +36,14 @@ public static class ModelFile
     /// trapped network (with a decoder) or of a defended one (without), with their element types and shapes. Every
     /// weight must be finite.
     /// </summary>
-    /// <exception cref="DatasetFormatException">The file is missing, too large, does not hold this backbone's network,
+    /// <exception cref="ModelFormatException">The file is missing, too large, does not hold this backbone's network,
     /// or holds NaN or infinite weights.</exception>
     public static TrapNetwork Load(IBackbone backbone, string path)
     {
         ArgumentNullException.ThrowIfNull(backbone);
-        if (!File.Exists(path)) throw new DatasetFormatException(path, "model file not found");
+        if (!File.Exists(path)) throw new ModelFormatException(path, "model file not found");
         long size = new FileInfo(path).Length;
-        if (size > MaxFileBytes) throw new DatasetFormatException(path, $"model file is {size} bytes, more than the {MaxFileBytes} accepted");
+        if (size > MaxFileBytes) throw new ModelFormatException(path, $"model file is {size} bytes, more than the {MaxFileBytes} accepted");
         var bytes = File.ReadAllBytes(path);
 
         // Which of the two shapes the file has (trapped with a decoder, or defended without) is read from its
@@ -65,7 +65,7 @@ public static class ModelFile
         {
             network.Dispose();
             string counts = layout.Count == trappedLayout.Count ? "" : $" (a trapped network has {trappedLayout.Count} entries, a defended one {layout.Count})";
-            throw new DatasetFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {mismatch}{counts}");
+            throw new ModelFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {mismatch}{counts}");
         }
         try
         {
@@ -75,12 +75,12 @@ public static class ModelFile
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
         {
             network.Dispose();
-            throw new DatasetFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {ex.Message}", ex);
+            throw new ModelFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {ex.Message}", ex);
         }
         if (NetworkState.FirstNonFinite(network) is { } bad)
         {
             network.Dispose();
-            throw new DatasetFormatException(path, $"holds non-finite weights (NaN or infinity) in '{bad}'");
+            throw new ModelFormatException(path, $"holds non-finite weights (NaN or infinity) in '{bad}'");
         }
         network.eval();
         return network;

@@ -6,6 +6,7 @@ using TorchSharp;
 using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
+using TrapReplace.Persistence;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
 using static TorchSharp.torch;
@@ -195,7 +196,7 @@ public sealed class HeadReplacer
                 {
                     bestHead = LoadHeadState(bestPath, backbone, device);
                 }
-                catch (DatasetFormatException e)
+                catch (ModelFormatException e)
                 {
                     // A damaged best-head file is not trusted: selection starts over from the resumed epoch.
                     var aside = bestPath + ".damaged";

@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using TorchSharp.Modules;
 using Microsoft.Extensions.Logging;
+using TorchSharp.Modules;
 using TrapReplace.Data;
 using TrapReplace.Models;
+using TrapReplace.Persistence;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Training;
@@ -80,7 +81,7 @@ internal static class Checkpoint
         {
             header = ReadHeader(path);
         }
-        catch (DatasetFormatException e)
+        catch (ModelFormatException e)
         {
             return MoveAside(path, stage, e.Problem, logger);
         }
@@ -90,7 +91,7 @@ internal static class Checkpoint
         {
             Read(path, model, optimizer);
         }
-        catch (DatasetFormatException e)
+        catch (ModelFormatException e)
         {
             return MoveAside(path, stage, e.Problem, logger);
         }
@@ -98,43 +99,43 @@ internal static class Checkpoint
     }
 
     /// <summary>Reads a checkpoint; loads the model (and the optimizer) when given.</summary>
-    /// <exception cref="DatasetFormatException">Missing, truncated, failing its checksum, malformed, or holding non-finite weights.</exception>
+    /// <exception cref="ModelFormatException">Missing, truncated, failing its checksum, malformed, or holding non-finite weights.</exception>
     public static CheckpointHeader Read(string path, nn.Module? model, OptimizerHelper? optimizer)
     {
-        if (!File.Exists(path)) throw new DatasetFormatException(path, "checkpoint not found");
+        if (!File.Exists(path)) throw new ModelFormatException(path, "checkpoint not found");
         try
         {
             using var stream = File.OpenRead(path);
             long size = stream.Length;
             var magic = new byte[Magic.Length];
             if (size < Magic.Length || stream.Read(magic) != Magic.Length)
-                throw new DatasetFormatException(path, $"checkpoint is truncated ({size} bytes)");
+                throw new ModelFormatException(path, $"checkpoint is truncated ({size} bytes)");
             if (magic.AsSpan().SequenceEqual(UnsummedMagic))
-                throw new DatasetFormatException(path, "checkpoint has no checksum (written by an older version)");
+                throw new ModelFormatException(path, "checkpoint has no checksum (written by an older version)");
             if (!magic.AsSpan().SequenceEqual(Magic))
-                throw new DatasetFormatException(path, "not a TrapReplace checkpoint (bad magic)");
+                throw new ModelFormatException(path, "not a TrapReplace checkpoint (bad magic)");
             long contentLength = size - HashLength;
             if (contentLength < Magic.Length + 4 + 8 + 8)
-                throw new DatasetFormatException(path, $"checkpoint is truncated ({size} bytes)");
+                throw new ModelFormatException(path, $"checkpoint is truncated ({size} bytes)");
             VerifyChecksum(path, stream, contentLength);
 
             stream.Position = Magic.Length;
             using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
             int headerLength = reader.ReadInt32();
             if (headerLength < 2 || headerLength > MaxHeaderBytes || headerLength > contentLength - stream.Position)
-                throw new DatasetFormatException(path, $"checkpoint header length {headerLength} does not fit the file");
+                throw new ModelFormatException(path, $"checkpoint header length {headerLength} does not fit the file");
             var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(headerLength), TrainingJson.Options)
-                ?? throw new DatasetFormatException(path, "checkpoint header is empty");
+                ?? throw new ModelFormatException(path, "checkpoint header is empty");
             long modelLength = reader.ReadInt64();
             if (modelLength < 0 || modelLength > contentLength - stream.Position - 8)
-                throw new DatasetFormatException(path, $"checkpoint model length {modelLength} does not fit the file");
+                throw new ModelFormatException(path, $"checkpoint model length {modelLength} does not fit the file");
             if (model is null) return header;
             using (var modelStream = new MemoryStream(reader.ReadBytes((int)modelLength))) model.load(modelStream);
             if (NetworkState.FirstNonFinite(model) is { } bad)
-                throw new DatasetFormatException(path, $"checkpoint holds non-finite weights (NaN or infinity) in '{bad}'");
+                throw new ModelFormatException(path, $"checkpoint holds non-finite weights (NaN or infinity) in '{bad}'");
             long optimizerLength = reader.ReadInt64();
             if (optimizerLength != contentLength - stream.Position)
-                throw new DatasetFormatException(path, $"checkpoint optimizer length {optimizerLength} does not fit the file");
+                throw new ModelFormatException(path, $"checkpoint optimizer length {optimizerLength} does not fit the file");
             if (optimizer is not null)
             {
                 using var optimizerStream = new MemoryStream(reader.ReadBytes((int)optimizerLength));
@@ -145,15 +146,15 @@ internal static class Checkpoint
         }
         catch (EndOfStreamException ex)
         {
-            throw new DatasetFormatException(path, "checkpoint is truncated", ex);
+            throw new ModelFormatException(path, "checkpoint is truncated", ex);
         }
         catch (JsonException ex)
         {
-            throw new DatasetFormatException(path, $"checkpoint header is corrupt: {ex.Message}", ex);
+            throw new ModelFormatException(path, $"checkpoint header is corrupt: {ex.Message}", ex);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException && ex is not (FileNotFoundException or DatasetFormatException))
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException && ex is not (FileNotFoundException or ModelFormatException))
         {
-            throw new DatasetFormatException(path, $"checkpoint does not fit this network: {ex.Message}", ex);
+            throw new ModelFormatException(path, $"checkpoint does not fit this network: {ex.Message}", ex);
         }
     }
 
@@ -166,14 +167,14 @@ internal static class Checkpoint
         while (left > 0)
         {
             int read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
-            if (read == 0) throw new DatasetFormatException(path, "checkpoint is truncated");
+            if (read == 0) throw new ModelFormatException(path, "checkpoint is truncated");
             hash.AppendData(buffer, 0, read);
             left -= read;
         }
         var stored = new byte[HashLength];
         stream.ReadExactly(stored);
         if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored))
-            throw new DatasetFormatException(path, "checkpoint is damaged: its SHA-256 does not match its content");
+            throw new ModelFormatException(path, "checkpoint is damaged: its SHA-256 does not match its content");
     }
 
     private static CheckpointHeader? MoveAside(string path, string stage, string problem, ILogger logger)

@@ -123,7 +123,7 @@ public sealed class Stage1Cache(string directory)
         {
             return (ModelFile.Load(backbone, modelPath), record);
         }
-        catch (DatasetFormatException e)
+        catch (ModelFormatException e)
         {
             problem = MoveAside(key, e.Message);
             return null;

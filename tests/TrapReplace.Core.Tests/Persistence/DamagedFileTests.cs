@@ -54,7 +54,7 @@ public sealed class DamagedFileTests : IDisposable
         }
         File.WriteAllBytes(path, bytes);
 
-        FluentActions.Invoking(() => Checkpoint.ReadHeader(path)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => Checkpoint.ReadHeader(path)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain(path).And.Contain(reason);
         var epochs = new List<int>();
         var second = new TrapTrainer(Small(directory));
@@ -78,7 +78,7 @@ public sealed class DamagedFileTests : IDisposable
         Checkpoint.Write(path, header, network, optimizer);
 
         using var target = TrapTrainer.CreateNetwork(Backbone, Small(directory));
-        FluentActions.Invoking(() => Checkpoint.Read(path, target, null)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => Checkpoint.Read(path, target, null)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain(path).And.Contain("non-finite");
     }
 
@@ -97,7 +97,7 @@ public sealed class DamagedFileTests : IDisposable
             File.WriteAllBytes(path, [.. body, .. SHA256.HashData(body)]);
         }
 
-        FluentActions.Invoking(() => Checkpoint.ReadHeader(path)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => Checkpoint.ReadHeader(path)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain(path).And.Contain("header length 2147483647 does not fit");
     }
 
@@ -116,7 +116,7 @@ public sealed class DamagedFileTests : IDisposable
         position += 1 + keyLength + 1 + 1;
         byte[] huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
         File.WriteAllBytes(crafted, [.. bytes[..position], .. huge, .. bytes[(position + 1)..]]);
-        var error = FluentActions.Invoking(() => ModelFile.Load(Backbone, crafted)).Should().Throw<DatasetFormatException>().Which;
+        var error = FluentActions.Invoking(() => ModelFile.Load(Backbone, crafted)).Should().Throw<ModelFormatException>().Which;
         error.Message.Should().Contain(crafted).And.Contain("dimension 0 = 1099511627776");
 
         using (no_grad()) network.parameters().Last().fill_(float.PositiveInfinity);
@@ -132,13 +132,13 @@ public sealed class DamagedFileTests : IDisposable
         // overwrite its first value with NaN.
         BitConverter.GetBytes(float.NaN).CopyTo(nanBytes, position + 4);
         File.WriteAllBytes(nan, nanBytes);
-        FluentActions.Invoking(() => ModelFile.Load(Backbone, nan)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => ModelFile.Load(Backbone, nan)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain(nan).And.Contain("non-finite");
 
-        FluentActions.Invoking(() => ModelFile.Load(new WideResNet16Backbone(10), good)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => ModelFile.Load(new WideResNet16Backbone(10), good)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain(good).And.Contain("10 classes").And.Contain("expected");
         File.WriteAllBytes(good, [.. bytes, 0]);
-        FluentActions.Invoking(() => ModelFile.Load(Backbone, good)).Should().Throw<DatasetFormatException>()
+        FluentActions.Invoking(() => ModelFile.Load(Backbone, good)).Should().Throw<ModelFormatException>()
             .Which.Message.Should().Contain("1 bytes follow the last entry");
     }
 }

@@ -42,7 +42,7 @@ public sealed class ModelFileTests : IDisposable
         loaded.ReconstructionHead.Should().NotBeNull();
 
         var act = () => ModelFile.Load(new WideResNet16Backbone(43), path);
-        act.Should().Throw<DatasetFormatException>().WithMessage("*wrn-16-1*43 classes*");
+        act.Should().Throw<ModelFormatException>().WithMessage("*wrn-16-1*43 classes*");
     }
 
     [Fact]
