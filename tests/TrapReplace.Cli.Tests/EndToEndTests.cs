@@ -108,7 +108,17 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         bool attempted = scan["inferred_target"] is not null;
         bool cleansed = defense["cleansed"]!.GetValue<bool>();
         if (attempted)
-            cleansed.Should().Be(defense["cleansing_undone_because"] is null, "a cleansing is kept unless it cost too much validation accuracy");
+            cleansed.Should().Be(defense["cleansing_undone_because"] is null, "a cleansing is kept unless it cost too much validation accuracy or scored lower");
+        if (attempted && cleansed && defense["first_estimated_attack_success"] is { } firstEstimate)
+        {
+            // Kept only when it is no worse than Trap and Replace by what the defender can measure.
+            bool continued = defense["kept_continued_network"]!.GetValue<bool>();
+            double finalAccuracy = defense[continued ? "continued_validation_accuracy" : "selected_validation_accuracy"]!.GetValue<double>();
+            double finalEstimate = defense[continued ? "continued_estimated_attack_success" : "selected_estimated_attack_success"]!.GetValue<double>();
+            double firstAccuracy = defense["first_validation_accuracy"]!.GetValue<double>();
+            (finalAccuracy - finalEstimate).Should().BeGreaterThan(firstAccuracy - firstEstimate.GetValue<double>());
+            finalAccuracy.Should().BeGreaterThanOrEqualTo(firstAccuracy - 0.03);
+        }
         else
             (cleansed, defense["cleansing_skipped_because"] is null).Should().Be((false, false), "without a target there is nothing to cleanse");
         int rounds = attempted ? defense["rounds"]!.AsArray().Count : 0;

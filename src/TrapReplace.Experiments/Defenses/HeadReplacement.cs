@@ -138,14 +138,12 @@ internal sealed class TrapCleanse : ICellDefense
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
-        // Never worse than Trap and Replace on what the defender can see: a cleansing that costs more than
-        // MaxValidationLoss of validation accuracy (a wrong target relabels clean samples) is undone.
-        if (finalAccuracy < first.ValidationAccuracy - MaxValidationLoss)
+        double? finalEstimate = final.KeptContinuedNetwork ? final.ContinuedEstimatedAttackSuccess : final.ReplacedEstimatedAttackSuccess;
+        if (UndoReason(first.ValidationAccuracy, firstPull?.Value, finalAccuracy, finalEstimate) is { } reason)
         {
             cleansed.Defended.Dispose();
             json["cleansed"] = false;
-            json["cleansing_undone_because"] = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"validation accuracy fell from {first.ValidationAccuracy:P1} to {finalAccuracy:P1}, more than {MaxValidationLoss:P0}");
+            json["cleansing_undone_because"] = reason;
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
         }
         first.Network.Dispose();
@@ -156,6 +154,22 @@ internal sealed class TrapCleanse : ICellDefense
     /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is
     /// undone (the bound on clean accuracy: within 3 points).</summary>
     internal const double MaxValidationLoss = 0.03;
+
+    /// <summary>
+    /// Why the cleansed network must give way to Trap and Replace's, or null when it stays. Never worse than Trap and
+    /// Replace on what the defender can see: not when it costs more than <see cref="MaxValidationLoss"/> of validation
+    /// accuracy (a wrong target relabels clean samples), and not when it scores no higher on validation accuracy minus
+    /// the largest class pull on the held-out suspects, the label-free score that chose it. A missing value skips its rule.
+    /// </summary>
+    internal static string? UndoReason(double? firstAccuracy, double? firstPull, double? cleansedAccuracy, double? cleansedPull)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        if (cleansedAccuracy < firstAccuracy - MaxValidationLoss)
+            return string.Create(culture, $"validation accuracy fell from {firstAccuracy:P1} to {cleansedAccuracy:P1}, more than {MaxValidationLoss:P0}");
+        if (firstAccuracy is double a && firstPull is double p && cleansedAccuracy is double b && cleansedPull is double q && a - p >= b - q)
+            return string.Create(culture, $"Trap and Replace scored {a:P1} - {p:P1} on validation accuracy minus the pull estimate, the cleansed network only {b:P1} - {q:P1}");
+        return null;
+    }
 }
 
 /// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>
