@@ -120,7 +120,7 @@ public sealed class AdversarialNeuronPruning
         var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         try
         {
-            double unpruned = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
+            double unpruned = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             var (threshold, accuracy) = options.FixedThreshold is { } fixedThreshold
                 ? (fixedThreshold, PrunedAccuracy(model, backbone, masks, fixedThreshold, validation, device))
                 : ChooseThreshold(model, backbone, masks, validation, unpruned, device);
@@ -176,6 +176,7 @@ public sealed class AdversarialNeuronPruning
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
         var runner = new EpochRunner
         {
+            ChannelsLast = options.ChannelsLast,
             Stage = Stage,
             Logger = logger,
             Device = device,
@@ -210,7 +211,7 @@ public sealed class AdversarialNeuronPruning
                 return new StepOutput(loss, logits, natural);
             }, perturbation.ClampMasks, cancellationToken, maxSteps: options.Iterations - done);
             done += Math.Min(stepsPerPass, options.Iterations - done);
-            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(work, validation, device) };
+            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(work, validation, device, options.ChannelsLast) };
             history.Add(record);
             runner.LogEpoch(record, passes);
             EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, passes, work));
@@ -240,7 +241,7 @@ public sealed class AdversarialNeuronPruning
     {
         using var copy = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         Prune(copy, masks.Where(m => m.Value < threshold));
-        return PeerModels.ValidationAccuracy(copy, validation, device)!.Value;
+        return PeerModels.ValidationAccuracy(copy, validation, device, options.ChannelsLast)!.Value;
     }
 
     /// <summary>Sets the BatchNorm scale of every listed neuron to 0 (ANP's pruning; the shift stays).</summary>

@@ -190,6 +190,7 @@ public sealed class AntiBackdoorLearning
     {
         var runner = new EpochRunner
         {
+            ChannelsLast = options.ChannelsLast,
             Stage = stage,
             Logger = logger,
             Device = Optimization.ResolveDevice(options.Device),

@@ -133,7 +133,7 @@ public sealed class FinePruning
             }
 
             var history = FineTune(network, trainData, validation, classifier, keep, device, cancellationToken);
-            double final = PeerModels.ValidationAccuracy(network, validation, device) ?? 0;
+            double final = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) ?? 0;
             network.eval();
             var details = new Dictionary<string, double>
             {
@@ -163,6 +163,7 @@ public sealed class FinePruning
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
         var runner = new EpochRunner
         {
+            ChannelsLast = options.ChannelsLast,
             Stage = Stage,
             Logger = logger,
             Device = device,
@@ -187,7 +188,7 @@ public sealed class FinePruning
                 using var noGrad = no_grad();
                 classifier.weight!.mul_(keep);
             }, cancellationToken);
-            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device) };
+            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
             history.Add(record);
             runner.LogEpoch(record, options.Epochs);
             EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));

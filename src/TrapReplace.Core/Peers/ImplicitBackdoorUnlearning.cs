@@ -104,11 +104,12 @@ public sealed class ImplicitBackdoorUnlearning
         var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         try
         {
-            if (validation.Count > 0) details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
+            if (validation.Count > 0) details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             network.eval();
             using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, 0, 0);
             var runner = new EpochRunner
             {
+                ChannelsLast = options.ChannelsLast,
                 Stage = Stage,
                 Logger = logger,
                 Device = device,
@@ -130,14 +131,14 @@ public sealed class ImplicitBackdoorUnlearning
                 network.eval();
                 var record = runner.Run(optimizer, loader, round, round, options.LearningRate,
                     (images, labels) => UnlearningStep(network, images, labels, perturbation), null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device) };
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 runner.LogEpoch(record, options.Rounds);
                 EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
             }
             using (var last = SearchPerturbation(network, loader, options.Rounds, device, cancellationToken))
                 details[FinalFoolingRateKey] = FoolingRate(network, trainData, last, device);
-            if (validation.Count > 0) details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device)!.Value;
+            if (validation.Count > 0) details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             network.eval();
             return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details);
         }

@@ -117,7 +117,7 @@ public sealed class NeuralAttentionDistillation
                     var ce = nn.functional.cross_entropy(logits, labels);
                     return new StepOutput(ce, logits, ce);
                 }, null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device) };
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 teacherRunner.LogEpoch(record, options.TeacherEpochs);
                 EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(TeacherStage, record, options.TeacherEpochs, teacher));
@@ -133,8 +133,8 @@ public sealed class NeuralAttentionDistillation
             using var studentPoints = new AttentionPoints(student);
             if (validation.Count > 0)
             {
-                details[TeacherValidationAccuracyKey] = PeerModels.ValidationAccuracy(teacher, validation, device)!.Value;
-                details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device)!.Value;
+                details[TeacherValidationAccuracyKey] = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast)!.Value;
+                details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
                 details[AttentionLossBeforeKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
             }
 
@@ -157,14 +157,14 @@ public sealed class NeuralAttentionDistillation
                         + options.HeadAttentionWeight * AttentionDistillation.Loss(headFeatures, teacherHead, options.AttentionPower);
                     return new StepOutput(loss, logits, ce);
                 }, null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device) };
+                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 studentRunner.LogEpoch(record, options.Epochs);
                 EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(StudentStage, record, options.Epochs, student));
             }
             if (validation.Count > 0)
             {
-                details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device)!.Value;
+                details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
                 details[AttentionLossAfterKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
             }
             student.eval();
@@ -179,6 +179,7 @@ public sealed class NeuralAttentionDistillation
 
     private EpochRunner Runner(string stage, Device device) => new()
     {
+        ChannelsLast = options.ChannelsLast,
         Stage = stage,
         Logger = logger,
         Device = device,

@@ -52,11 +52,11 @@ internal static class PeerModels
         data.ImagesAsFloat(start, count).to(device);
 
     /// <summary>Accuracy on <paramref name="validation"/> in eval mode, or null when it is empty.</summary>
-    public static double? ValidationAccuracy(TrapNetwork network, ImageDataset validation, Device device)
+    public static double? ValidationAccuracy(TrapNetwork network, ImageDataset validation, Device device, bool channelsLast)
     {
         if (validation.Count == 0) return null;
         network.eval();
-        return Evaluator.Accuracy(network, validation, device);
+        return Evaluator.Accuracy(network, validation, device, channelsLast: channelsLast);
     }
 
     /// <summary>Checks the data matches the backbone (image size and class count).</summary>

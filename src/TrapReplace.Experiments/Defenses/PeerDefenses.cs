@@ -35,6 +35,7 @@ internal sealed class FinePruningDefense : ICellDefense
     {
         var options = new FinePruningOptions
         {
+            ChannelsLast = context.Settings.ChannelsLast,
             Epochs = context.Profile.DefenseEpochs,
             BatchSize = context.Profile.DefenseBatchSize,
             ModelSeed = context.Spec.Seed,
@@ -62,6 +63,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
     {
         var options = new NeuralAttentionDistillationOptions
         {
+            ChannelsLast = context.Settings.ChannelsLast,
             TeacherEpochs = Math.Clamp(context.Profile.DefenseEpochs / 2, 1, 10),
             Epochs = Math.Min(20, context.Profile.DefenseEpochs),
             BatchSize = context.Profile.DefenseBatchSize,
@@ -96,6 +98,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
         int isolation = Math.Max(1, epochs / 4);
         var options = new AntiBackdoorLearningOptions
         {
+            ChannelsLast = context.Settings.ChannelsLast,
             IsolationEpochs = isolation,
             FinetuningEpochs = Math.Max(1, epochs - isolation),
             UnlearningEpochs = Math.Max(1, epochs / 4),
@@ -132,6 +135,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
     {
         var options = new AdversarialNeuronPruningOptions
         {
+            ChannelsLast = context.Settings.ChannelsLast,
             Iterations = 20 * context.Profile.DefenseEpochs,
             ModelSeed = context.Spec.Seed,
             DataSeed = context.Spec.Seed,
@@ -161,6 +165,7 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
     {
         var options = new ImplicitBackdoorUnlearningOptions
         {
+            ChannelsLast = context.Settings.ChannelsLast,
             Rounds = Math.Min(5, context.Profile.DefenseEpochs),
             ModelSeed = context.Spec.Seed,
             DataSeed = context.Spec.Seed,

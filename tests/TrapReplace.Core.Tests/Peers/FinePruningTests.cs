@@ -115,6 +115,32 @@ public sealed class FinePruningTests
         PeerTestModels.DisposeAll(before);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_network_receives_batches_in_the_layout_asked_for(bool channelsLast)
+    {
+        var model = PeerTestModels.SharedWrn;
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var options = new FinePruningOptions { Epochs = 2, BatchSize = 16, MinAccuracyRatio = 0.5, ValidationFraction = 0.25, Threads = 2, ChannelsLast = channelsLast };
+        var defense = new FinePruning(options);
+        var layouts = new List<bool>();
+        // From the second epoch on (the first epoch's event hands out the network), training and validation batches alike.
+        defense.EpochCompleted += (_, e) =>
+        {
+            if (e.Record.Epoch == 0)
+                e.Network!.Stem.Module.register_forward_pre_hook((_, input) =>
+                {
+                    layouts.Add(TrapReplace.Runtime.MemoryLayout.IsChannelsLast(input));
+                    return input;
+                });
+        };
+
+        using var defended = defense.Apply(model, holdout).Network;
+
+        layouts.Should().NotBeEmpty().And.OnlyContain(c => c == channelsLast);
+    }
+
     [Fact]
     public void Works_on_the_PreAct_ResNet18_head_with_512_channels()
     {
