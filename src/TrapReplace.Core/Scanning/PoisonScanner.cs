@@ -287,17 +287,8 @@ public sealed class PoisonScanner
     /// <param name="scan">The scan's result.</param>
     /// <param name="device">Device the network is on.</param>
     /// <param name="channelsLast">Run batches channels-last.</param>
-    public static double? EstimateAttackSuccess(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, Device? device = null, bool channelsLast = true)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        ArgumentNullException.ThrowIfNull(untrusted);
-        ArgumentNullException.ThrowIfNull(scan);
-        if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
-        using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
-        var logProbabilities = Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast);
-        int hits = Argmax(logProbabilities, untrusted.ClassCount).Count(c => c == target);
-        return (double)hits / suspects.Count;
-    }
+    public static double? EstimateAttackSuccess(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, Device? device = null, bool channelsLast = true) =>
+        EstimateBackdoorPull(network, untrusted, scan, device, channelsLast)?.TargetShare;
 
     /// <summary>
     /// A trigger-free estimate of how strongly <paramref name="network"/> still pulls the scan's suspects to any one
