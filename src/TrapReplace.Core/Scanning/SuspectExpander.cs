@@ -17,7 +17,12 @@ namespace TrapReplace.Scanning;
 /// <param name="Features">Length of the pooled stem feature the probe reads.</param>
 /// <param name="Seeds">Scan suspects the probe learned from (its positives).</param>
 /// <param name="Seconds">Wall time of the expansion.</param>
-public sealed record SuspectExpansion(IReadOnlyList<int> AddedIndices, double Threshold, double HoldoutFalsePositiveRate, int Features, int Seeds, double Seconds);
+public sealed record SuspectExpansion(IReadOnlyList<int> AddedIndices, double Threshold, double HoldoutFalsePositiveRate, int Features, int Seeds, double Seconds)
+{
+    /// <summary>Scan suspects the probe dropped (<see cref="SuspectExpansionOptions.PruneSeeds"/>): scored by a probe that did
+    /// not train on them, they stayed at or below the threshold. Ascending; empty when pruning is off.</summary>
+    public IReadOnlyList<int> DroppedIndices { get; init; } = [];
+}
 
 /// <summary>
 /// Widens a poison scan through the stem. The scan finds the poisoned samples a clean head refuses their label, but
@@ -100,7 +105,18 @@ public sealed class SuspectExpander
             for (int k = 0; k < members.Length; k++) fold[members[k]] = k % options.Folds;
         }
 
-        var positives = untrustedFeatures.index_select(0, tensor(scan.SuspectIndices.Select(i => (long)i).ToArray()));
+        // With pruning, the suspects get folds of their own (from a second stream, so the holdout's folds are the same
+        // either way) and each fold's probe learns without its fold's suspects.
+        var seeds = scan.SuspectIndices.ToArray();
+        var seedFold = new int[seeds.Length];
+        if (options.PruneSeeds)
+        {
+            var order = Enumerable.Range(0, seeds.Length).ToArray();
+            new Random(options.Seed + 1).Shuffle(order);
+            for (int k = 0; k < order.Length; k++) seedFold[order[k]] = k % options.Folds;
+        }
+        var seedFeatures = untrustedFeatures.index_select(0, tensor(seeds.Select(i => (long)i).ToArray()));
+        var seedScores = new float[seeds.Length];
         var otherNegatives = untrustedFeatures.index_select(0, tensor(negatives.Select(i => (long)i).ToArray()));
         var candidateFeatures = untrustedFeatures.index_select(0, tensor(candidates.Select(i => (long)i).ToArray()));
         var outOfFold = new float[holdout.Count];
@@ -112,7 +128,15 @@ public sealed class SuspectExpander
             var heldOut = Enumerable.Range(0, holdout.Count).Where(i => fold[i] == k).ToArray();
             var holdoutTrain = holdoutFeatures.index_select(0, tensor(trainHoldout.Select(i => (long)i).ToArray()));
             var trainTargetMask = tensor(trainHoldout.Select(i => holdoutLabels[i] == target).ToArray());
+            var trainSeeds = options.PruneSeeds ? Enumerable.Range(0, seeds.Length).Where(j => seedFold[j] != k).ToArray() : null;
+            var positives = trainSeeds is null ? seedFeatures : seedFeatures.index_select(0, tensor(trainSeeds.Select(j => (long)j).ToArray()));
             var (weight, bias) = TrainProbe(positives, otherNegatives, holdoutTrain, trainTargetMask);
+            if (options.PruneSeeds)
+            {
+                var heldOutSeeds = Enumerable.Range(0, seeds.Length).Where(j => seedFold[j] == k).ToArray();
+                var scored = seedFeatures.index_select(0, tensor(heldOutSeeds.Select(j => (long)j).ToArray())).matmul(weight).add_(bias).data<float>().ToArray();
+                for (int j = 0; j < heldOutSeeds.Length; j++) seedScores[heldOutSeeds[j]] = scored[j];
+            }
             var heldOutScores = holdoutFeatures.index_select(0, tensor(heldOut.Select(i => (long)i).ToArray())).matmul(weight).add_(bias).data<float>().ToArray();
             for (int j = 0; j < heldOut.Length; j++) outOfFold[heldOut[j]] = heldOutScores[j];
             candidateScores.add_(candidateFeatures.matmul(weight).add_(bias));
@@ -124,11 +148,16 @@ public sealed class SuspectExpander
         double falsePositiveRate = (double)targetScores.Count(s => s > threshold) / targetScores.Length;
         var scores = candidateScores.data<float>().ToArray();
         var added = Enumerable.Range(0, candidates.Length).Where(j => scores[j] > threshold).Select(j => candidates[j]).ToArray();
-        var expansion = new SuspectExpansion(added, threshold, falsePositiveRate, (int)untrustedFeatures.shape[1], scan.SuspectIndices.Count, clock.Elapsed.TotalSeconds);
-        ExpansionLog.Done(logger, scan.SuspectIndices.Count, added.Length, threshold, falsePositiveRate, expansion.Seconds);
+        var dropped = options.PruneSeeds ? Enumerable.Range(0, seeds.Length).Where(j => seedScores[j] <= threshold).Select(j => seeds[j]).ToArray() : [];
+        var expansion = new SuspectExpansion(added, threshold, falsePositiveRate, (int)untrustedFeatures.shape[1], scan.SuspectIndices.Count, clock.Elapsed.TotalSeconds)
+        {
+            DroppedIndices = dropped,
+        };
+        ExpansionLog.Done(logger, scan.SuspectIndices.Count, added.Length, dropped.Length, threshold, falsePositiveRate, expansion.Seconds);
+        var droppedSet = dropped.ToHashSet();
         return scan with
         {
-            SuspectIndices = scan.SuspectIndices.Concat(added).Order().ToArray(),
+            SuspectIndices = scan.SuspectIndices.Where(i => !droppedSet.Contains(i)).Concat(added).Order().ToArray(),
             FlaggedIndices = scan.FlaggedIndices.Concat(added).Distinct().Order().ToArray(),
             Expansion = expansion,
         };
@@ -197,6 +226,6 @@ public sealed class SuspectExpander
 
 internal static partial class ExpansionLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "suspect expansion: a stem probe learned from {Seeds} suspects and added {Added} (threshold {Threshold:F3}, holdout target-class false-positive rate {FalsePositiveRate:P2}), {Seconds:F1} s")]
-    public static partial void Done(ILogger logger, int seeds, int added, double threshold, double falsePositiveRate, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "suspect expansion: a stem probe learned from {Seeds} suspects, added {Added} and dropped {Dropped} (threshold {Threshold:F3}, holdout target-class false-positive rate {FalsePositiveRate:P2}), {Seconds:F1} s")]
+    public static partial void Done(ILogger logger, int seeds, int added, int dropped, double threshold, double falsePositiveRate, double seconds);
 }

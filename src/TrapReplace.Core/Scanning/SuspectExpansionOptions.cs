@@ -46,6 +46,12 @@ public sealed class SuspectExpansionOptions
     /// <summary>Run the stem on channels-last batches. Default true.</summary>
     public bool ChannelsLast { get; set; } = true;
 
+    /// <summary>Also judge the scan's own suspects: each is scored by a probe that did not train on it (the suspects
+    /// are split into the same number of folds), and one scoring no higher than the threshold, which clean target-class
+    /// images reach one time in a hundred, is dropped: the heads flagged it, but the stem sees no trigger in it.
+    /// <value>Default true.</value></summary>
+    public bool PruneSeeds { get; set; } = true;
+
     /// <summary>Every problem with the options, empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -50,6 +50,7 @@ internal static class ScanReport
             {
                 ["seeds"] = expansion.Seeds,
                 ["added"] = expansion.AddedIndices.Count,
+                ["dropped"] = expansion.DroppedIndices.Count,
                 ["threshold"] = expansion.Threshold,
                 ["holdout_false_positive_rate"] = expansion.HoldoutFalsePositiveRate,
                 ["features"] = expansion.Features,
@@ -57,12 +58,15 @@ internal static class ScanReport
             };
             if (poisonedIndices is { Count: > 0 })
             {
-                // The scan's own suspects, before the probe widened them (the top-level precision and recall are after).
+                // The scan's own suspects, before the probe widened and pruned them (the top-level precision and recall are after).
                 var added = expansion.AddedIndices.ToHashSet();
-                var before = (scan with { SuspectIndices = scan.SuspectIndices.Where(i => !added.Contains(i)).ToArray() }).Against(poisonedIndices);
+                var poisoned = poisonedIndices.ToHashSet();
+                var before = (scan with { SuspectIndices = scan.SuspectIndices.Where(i => !added.Contains(i)).Concat(expansion.DroppedIndices).Order().ToArray() })
+                    .Against(poisonedIndices);
                 expansionJson["precision_before"] = before.Precision;
                 expansionJson["recall_before"] = before.Recall;
-                expansionJson["added_poisoned"] = expansion.AddedIndices.Count(poisonedIndices.ToHashSet().Contains);
+                expansionJson["added_poisoned"] = expansion.AddedIndices.Count(poisoned.Contains);
+                expansionJson["dropped_poisoned"] = expansion.DroppedIndices.Count(poisoned.Contains);
             }
             json["expansion"] = expansionJson;
         }

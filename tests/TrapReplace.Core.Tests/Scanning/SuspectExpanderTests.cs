@@ -32,12 +32,34 @@ public sealed class SuspectExpanderTests
         expansion.HoldoutFalsePositiveRate.Should().BeLessThanOrEqualTo(0.05, "the threshold is the 99th percentile of 40 target-class images");
         var labels = f.Untrusted.LabelArray();
         expansion.AddedIndices.Should().OnlyContain(i => labels[i] == Target && !weak.SuspectIndices.Contains(i)).And.BeInAscendingOrder();
-        expanded.SuspectIndices.Should().BeEquivalentTo(weak.SuspectIndices.Concat(expansion.AddedIndices)).And.BeInAscendingOrder();
+        expansion.DroppedIndices.Should().BeSubsetOf(weak.SuspectIndices);
+        expansion.DroppedIndices.Count.Should().BeLessThanOrEqualTo(weak.SuspectIndices.Count / 10, "every seed here is poisoned");
+        expanded.SuspectIndices.Should().BeEquivalentTo(weak.SuspectIndices.Except(expansion.DroppedIndices).Concat(expansion.AddedIndices)).And.BeInAscendingOrder();
         var before = weak.Against(f.PoisonedIndices);
         var after = expanded.Against(f.PoisonedIndices);
         before.Recall.Should().BeLessThan(0.3);
         after.Recall.Should().BeGreaterThan(0.9, "the square is in the stem's features of every poisoned image");
         after.Precision.Should().BeGreaterThan(0.9);
+    }
+
+    [Fact]
+    public void Suspects_the_stem_sees_no_trigger_in_are_dropped_by_a_probe_that_did_not_learn_from_them()
+    {
+        var f = Shared;
+        var weak = WeakScan(f);
+        var labels = f.Untrusted.LabelArray();
+        // Eight clean target-class images among the seeds, as a head's scan flags some.
+        var clean = Enumerable.Range(0, f.Untrusted.Count).Where(i => labels[i] == Target && !f.PoisonedIndices.Contains(i)).Take(8).ToArray();
+        var mixed = weak with { SuspectIndices = weak.SuspectIndices.Concat(clean).Order().ToArray() };
+
+        var pruned = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2 }).Expand(f.Trapped, f.Untrusted, f.Holdout, mixed);
+        var kept = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2, PruneSeeds = false }).Expand(f.Trapped, f.Untrusted, f.Holdout, mixed);
+
+        pruned.Expansion!.DroppedIndices.Intersect(clean).Should().HaveCountGreaterThanOrEqualTo(6, "the stem sees no square in them");
+        pruned.Expansion.DroppedIndices.Intersect(f.PoisonedIndices).Should().HaveCountLessThanOrEqualTo(1);
+        pruned.Against(f.PoisonedIndices).Precision.Should().BeGreaterThan(kept.Against(f.PoisonedIndices).Precision);
+        kept.Expansion!.DroppedIndices.Should().BeEmpty();
+        kept.SuspectIndices.Should().Contain(clean, "without pruning every seed stays");
     }
 
     [Fact]
