@@ -28,8 +28,8 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     public IReadOnlyList<CleansingRound> Rounds { get; init; } = [];
 
     /// <summary>Per class: how many suspects the scanning heads relabelled to it and how many of those were kept (the
-    /// rest, beyond the class's share, were removed; <see cref="StemCleansingOptions.RelabelShareLimit"/>). Empty in
-    /// remove mode.</summary>
+    /// rest, beyond the class's share, went to classes short of theirs at random or were removed;
+    /// <see cref="StemCleansingOptions.RelabelShareLimit"/>, <see cref="StemCleansingOptions.FillRelabels"/>). Empty in remove mode.</summary>
     public IReadOnlyList<ClassRelabels> Relabels { get; init; } = [];
 
     /// <summary>Which network is the result, and how both candidates measured.</summary>
@@ -50,8 +50,13 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
 /// <summary>Suspects relabelled to one class by the scanning heads.</summary>
 /// <param name="Class">The new label.</param>
 /// <param name="Relabelled">Suspects the heads gave this label (not their given one).</param>
-/// <param name="Kept">Of those, how many were relabelled; the rest were removed, beyond the class's share.</param>
-public sealed record ClassRelabels(int Class, int Relabelled, int Kept);
+/// <param name="Kept">Of those, how many kept that label; the rest, beyond the class's share, were given a random class
+/// short of its share (<see cref="StemCleansingOptions.FillRelabels"/>) or removed.</param>
+public sealed record ClassRelabels(int Class, int Relabelled, int Kept)
+{
+    /// <summary>Suspects from other classes' excess given this class at random.</summary>
+    public int Filled { get; init; }
+}
 
 /// <summary>The choice between the last round's two networks.</summary>
 /// <param name="KeptContinuedNetwork">The continued network (cleansed stem and its own head, trained on the cleansed
@@ -168,10 +173,14 @@ public sealed class StemCleanser
                 var roundClock = Stopwatch.StartNew();
                 var start = continued?.Network ?? trapped;
                 IReadOnlySet<int> dropped = new HashSet<int>();
+                var roundLabels = new Dictionary<int, int>(newLabels);
                 if (options.Mode == CleansingMode.RelabelSuspects)
+                {
                     relabels = CapRelabels(untrusted.LabelArray(), untrusted.ClassCount, suspects, newLabels, target, options.RelabelShareLimit,
-                        options.Continue.DataSeed, out dropped);
-                var (cleansed, changed) = CleansedSet(untrusted, suspects, newLabels, estimateSet, dropped);
+                        options.Continue.DataSeed, options.FillRelabels, out dropped, out var filled);
+                    foreach (var (i, label) in filled) roundLabels[i] = label;
+                }
+                var (cleansed, changed) = CleansedSet(untrusted, suspects, roundLabels, estimateSet, dropped);
                 relabelled = changed;
                 TrapTrainingResult next;
                 using (cleansed)
@@ -245,12 +254,13 @@ public sealed class StemCleanser
     // them would teach the stem the trigger again, pointing at that class (measured on Blend: 95 % of triggered images
     // moved to the class the head favoured, and 39 % to the next one once that class alone was guarded). The typical
     // class (the median of relabels per unit of class share) says how many relabels content alone produces; every
-    // class keeps at most ShareLimit times that for its share, and the excess (a seeded random choice) is removed
-    // instead. A median, not the total, because a class whose poison the head sends back to the target gets no
+    // class keeps at most ShareLimit times that for its share, and the excess (a seeded random choice) is given a
+    // random class short of its share, or removed when none is (or fill is off). A median, not the total, because a
+    // class whose poison the head sends back to the target gets no
     // relabels at all, and that must not make the others look inflated. Relabels to the target never count: that is
     // the poisoned label back.
     internal static IReadOnlyList<ClassRelabels> CapRelabels(long[] labels, int classes, IEnumerable<int> suspects, IReadOnlyDictionary<int, int> newLabels,
-        int target, double shareLimit, int seed, out IReadOnlySet<int> dropped)
+        int target, double shareLimit, int seed, bool fill, out IReadOnlySet<int> dropped, out IReadOnlyDictionary<int, int> filled)
     {
         var size = new long[classes];
         foreach (var l in labels) size[l]++;
@@ -265,11 +275,32 @@ public sealed class StemCleanser
         var kept = Enumerable.Range(0, classes).Select(c => Math.Min(byClass[c].Count, (int)Math.Floor(shareLimit * share[c] * typical))).ToArray();
 
         var random = new Random(seed);
-        var drop = new HashSet<int>();
+        var excess = new List<int>();
         for (int c = 0; c < classes; c++)
-            foreach (var i in byClass[c].OrderBy(_ => random.Next()).Skip(kept[c])) drop.Add(i);
-        dropped = drop;
-        return Enumerable.Range(0, classes).Select(c => new ClassRelabels(c, byClass[c].Count, kept[c])).ToArray();
+            excess.AddRange(byClass[c].OrderBy(_ => random.Next()).Skip(kept[c]));
+
+        // With fill, the excess is not wasted: each such suspect gets a random class still short of its share of all
+        // the relabels, so the relabelled trigger points at every class in proportion and says nothing about any.
+        var given = new int[classes];
+        var reassigned = new Dictionary<int, int>();
+        if (fill && excess.Count > 0)
+        {
+            int total = byClass.Sum(l => l.Count);
+            var slots = new List<int>();
+            for (int c = 0; c < classes; c++)
+                slots.AddRange(Enumerable.Repeat(c, Math.Max(0, (int)Math.Round(total * share[c]) - kept[c])));
+            var order = excess.OrderBy(_ => random.Next()).ToList();
+            var shuffledSlots = slots.OrderBy(_ => random.Next()).ToList();
+            for (int k = 0; k < Math.Min(order.Count, shuffledSlots.Count); k++)
+            {
+                if (shuffledSlots[k] == labels[order[k]]) continue;
+                reassigned[order[k]] = shuffledSlots[k];
+                given[shuffledSlots[k]]++;
+            }
+        }
+        dropped = excess.Where(i => !reassigned.ContainsKey(i)).ToHashSet();
+        filled = reassigned;
+        return Enumerable.Range(0, classes).Select(c => new ClassRelabels(c, byClass[c].Count, kept[c]) { Filled = given[c] }).ToArray();
     }
 
     // The continued network's own head learned the cleansed labels of the whole untrusted set, not 2 % of it: where

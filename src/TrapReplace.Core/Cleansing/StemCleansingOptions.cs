@@ -40,6 +40,12 @@ public sealed class StemCleansingOptions
     /// at the class a scanning head reads it as. <value>Default 1.25.</value></summary>
     public double RelabelShareLimit { get; set; } = 1.25;
 
+    /// <summary>Relabel mode: the suspects beyond a class's limit (<see cref="RelabelShareLimit"/>) get a random class still
+    /// short of its share of all the relabels instead of being removed, so the relabelled trigger points at every class
+    /// in proportion (what a uniform target over the classes teaches, in expectation) rather than at none while the
+    /// stem keeps what it learned. <value>Default true.</value></summary>
+    public bool FillRelabels { get; set; } = true;
+
     /// <summary>Rounds of continue, replace and scan again; each round adds the suspects its scan finds, and cleansing
     /// stops early when a round finds none. <value>Default 2.</value></summary>
     public int Rounds { get; set; } = 2;
@@ -94,6 +100,7 @@ public sealed class StemCleansingOptions
         Replace = Replace?.Clone()!,
         Rounds = Rounds,
         RelabelShareLimit = RelabelShareLimit,
+        FillRelabels = FillRelabels,
         Scan = Scan?.Clone()!,
         Expansion = Expansion?.Clone(),
         ConsiderContinuedNetwork = ConsiderContinuedNetwork,

@@ -134,6 +134,7 @@ internal sealed class TrapCleanse : ICellDefense
             ["class"] = r.Class,
             ["relabelled"] = r.Relabelled,
             ["kept"] = r.Kept,
+            ["filled"] = r.Filled,
         }).ToArray());
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;

@@ -42,7 +42,7 @@ public sealed class StemCleanserTests
         int relabelledCandidates = scan.SuspectIndices.Count - result.EstimateSuspects.Count;
         result.Relabels.Sum(r => r.Relabelled).Should().BeGreaterThan(relabelledCandidates / 2, "most suspects are poisoned and the scanning head sees their real class")
             .And.Be(scan.SuspectIndices.Except(result.EstimateSuspects).Count(i => scan.Predictions[i] != f.Untrusted.LabelArray()[i]));
-        result.RelabelledToOtherClass.Should().Be(result.Relabels.Sum(r => r.Kept)).And.BeGreaterThan(0);
+        result.RelabelledToOtherClass.Should().Be(result.Relabels.Sum(r => r.Kept + r.Filled)).And.BeGreaterThan(0);
         result.Continued.Network.ReconstructionHead.Should().NotBeNull("continued stage 1 keeps the trap's decoder");
         result.Replacement.History.Should().OnlyContain(h => h.EstimatedAttackSuccess != null);
         var selected = result.Replacement.History.Single(h => h.Epoch == result.Replacement.SelectedEpoch);
@@ -139,7 +139,7 @@ public sealed class StemCleanserTests
         var suspects = Enumerable.Range(0, 180).ToArray();
         // Spread evenly over the nine other classes: every relabel is kept.
         var spread = suspects.Select((s, k) => (s, k)).ToDictionary(p => p.s, p => 1 + (p.k % 9));
-        var even = StemCleanser.CapRelabels(labels, 10, suspects, spread, 0, 1.25, 0, out var none);
+        var even = StemCleanser.CapRelabels(labels, 10, suspects, spread, 0, 1.25, 0, fill: false, out var none, out _);
         none.Should().BeEmpty();
         even.Where(r => r.Class != 0).Should().OnlyContain(r => r.Relabelled == 20 && r.Kept == 20);
 
@@ -147,23 +147,30 @@ public sealed class StemCleanserTests
         // for its ninth, so class 6 keeps floor(1.25 * 11) = 13.
         int[] eight = [1, 2, 3, 4, 5, 7, 8, 9];
         var collapsed = suspects.ToDictionary(s => s, s => s % 2 == 0 ? 6 : eight[s / 2 % 8]);
-        var capped = StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, out var dropped);
+        var capped = StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, fill: false, out var dropped, out _);
         capped[6].Relabelled.Should().Be(90);
         capped[6].Kept.Should().Be(13);
         dropped.Should().HaveCount(90 - capped[6].Kept).And.OnlyContain(i => collapsed[i] == 6);
         capped.Where(r => r.Class != 6 && r.Class != 0).Should().OnlyContain(r => r.Kept == r.Relabelled);
         // Seeded: the same suspects are dropped again.
-        StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, out var again);
+        StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, fill: false, out var again, out _);
         again.Should().BeEquivalentTo(dropped);
+
+        // With fill, class 6's 77 excess suspects go at random to the classes short of their ninth of the 180 (class 6
+        // itself included), so every class ends with 20 and nothing is removed.
+        var balanced = StemCleanser.CapRelabels(labels, 10, suspects, collapsed, 0, 1.25, 0, fill: true, out var noneLeft, out var filled);
+        noneLeft.Should().BeEmpty();
+        filled.Should().HaveCount(77).And.OnlyContain(p => collapsed[p.Key] == 6 && p.Value != 0);
+        balanced.Where(r => r.Class != 0).Should().OnlyContain(r => r.Kept + r.Filled == 20);
 
         // A class whose poison the head sends back to the target gets no relabels; the others are not capped for it.
         var nineGetsNone = suspects.ToDictionary(s => s, s => s % 9 == 0 ? 0 : 1 + (s % 9 == 8 ? 0 : s % 9));
-        StemCleanser.CapRelabels(labels, 10, suspects, nineGetsNone, 0, 1.25, 0, out var noneDropped);
+        StemCleanser.CapRelabels(labels, 10, suspects, nineGetsNone, 0, 1.25, 0, fill: false, out var noneDropped, out _);
         noneDropped.Should().BeEmpty();
 
         // Everything to one class: the typical class got none, so nothing is relabelled.
         var one = suspects.ToDictionary(s => s, _ => 4);
-        StemCleanser.CapRelabels(labels, 10, suspects, one, 0, 1.25, 0, out var all).Sum(r => r.Kept).Should().Be(0);
+        StemCleanser.CapRelabels(labels, 10, suspects, one, 0, 1.25, 0, fill: false, out var all, out _).Sum(r => r.Kept).Should().Be(0);
         all.Should().HaveCount(180);
     }
 
