@@ -79,6 +79,7 @@ public static class CommandLine
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(MatrixCommand());
         root.Subcommands.Add(ReportCommand());
+        root.Subcommands.Add(RespondCommand());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -222,6 +223,38 @@ public static class CommandLine
 
     // --out is checked before any data is loaded or any epoch trained: it must be a folder we can write in, or a
     // path whose nearest existing ancestor is one (it is created only when the first file is written).
+    private static readonly Option<string> ModelPath = new("--model") { Description = "a saved network (a stage-1 cache entry's .model file, or ModelFile.Save's output)", Required = true };
+    private static readonly Option<string> RespondAttacks = new("--attacks") { Description = "comma-separated attacks whose triggered test images to classify, from " + string.Join(", ", TrapReplace.Attacks.AttackCatalog.Names), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
+
+    private static Command RespondCommand()
+    {
+        var command = new Command("respond", "How a saved network classifies each attack's triggered test images (CA, ASR, RA, share per class): a network that never learned a trigger shows what it does as plain corruption.")
+        {
+            ModelPath, Dataset, Backbone, RespondAttacks, Target, Data, Threads,
+        };
+        command.SetAction((p, ct) => Guard(() =>
+        {
+            var dataset = p.GetValue(Dataset)!;
+            if (!CellSpec.Datasets.Contains(dataset)) throw new UsageException($"unknown --dataset '{dataset}'; choose one of {string.Join(", ", CellSpec.Datasets)}");
+            var model = p.GetValue(ModelPath)!;
+            if (!File.Exists(model)) throw new UsageException($"--model '{model}' does not exist");
+            var spec = new CellSpec(dataset, p.GetValue(Backbone)!, "none", "none", 0, "smoke");
+            if (spec.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
+            TorchRuntime.Prepare(p.GetValue(Threads));
+            var backbone = spec.CreateBackbone(dataset == "gtsrb" ? 43 : 10);
+            var location = DataLocation.Resolve(p.GetValue(Data));
+            var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, List(p.GetValue(RespondAttacks)!, "--attacks"), p.GetValue(Target));
+            foreach (var r in responses)
+            {
+                var share = string.Join(" ", r.Report.TriggeredPredictionShare.Select((x, c) => string.Create(CultureInfo.InvariantCulture, $"{c}:{x * 100:F1}")));
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.Attack,-16} CA {Format.Percent(r.Report.CleanAccuracy),7}   ASR {Format.Percent(r.Report.AttackSuccessRate),7}   RA {Format.Percent(r.Report.RobustAccuracy),7}   triggered images per class %: {share}"));
+            }
+            return Task.FromResult(Ok);
+        }));
+        return command;
+    }
+
     private static string WritableFolder(string path)
     {
         var full = Path.GetFullPath(path);

@@ -16,6 +16,31 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         ["run", "--profile", "smoke", "--data", data.Root, "--out", output, "--threads", "2", .. (extra.Contains("--attack") ? [] : new[] { "--attack", "badnets-grid" }), .. extra];
 
     [Fact]
+    public void Respond_classifies_each_attacks_triggered_images_with_a_saved_network()
+    {
+        using var output = new TempFolder();
+        CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
+        var model = Directory.GetFiles(Path.Combine(output.Path, "stage1-cache"), "*.model").Single();
+
+        var run = CliProcess.Run(["respond", "--model", model, "--attacks", "badnets-grid,blend", "--data", data.Root, "--threads", "2"]);
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        var lines = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Should().HaveCount(2);
+        lines[0].Should().StartWith("badnets-grid").And.Contain("ASR").And.Contain("triggered images per class %: 0:");
+        lines[1].Should().StartWith("blend");
+        // The per-class shares of the triggered images add up to 100 %.
+        var shares = lines[0][(lines[0].IndexOf("0:", StringComparison.Ordinal))..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(x => double.Parse(x.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        shares.Should().HaveCount(10);
+        shares.Sum().Should().BeApproximately(100, 0.6);
+
+        var missing = CliProcess.Run(["respond", "--model", Path.Combine(output.Path, "nope.model"), "--data", data.Root]);
+        missing.ExitCode.Should().Be(2);
+        missing.ErrorLines.Should().Contain(l => l.Contains("nope.model") && l.Contains("does not exist"));
+    }
+
+    [Fact]
     public void Run_writes_a_result_file_with_every_field_in_range()
     {
         using var output = new TempFolder();
