@@ -86,7 +86,9 @@ internal sealed class TrapCleanse : ICellDefense
         if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
         {
             json["cleansed"] = false;
-            json["cleansing_skipped_because"] = "the scan inferred no target class, so it has no suspects to cleanse";
+            json["cleansing_skipped_because"] = scan.InferredTarget is null
+                ? "the scan inferred no target class, so it has no suspects to cleanse"
+                : "no suspect is left: the stem probe saw no trigger in any of the heads' suspects";
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
         }
 
