@@ -235,7 +235,6 @@ public static class CommandLine
         command.SetAction((p, ct) => Guard(() =>
         {
             var dataset = p.GetValue(Dataset)!;
-            if (!CellSpec.Datasets.Contains(dataset)) throw new UsageException($"unknown --dataset '{dataset}'; choose one of {string.Join(", ", CellSpec.Datasets)}");
             var model = p.GetValue(ModelPath)!;
             if (!File.Exists(model)) throw new UsageException($"--model '{model}' does not exist");
             var spec = new CellSpec(dataset, p.GetValue(Backbone)!, "none", "none", 0, "smoke");

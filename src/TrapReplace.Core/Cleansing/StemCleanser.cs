@@ -67,7 +67,14 @@ public sealed record ClassRelabels(int Class, int Relabelled, int Kept)
 /// <param name="ContinuedValidationAccuracy">Validation accuracy of the continued network; null when it was not considered.</param>
 /// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate (largest class pull); null when not considered.</param>
 public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedValidationAccuracy, double? ReplacedEstimatedAttackSuccess,
-    double? ContinuedValidationAccuracy, double? ContinuedEstimatedAttackSuccess);
+    double? ContinuedValidationAccuracy, double? ContinuedEstimatedAttackSuccess)
+{
+    /// <summary>Validation accuracy of the network kept.</summary>
+    public double? ValidationAccuracy => KeptContinuedNetwork ? ContinuedValidationAccuracy : ReplacedValidationAccuracy;
+
+    /// <summary>The label-free attack estimate of the network kept.</summary>
+    public double? EstimatedAttackSuccess => KeptContinuedNetwork ? ContinuedEstimatedAttackSuccess : ReplacedEstimatedAttackSuccess;
+}
 
 /// <summary>One round of stem cleansing.</summary>
 /// <param name="Round">1 for the first.</param>
@@ -256,16 +263,12 @@ public sealed class StemCleanser
     // class (the median of relabels per unit of class share) says how many relabels content alone produces; every
     // class keeps at most ShareLimit times that for its share, and the excess (a seeded random choice) is given a
     // random class short of its share, or removed when none is (or fill is off). A median, not the total, because a
-    // class whose poison the head sends back to the target gets no
-    // relabels at all, and that must not make the others look inflated. Relabels to the target never count: that is
-    // the poisoned label back.
+    // class whose poison the head sends back to the target gets no relabels at all, and that must not make the others
+    // look inflated. Relabels to the target never count: that is the poisoned label back.
     internal static IReadOnlyList<ClassRelabels> CapRelabels(long[] labels, int classes, IEnumerable<int> suspects, IReadOnlyDictionary<int, int> newLabels,
         int target, double shareLimit, int seed, bool fill, out IReadOnlySet<int> dropped, out IReadOnlyDictionary<int, int> filled)
     {
-        var size = new long[classes];
-        foreach (var l in labels) size[l]++;
-        long others = labels.Length - (target >= 0 ? size[target] : 0);
-        var share = Enumerable.Range(0, classes).Select(c => c == target || others == 0 ? 0 : (double)size[c] / others).ToArray();
+        var share = BackdoorPull.NonTargetShares(labels, classes, target);
         var byClass = Enumerable.Range(0, classes).Select(_ => new List<int>()).ToArray();
         foreach (var i in suspects.Order())
             if (newLabels.TryGetValue(i, out int c) && c != labels[i]) byClass[c].Add(i);

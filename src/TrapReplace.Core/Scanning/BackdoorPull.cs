@@ -12,9 +12,7 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     /// <paramref name="labels"/> (the whole scanned set's given labels) without the target.</summary>
     internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
     {
-        var size = new long[classes];
-        foreach (var l in labels) size[l]++;
-        long others = labels.Length - size[target];
+        var expected = NonTargetShares(labels, classes, target);
         var counts = new int[classes];
         foreach (var p in predictions) counts[p]++;
         var shares = counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
@@ -22,10 +20,19 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
         int bestClass = target;
         for (int c = 0; c < classes; c++)
         {
-            double expected = c == target || others == 0 ? 0 : (double)size[c] / others;
-            double pull = expected >= 1 ? 0 : Math.Max(0, (shares[c] - expected) / (1 - expected));
+            double pull = expected[c] >= 1 ? 0 : Math.Max(0, (shares[c] - expected[c]) / (1 - expected[c]));
             if (pull > best) (best, bestClass) = (pull, c);
         }
         return new BackdoorPull(best, bestClass, shares[target], shares);
+    }
+
+    /// <summary>Each class's share of the samples not labelled <paramref name="target"/> (0 for the target itself; no
+    /// target when it is negative): the proportions dirty-label poison is drawn from.</summary>
+    internal static double[] NonTargetShares(long[] labels, int classes, int target)
+    {
+        var size = new long[classes];
+        foreach (var l in labels) size[l]++;
+        long others = labels.Length - (target >= 0 ? size[target] : 0);
+        return Enumerable.Range(0, classes).Select(c => c == target || others == 0 ? 0 : (double)size[c] / others).ToArray();
     }
 }

@@ -108,7 +108,6 @@ internal sealed class TrapCleanse : ICellDefense
         var final = cleansed.Final;
         (final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network).Dispose();
         cleansed.Replacement.DisposeSnapshots();
-        double? finalAccuracy = final.KeptContinuedNetwork ? final.ContinuedValidationAccuracy : cleansed.Replacement.ValidationAccuracy;
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
         var firstPull = PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
         json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
@@ -141,8 +140,7 @@ internal sealed class TrapCleanse : ICellDefense
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
-        double? finalEstimate = final.KeptContinuedNetwork ? final.ContinuedEstimatedAttackSuccess : final.ReplacedEstimatedAttackSuccess;
-        if (UndoReason(first.ValidationAccuracy, firstPull?.Value, finalAccuracy, finalEstimate) is { } reason)
+        if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess) is { } reason)
         {
             cleansed.Defended.Dispose();
             json["cleansed"] = false;
