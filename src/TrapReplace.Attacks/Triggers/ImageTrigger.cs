@@ -125,6 +125,7 @@ public sealed class ImageTrigger : ITrigger
         {
             throw new FileNotFoundException($"Trigger image '{path}' does not exist.", path);
         }
+        TrapReplace.Internal.SkiaNatives.Require();
 
         using var codec = SKCodec.Create(path)
             ?? throw new ArgumentException($"'{path}' is not an image SkiaSharp can decode.", nameof(path));

@@ -44,8 +44,7 @@ public sealed record HoldoutSplit
         {
             var members = group.ToArray();
             random.Shuffle(members);
-            int take = (int)Math.Round(fraction * members.Length, MidpointRounding.AwayFromZero);
-            holdout.AddRange(members.Take(Math.Min(take, members.Length)));
+            holdout.AddRange(members.Take(ClassTake(fraction, members.Length)));
         }
         if (holdout.Count == 0)
             throw new ArgumentException($"a holdout fraction of {fraction} leaves no holdout sample in a set of {labels.Count}", nameof(fraction));
@@ -55,6 +54,14 @@ public sealed record HoldoutSplit
         var train = Enumerable.Range(0, labels.Count).Where(i => !isHoldout[i]).ToArray();
         return new HoldoutSplit { DatasetCount = labels.Count, Fraction = fraction, Seed = seed, TrainIndices = train, HoldoutIndices = holdout };
     }
+
+    /// <summary>How many samples <see cref="Create"/> holds out of <paramref name="labels"/> (for any seed), without splitting.</summary>
+    internal static int HeldOutCount(IReadOnlyList<long> labels, double fraction) =>
+        labels.GroupBy(label => label).Sum(group => ClassTake(fraction, group.Count()));
+
+    // Per class, round(fraction x members), so every class is represented in proportion.
+    private static int ClassTake(double fraction, int members) =>
+        Math.Min((int)Math.Round(fraction * members, MidpointRounding.AwayFromZero), members);
 
     /// <summary>Splits <paramref name="dataset"/> and returns the two parts (the caller owns them).</summary>
     public (ImageDataset Train, ImageDataset Holdout) Apply(ImageDataset dataset)

@@ -85,12 +85,14 @@ public static class ImageFolderDataset
     /// <returns>Images (N, 3, size, size) uint8 and labels; the caller owns (disposes) the data set.</returns>
     /// <exception cref="DatasetFormatException">The layout is wrong (see <see cref="Scan"/>) or an image
     /// cannot be decoded; the message names the file.</exception>
+    /// <exception cref="InvalidOperationException">SkiaSharp's native library is missing (the message names the package).</exception>
     public static ImageDataset Load(string root, int size = 224, IProgress<DatasetBuildProgress>? progress = null,
         ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (size is < 1 or > 4096) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be in 1..4096");
         var index = Scan(root);
+        TrapReplace.Internal.SkiaNatives.Require();   // before any file is blamed for a missing native library
         int count = index.Files.Count;
         int imageBytes = 3 * size * size;
 

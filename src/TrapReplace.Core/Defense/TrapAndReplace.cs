@@ -178,10 +178,17 @@ public sealed class TrapAndReplaceDefense
     /// <param name="cleanHoldout">A small clean, trusted set.</param>
     /// <param name="batchTransform">Optional per-batch poisoning for training-time attacks (evaluation only).</param>
     /// <param name="cancellationToken">Stops between steps; checkpoints of finished epochs stay.</param>
+    /// <exception cref="ArgumentException">Either set cannot train its stage (image size, classes, a holdout too small
+    /// for <c>Replace.ValidationFraction</c>, ...): checked before stage 1, one message naming every problem.</exception>
     public DefenseResult Fit(ImageDataset untrusted, ImageDataset cleanHoldout, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(cleanHoldout);
+        // Both stages' inputs are checked before stage 1 spends its hours, not when stage 2 starts.
+        var problems = TrapTrainer.DataProblems(Backbone, untrusted, TrapOptions, "Trap.")
+            .Concat(HeadReplacer.HoldoutProblems(Backbone, cleanHoldout, ReplaceOptions, "Replace.")).ToList();
+        if (problems.Count > 0)
+            throw new ArgumentException("nothing was trained: " + string.Join("; ", problems), nameof(untrusted));
         var trainer = new TrapTrainer(TrapOptions, loggerFactory.CreateLogger<TrapTrainer>());
         trainer.StepCompleted += (s, e) => StepCompleted?.Invoke(this, e);
         trainer.EpochCompleted += (s, e) => EpochCompleted?.Invoke(this, e);

@@ -135,8 +135,8 @@ public sealed class HeadReplacer
         ArgumentNullException.ThrowIfNull(trapped);
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(holdout);
-        if (holdout.ClassCount != backbone.ClassCount)
-            throw new ArgumentException($"the holdout has {holdout.ClassCount} classes; the backbone {backbone.ClassCount}", nameof(holdout));
+        if (HoldoutProblems(backbone, holdout, options) is { Count: > 0 } problems)
+            throw new ArgumentException(string.Join("; ", problems), nameof(holdout));
         TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
         var total = Stopwatch.StartNew();
@@ -321,5 +321,37 @@ public sealed class HeadReplacer
     {
         if (tensors is null) return;
         foreach (var t in tensors.Values) t.Dispose();
+    }
+
+    /// <summary>
+    /// What keeps <paramref name="holdout"/> from replacing <paramref name="backbone"/>'s head with
+    /// <paramref name="options"/>, one message per problem (empty when none); an option's name in a message is
+    /// preceded by <paramref name="optionPrefix"/>. Checked before anything trains, here and by the fluent defense
+    /// before stage 1.
+    /// </summary>
+    internal static List<string> HoldoutProblems(IBackbone backbone, ImageDataset holdout, HeadReplacerOptions options, string optionPrefix = "")
+    {
+        var problems = new List<string>();
+        var expected = backbone.InputShape;
+        if (holdout.Height != expected.Height || holdout.Width != expected.Width)
+            problems.Add($"{backbone.Name} expects {expected.Height}x{expected.Width} images; the holdout '{holdout.Name}' has {holdout.Height}x{holdout.Width}");
+        if (holdout.ClassCount != backbone.ClassCount)
+            problems.Add($"the holdout '{holdout.Name}' has {holdout.ClassCount} classes; {backbone.Name} was built for {backbone.ClassCount}");
+        if (holdout.Count == 0)
+        {
+            problems.Add($"the holdout '{holdout.Name}' is empty");
+            return problems;
+        }
+        if (options.ValidationFraction > 0)
+        {
+            int validation = HoldoutSplit.HeldOutCount(holdout.LabelArray(), options.ValidationFraction);
+            if (validation == 0)
+                problems.Add($"{optionPrefix}ValidationFraction {options.ValidationFraction} leaves no validation image in a holdout of {holdout.Count} " +
+                    $"(each class keeps round(fraction x its images)): use a larger holdout or fraction, or set {optionPrefix}ValidationFraction = 0 " +
+                    $"and {optionPrefix}Selection = LastEpoch");
+            else if (validation == holdout.Count)
+                problems.Add($"{optionPrefix}ValidationFraction {options.ValidationFraction} leaves no training image in a holdout of {holdout.Count}");
+        }
+        return problems;
     }
 }

@@ -92,7 +92,8 @@ public sealed class TrapTrainer
     {
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(untrusted);
-        CheckData(backbone, untrusted);
+        if (DataProblems(backbone, untrusted, options) is { Count: > 0 } problems)
+            throw new ArgumentException(string.Join("; ", problems), nameof(untrusted));
         TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
 
@@ -171,13 +172,22 @@ public sealed class TrapTrainer
         }, null, cancellationToken);
     }
 
-    private static void CheckData(IBackbone backbone, ImageDataset data)
+    /// <summary>
+    /// What keeps <paramref name="data"/> from training <paramref name="backbone"/> with <paramref name="options"/>, one
+    /// message per problem (empty when none); an option's name in a message is preceded by <paramref name="optionPrefix"/>.
+    /// Checked before anything trains, here and by the fluent defense for both stages at once.
+    /// </summary>
+    internal static List<string> DataProblems(IBackbone backbone, ImageDataset data, TrapTrainerOptions options, string optionPrefix = "")
     {
+        var problems = new List<string>();
         var expected = backbone.InputShape;
         if (data.Height != expected.Height || data.Width != expected.Width)
-            throw new ArgumentException($"{backbone.Name} expects {expected.Height}x{expected.Width} images; the data set '{data.Name}' has {data.Height}x{data.Width}", nameof(data));
+            problems.Add($"{backbone.Name} expects {expected.Height}x{expected.Width} images; the data set '{data.Name}' has {data.Height}x{data.Width}");
         if (data.ClassCount != backbone.ClassCount)
-            throw new ArgumentException($"{backbone.Name} was built for {backbone.ClassCount} classes; the data set '{data.Name}' has {data.ClassCount}", nameof(data));
+            problems.Add($"{backbone.Name} was built for {backbone.ClassCount} classes; the data set '{data.Name}' has {data.ClassCount}");
+        if (data.Count < options.BatchSize)
+            problems.Add($"the training set '{data.Name}' has {data.Count} samples, fewer than one batch of {optionPrefix}BatchSize {options.BatchSize}");
+        return problems;
     }
 }
 

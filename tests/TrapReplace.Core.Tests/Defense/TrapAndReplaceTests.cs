@@ -51,4 +51,42 @@ public sealed class TrapAndReplaceTests
         var again = () => ok.Build();
         again.Should().Throw<InvalidOperationException>().WithMessage("*already built*");
     }
+
+    [Fact]
+    public void Fit_names_every_input_problem_of_both_stages_before_anything_trains()
+    {
+        using var untrusted = Synthetic.ColourClasses(40, classes: 4, seed: 11);
+        using var holdout = Synthetic.ColourClasses(8, classes: 4, seed: 12);   // 2 per class: round(0.1 x 2) = 0 kept
+        using var wrongClasses = Synthetic.ColourClasses(64, classes: 3, seed: 13);
+        var defense = TrapAndReplace.Configure()
+            .WithBackbone(new WideResNet16Backbone(classCount: 4))
+            .Trap(o => { o.Epochs = 1; o.BatchSize = 64; })
+            .Replace(o => o.ValidationFraction = 0.1)
+            .WithThreads(2)
+            .Build();
+        int epochs = 0;
+        defense.EpochCompleted += (_, _) => epochs++;
+
+        var act = () => defense.Fit(untrusted, holdout);
+        var message = act.Should().Throw<ArgumentException>().Which.Message;
+        message.Should().StartWith("nothing was trained: ")
+            .And.Contain("fewer than one batch of Trap.BatchSize 64")
+            .And.Contain("Replace.ValidationFraction 0.1 leaves no validation image in a holdout of 8")
+            .And.Contain("Replace.Selection = LastEpoch");
+        epochs.Should().Be(0, "the check runs before stage 1");
+
+        var wrong = () => defense.Fit(wrongClasses, wrongClasses);
+        wrong.Should().Throw<ArgumentException>().Which.Message.Should()
+            .Contain("was built for 4 classes; the data set").And.Contain("has 3 classes; wrn-16-1 was built for 4");
+        epochs.Should().Be(0);
+    }
+
+    [Fact]
+    public void The_holdout_rule_counts_what_the_split_would_hold_out()
+    {
+        long[] labels = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2];   // 3, 7, 1 per class
+        TrapReplace.Data.HoldoutSplit.HeldOutCount(labels, 0.2).Should().Be(1 + 1 + 0);
+        TrapReplace.Data.HoldoutSplit.HeldOutCount(labels, 0.5).Should().Be(2 + 4 + 1, "halves round away from zero");
+        TrapReplace.Data.HoldoutSplit.Create(labels, 0.5, seed: 4).HoldoutIndices.Count.Should().Be(7);
+    }
 }

@@ -1,0 +1,155 @@
+using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)] // each consumer build and run uses both cores
+
+namespace TrapReplace.Packaging.Tests;
+
+/// <summary>
+/// The NuGet user's first hour, as a test: the packages as packed, a fresh console app that references them with one
+/// backend package, the package README's program pasted as its Program.cs, built and run.
+/// </summary>
+public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture<PackedLibraries>
+{
+    // EmbeddedSource in a portable PDB's custom debug information (the Portable PDB specification).
+    private static readonly Guid EmbeddedSourceKind = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
+
+    [Theory]
+    [InlineData("TrapReplace.Core")]
+    [InlineData("TrapReplace.Attacks")]
+    public void Each_package_carries_its_own_readme_the_icon_symbols_and_the_consumer_targets(string id)
+    {
+        using var package = ZipFile.OpenRead(packed.PackagePath(id));
+        var entries = package.Entries.Select(e => e.FullName).ToList();
+        entries.Should().Contain(["README.md", "icon.png", $"buildTransitive/{id}.targets", "buildTransitive/TorchSharpNativeFix.targets",
+            "buildTransitive/TrimNativeAssets.targets", "buildTransitive/WeakenElfVersionNeeds.cs", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"]);
+
+        var readme = Read(package, "README.md");
+        readme.Should().StartWith($"# {id}\n", "the package's own README, not the repository's");
+        Regex.Matches(readme, @"\]\((?!https?://)[^)]*\)").Should().BeEmpty("relative links are dead on nuget.org");
+        readme.Should().NotContain(".ci/").And.Contain("dotnet add package libtorch-cpu-linux-x64", "install lines name the backend");
+
+        var nuspec = XDocument.Parse(Read(package, package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).FullName));
+        var ns = nuspec.Root!.Name.Namespace;
+        var metadata = nuspec.Root.Element(ns + "metadata")!;
+        metadata.Element(ns + "readme")!.Value.Should().Be("README.md");
+        metadata.Element(ns + "icon")!.Value.Should().Be("icon.png");
+        var dependencies = metadata.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).ToList();
+        dependencies.Should().Contain(["TorchSharp", "SkiaSharp"])
+            .And.NotContain(d => d.StartsWith("SkiaSharp.NativeAssets", StringComparison.Ordinal), "the application chooses Skia's Linux natives")
+            .And.NotContain(d => d.StartsWith("libtorch", StringComparison.Ordinal), "the application chooses the backend");
+
+        // Symbols: a portable PDB whose every document has its source embedded.
+        using var symbols = ZipFile.OpenRead(packed.PackagePath(id, "snupkg"));
+        using var pdbStream = new MemoryStream();
+        using (var pdb = symbols.GetEntry($"lib/net10.0/{id}.pdb")!.Open()) pdb.CopyTo(pdbStream);
+        pdbStream.Position = 0;
+        using var provider = MetadataReaderProvider.FromPortablePdbStream(pdbStream);
+        var reader = provider.GetMetadataReader();
+        var embedded = reader.CustomDebugInformation.Select(reader.GetCustomDebugInformation)
+            .Count(info => info.Parent.Kind == HandleKind.Document && reader.GetGuid(info.Kind) == EmbeddedSourceKind);
+        reader.Documents.Count.Should().BeGreaterThan(10);
+        embedded.Should().Be(reader.Documents.Count, "every source file is embedded in the symbols");
+    }
+
+    [RealCifar10Fact]
+    public void A_fresh_console_app_runs_the_core_package_readme_program_as_pasted()
+    {
+        var data = RealCifar10FactAttribute.Root;
+        var readme = File.ReadAllText(Path.Combine(packed.RepoRoot, "src", "TrapReplace.Core", "README.md"));
+        var program = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
+        program.Should().Contain("using TrapReplace.Defense;");
+        var dir = packed.CreateConsumer("Consumer",
+            [("TrapReplace.Core", packed.Version), ("TrapReplace.Attacks", packed.Version), ("libtorch-cpu-linux-x64", packed.LibTorchVersion)], program);
+
+        var build = Dotnet.Run(dir, ["build", "-c", "Release"], timeoutSeconds: 600);
+        build.ExitCode.Should().Be(0, build.Output);
+        build.Output.Should().Contain("0 Warning(s)", "the README's program compiles cleanly as pasted");
+        var output = Path.Combine(dir, "bin", "Release", "net10.0");
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RuntimeInformation.OSArchitecture == Architecture.X64)
+            Directory.GetDirectories(Path.Combine(output, "runtimes")).Select(Path.GetFileName).Should().Equal(["linux-x64"],
+                "the packages' buildTransitive targets keep only the host's natives");
+
+        var run = Dotnet.Run(dir, [Path.Combine(output, "Consumer.dll"), "2000", "1", "1"],
+            new Dictionary<string, string?> { ["TRAPREPLACE_DATA"] = data }, timeoutSeconds: 600);
+        run.ExitCode.Should().Be(0, run.Output);
+        run.Output.Should().MatchRegex(@"undefended: CA \d+\.\d %  ASR \d+\.\d %")
+            .And.MatchRegex(@"defended:   CA \d+\.\d %  ASR \d+\.\d %  DER \d\.\d{3}")
+            .And.MatchRegex(@"suspected poisoned: \d+ of 1900, inferred target class (\d|none)");
+        new FileInfo(Path.Combine(dir, "defended.model")).Length.Should().BeGreaterThan(100_000);
+        new FileInfo(Path.Combine(dir, "defended.safetensors")).Length.Should().BeGreaterThan(100_000);
+    }
+
+    [Fact]
+    public void Without_skia_natives_image_files_fail_naming_the_package_and_adding_it_fixes_that()
+    {
+        const string program = """
+            using TrapReplace.Data;
+            try
+            {
+                using var images = ImageFolderDataset.Load(args[0], size: 4);
+                Console.WriteLine($"loaded {images.Count} image(s) of {images.ClassCount} class(es)");
+            }
+            catch (InvalidOperationException ex)
+            {
+                Console.WriteLine("error: " + ex.Message);
+            }
+            """;
+        var folder = Path.Combine(packed.Scratch, "images", "red");
+        Directory.CreateDirectory(folder);
+        // A 4x4 red PNG.
+        File.WriteAllBytes(Path.Combine(folder, "a.png"), Convert.FromBase64String(
+            "iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR42mM4IScHRwzEcQCxYxBB00rMDQAAAABJRU5ErkJggg=="));
+        var dir = packed.CreateConsumer("SkiaConsumer",
+            [("TrapReplace.Core", packed.Version), ("libtorch-cpu-linux-x64", packed.LibTorchVersion)], program);
+
+        var without = BuildAndRun(dir, "SkiaConsumer", Path.GetDirectoryName(folder)!);
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+            without.Should().Contain("error: decoding image files needs SkiaSharp's native library")
+                .And.Contain("add the package SkiaSharp.NativeAssets.Linux.NoDependencies");
+        else
+            without.Should().Contain("loaded 1 image(s) of 1 class(es)", "SkiaSharp brings its natives on Windows and macOS");
+
+        // The install line the message gives.
+        var project = Path.Combine(dir, "SkiaConsumer.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("  </ItemGroup>",
+            $"""    <PackageReference Include="SkiaSharp.NativeAssets.Linux.NoDependencies" Version="{packed.SkiaSharpVersion}" />""" + "\n  </ItemGroup>",
+            StringComparison.Ordinal));
+        BuildAndRun(dir, "SkiaConsumer", Path.GetDirectoryName(folder)!).Should().Contain("loaded 1 image(s) of 1 class(es)");
+    }
+
+    private static string BuildAndRun(string dir, string name, string argument)
+    {
+        var build = Dotnet.Run(dir, ["build", "-c", "Release"], timeoutSeconds: 600);
+        build.ExitCode.Should().Be(0, build.Output);
+        var run = Dotnet.Run(dir, [Path.Combine(dir, "bin", "Release", "net10.0", name + ".dll"), argument], timeoutSeconds: 120);
+        run.ExitCode.Should().Be(0, run.Output);
+        return run.Output;
+    }
+
+    private static string Read(ZipArchive archive, string name)
+    {
+        using var reader = new StreamReader(archive.GetEntry(name)!.Open());
+        return reader.ReadToEnd().Replace("\r\n", "\n", StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A fact that is skipped, with the reason, when the real CIFAR-10 copy is not unpacked (the README's program
+/// trains on it).</summary>
+public sealed class RealCifar10FactAttribute : FactAttribute
+{
+    public RealCifar10FactAttribute()
+    {
+        var folder = Path.Combine(Root, "cifar-10-batches-bin");
+        if (!File.Exists(Path.Combine(folder, "data_batch_5.bin")) || !File.Exists(Path.Combine(folder, "test_batch.bin")))
+            Skip = $"real CIFAR-10 not found under {Root} (run ../shared/data/unpack.sh or set TRAPREPLACE_DATA)";
+    }
+
+    public static string Root =>
+        Environment.GetEnvironmentVariable("TRAPREPLACE_DATA") is { Length: > 0 } env
+            ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "trapreplace-data");
+}
