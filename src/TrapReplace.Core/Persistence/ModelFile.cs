@@ -1,6 +1,5 @@
-using System.Text;
-using System.Text.Json;
 using TorchSharp;
+using TorchSharp.PyBridge;
 using TrapReplace.Data;
 using TrapReplace.Models;
 using static TorchSharp.torch;
@@ -8,8 +7,8 @@ using static TorchSharp.torch;
 namespace TrapReplace.Persistence;
 
 /// <summary>
-/// Saves and loads networks in TorchSharp's native format (the format of <c>Module.save</c>),
-/// atomically, and exports weights as safetensors for PyTorch users.
+/// Saves and loads networks in TorchSharp's native format (the format of <c>Module.save</c>) and as safetensors,
+/// atomically, checking a file's structure against the network before loading anything from it.
 /// </summary>
 public static class ModelFile
 {
@@ -41,17 +40,76 @@ public static class ModelFile
     public static TrapNetwork Load(IBackbone backbone, string path)
     {
         ArgumentNullException.ThrowIfNull(backbone);
+        var bytes = ReadBounded(path);
+        return LoadChecked(backbone, path, StateDictFile.EntryCount(bytes),
+            layout => StateDictFile.Mismatch(bytes, layout),
+            network =>
+            {
+                using var stream = new MemoryStream(bytes);
+                network.load(stream, strict: true);
+            });
+    }
+
+    /// <summary>
+    /// Builds a network of <paramref name="backbone"/> and loads a safetensors file (<see cref="ExportSafetensors"/>'s
+    /// output, or weights saved from PyTorch under the same names). Nothing in the file is trusted: the header's
+    /// bounds, names, dtypes, shapes and byte ranges are checked against the backbone's trapped (with decoder) or
+    /// defended layout before a byte is loaded, and every weight must be finite.
+    /// </summary>
+    /// <exception cref="ModelFormatException">The file is missing, too large, not valid safetensors, does not hold this
+    /// backbone's network, or holds NaN or infinite weights.</exception>
+    public static TrapNetwork LoadSafetensors(IBackbone backbone, string path)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        var bytes = ReadBounded(path);
+        var (entries, problem) = SafetensorsFile.ReadHeader(bytes);
+        if (entries is null) throw new ModelFormatException(path, "not a valid safetensors file: " + problem);
+        return LoadChecked(backbone, path, entries.Count,
+            layout => SafetensorsFile.Mismatch(entries, layout),
+            network =>
+            {
+                using var stream = new MemoryStream(bytes);
+                network.load_safetensors(stream, strict: true);
+            });
+    }
+
+    /// <summary>
+    /// Writes every parameter and buffer of <paramref name="network"/> as a safetensors file (through
+    /// TorchSharp.PyBridge), loadable with <c>safetensors.torch.load_file</c> in Python and with
+    /// <see cref="LoadSafetensors"/>. Keys are the TorchSharp state-dict keys.
+    /// </summary>
+    /// <exception cref="ArgumentException">A weight is NaN or infinite: a damaged network is never written.</exception>
+    public static void ExportSafetensors(nn.Module network, string path)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (NetworkState.FirstNonFinite(network) is { } bad)
+            throw new ArgumentException($"the network holds non-finite weights (NaN or infinity) in '{bad}'; it is not exported to {path}", nameof(network));
+        using var scope = NewDisposeScope();
+        // Contiguous CPU copies: the file holds row-major bytes whatever layout or device the weights have.
+        var tensors = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous(), StringComparer.Ordinal);
+        var buffer = new MemoryStream();
+        TorchSharp.PyBridge.Safetensors.SaveStateDict(buffer, tensors, leaveOpen: true);
+        var bytes = buffer.ToArray();
+        AtomicFile.Write(path, s => s.Write(bytes, 0, bytes.Length));
+    }
+
+    private static byte[] ReadBounded(string path)
+    {
         if (!File.Exists(path)) throw new ModelFormatException(path, "model file not found");
         long size = new FileInfo(path).Length;
         if (size > MaxFileBytes) throw new ModelFormatException(path, $"model file is {size} bytes, more than the {MaxFileBytes} accepted");
-        var bytes = File.ReadAllBytes(path);
+        return File.ReadAllBytes(path);
+    }
 
-        // Which of the two shapes the file has (trapped with a decoder, or defended without) is read from its
-        // structure: its entry count picks the layout, which must then match entry by entry.
+    // Which of the two shapes the file has (trapped with a decoder, or defended without) is read from its structure:
+    // its entry count picks the layout, which must then match entry by entry before anything is loaded.
+    private static TrapNetwork LoadChecked(IBackbone backbone, string path, long? entryCount,
+        Func<Dictionary<string, (ScalarType Type, long[] Shape)>, string?> mismatch, Action<TrapNetwork> load)
+    {
         var withDecoder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), backbone.CreateReconstructionHead()) { Backbone = backbone };
         var trappedLayout = StateDictFile.Layout(withDecoder);
         TrapNetwork network;
-        if (StateDictFile.EntryCount(bytes) == trappedLayout.Count)
+        if (entryCount == trappedLayout.Count)
         {
             network = withDecoder;
         }
@@ -61,18 +119,17 @@ public static class ModelFile
             network = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone };
         }
         var layout = StateDictFile.Layout(network);
-        if (StateDictFile.Mismatch(bytes, layout) is { } mismatch)
+        if (mismatch(layout) is { } problem)
         {
             network.Dispose();
             string counts = layout.Count == trappedLayout.Count ? "" : $" (a trapped network has {trappedLayout.Count} entries, a defended one {layout.Count})";
-            throw new ModelFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {mismatch}{counts}");
+            throw new ModelFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {problem}{counts}");
         }
         try
         {
-            using var stream = new MemoryStream(bytes);
-            network.load(stream, strict: true);
+            load(network);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or EndOfStreamException or IOException or FormatException or NotSupportedException)
         {
             network.Dispose();
             throw new ModelFormatException(path, $"does not hold a {backbone.Name} ({backbone.Split}) network with {backbone.ClassCount} classes: {ex.Message}", ex);
@@ -84,53 +141,5 @@ public static class ModelFile
         }
         network.eval();
         return network;
-    }
-
-    /// <summary>
-    /// Writes the state dict of <paramref name="network"/> as a safetensors file (8-byte little-endian
-    /// header length, JSON header with dtype/shape/data_offsets, raw little-endian data), loadable with
-    /// <c>safetensors.torch.load_file</c>. Keys are the TorchSharp state-dict keys.
-    /// </summary>
-    public static void ExportSafetensors(nn.Module network, string path, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        var tensors = network.state_dict().OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-        var header = new Dictionary<string, object>();
-        if (metadata is not null) header["__metadata__"] = metadata;
-        long offset = 0;
-        var blobs = new List<byte[]>();
-        foreach (var (name, value) in tensors)
-        {
-            var (dtype, bytes) = Bytes(value);
-            header[name] = new { dtype, shape = value.shape, data_offsets = new[] { offset, offset + bytes.Length } };
-            offset += bytes.Length;
-            blobs.Add(bytes);
-        }
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
-        int padding = (8 - json.Length % 8) % 8;
-        AtomicFile.Write(path, s =>
-        {
-            s.Write(BitConverter.GetBytes((ulong)(json.Length + padding)));
-            s.Write(json);
-            for (int i = 0; i < padding; i++) s.WriteByte((byte)' ');
-            foreach (var blob in blobs) s.Write(blob);
-        });
-    }
-
-    private static (string DType, byte[] Bytes) Bytes(Tensor value)
-    {
-        var cpu = value.detach().cpu().contiguous();
-        return cpu.dtype switch
-        {
-            ScalarType.Float32 => ("F32", cpu.bytes.ToArray()),
-            ScalarType.Float64 => ("F64", cpu.bytes.ToArray()),
-            ScalarType.Float16 => ("F16", cpu.bytes.ToArray()),
-            ScalarType.BFloat16 => ("BF16", cpu.bytes.ToArray()),
-            ScalarType.Int64 => ("I64", cpu.bytes.ToArray()),
-            ScalarType.Int32 => ("I32", cpu.bytes.ToArray()),
-            ScalarType.Byte => ("U8", cpu.bytes.ToArray()),
-            ScalarType.Bool => ("BOOL", cpu.bytes.ToArray()),
-            _ => throw new NotSupportedException($"safetensors export does not handle {cpu.dtype}"),
-        };
     }
 }
