@@ -143,7 +143,7 @@ public sealed class TrapAndReplaceBuilder
 }
 
 /// <summary>A configured Trap-and-Replace defense: fit it on untrusted data and a clean holdout.</summary>
-public sealed class TrapAndReplaceDefense
+public sealed class TrapAndReplaceDefense : IBackdoorDefense<TrapAndReplaceResult>
 {
     private readonly ILoggerFactory loggerFactory;
 
@@ -170,6 +170,20 @@ public sealed class TrapAndReplaceDefense
     /// <summary>Raised after every epoch of either stage.</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
+    /// <inheritdoc />
+    public string Name => "trap-replace";
+
+    /// <summary>Stage 1 on <see cref="DefenseData.Untrusted"/> (with <see cref="DefenseData.BatchTransform"/>, evaluation
+    /// only), then stage 2 on <see cref="DefenseData.CleanHoldout"/> (see <see cref="Fit(ImageDataset, ImageDataset, IBatchTransform?, CancellationToken)"/>).</summary>
+    /// <param name="data">The untrusted set and the clean holdout; the backbone is the builder's.</param>
+    /// <param name="cancellationToken">Stops between steps; checkpoints of finished epochs stay.</param>
+    public TrapAndReplaceResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Untrusted, nameof(data.Untrusted), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name),
+            data.BatchTransform, cancellationToken);
+    }
+
     /// <summary>
     /// Stage 1 on <paramref name="untrusted"/>, then stage 2 on <paramref name="cleanHoldout"/>. The two
     /// sets must be disjoint (use <see cref="HoldoutSplit"/>).
@@ -180,7 +194,7 @@ public sealed class TrapAndReplaceDefense
     /// <param name="cancellationToken">Stops between steps; checkpoints of finished epochs stay.</param>
     /// <exception cref="ArgumentException">Either set cannot train its stage (image size, classes, a holdout too small
     /// for <c>Replace.ValidationFraction</c>, ...): checked before stage 1, one message naming every problem.</exception>
-    public DefenseResult Fit(ImageDataset untrusted, ImageDataset cleanHoldout, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
+    public TrapAndReplaceResult Fit(ImageDataset untrusted, ImageDataset cleanHoldout, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(cleanHoldout);
@@ -199,7 +213,7 @@ public sealed class TrapAndReplaceDefense
             replacer.StepCompleted += (s, e) => StepCompleted?.Invoke(this, e);
             replacer.EpochCompleted += (s, e) => EpochCompleted?.Invoke(this, e);
             var replaced = replacer.Fit(trapped.Network, Backbone, cleanHoldout, cancellationToken);
-            return new DefenseResult(trapped, replaced);
+            return new TrapAndReplaceResult(trapped, replaced);
         }
         catch
         {
@@ -209,11 +223,39 @@ public sealed class TrapAndReplaceDefense
     }
 }
 
-/// <summary>Both stages' outcomes. Disposing it disposes both networks.</summary>
-/// <param name="Trap">Stage 1: the trapped network (its original head is the undefended reference).</param>
-/// <param name="Replacement">Stage 2: the defended network.</param>
-public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResult Replacement) : IDisposable
+/// <summary>Both stages' outcomes (<see cref="BackdoorDefenseResult.Network"/> is the defended network, the history both
+/// stages' epochs). Disposing it disposes both networks.</summary>
+public sealed record TrapAndReplaceResult : BackdoorDefenseResult
 {
+    /// <summary>Both stages' outcomes.</summary>
+    /// <param name="trap">Stage 1: the trapped network (its original head is the undefended reference).</param>
+    /// <param name="replacement">Stage 2: the defended network.</param>
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    public TrapAndReplaceResult(TrapTrainingResult trap, HeadReplacementResult replacement)
+    {
+        ArgumentNullException.ThrowIfNull(trap);
+        ArgumentNullException.ThrowIfNull(replacement);
+        Trap = trap;
+        Replacement = replacement;
+        Network = replacement.Network;
+        History = [.. trap.History, .. replacement.History];
+        Seconds = trap.Seconds + replacement.Seconds;
+    }
+
+    /// <summary>Stage 1: the trapped network (its original head is the undefended reference).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public TrapTrainingResult Trap { get; }
+
+    /// <summary>Stage 2: the defended network.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public HeadReplacementResult Replacement { get; }
+
+    /// <summary>The epoch stage 2 selected (0-based).</summary>
+    public int SelectedEpoch => Replacement.SelectedEpoch;
+
+    /// <summary>The selected head's accuracy on the holdout's validation split (absent without one).</summary>
+    public double? ValidationAccuracy => Replacement.ValidationAccuracy;
+
     /// <summary>The trapped network with its original (possibly backdoored) head.</summary>
     public TrapNetwork Trapped => Trap.Network;
 
@@ -227,7 +269,7 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
     /// a probe on the trapped stem's features (<see cref="SuspectExpander"/>), which finds the poison a stem that
     /// learned the trigger hides from every clean head.
     /// </summary>
-    /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit"/> trained stage 1 on.</param>
+    /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit(ImageDataset, ImageDataset, IBatchTransform?, CancellationToken)"/> trained stage 1 on.</param>
     /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference; all of it is the probe's clean side).</param>
     /// <param name="options">Scan settings; defaults when null.</param>
     /// <param name="expansion">Stem-probe settings; defaults when null.</param>
@@ -248,10 +290,10 @@ public sealed record DefenseResult(TrapTrainingResult Trap, HeadReplacementResul
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public override void Dispose()
     {
         Trap.Network.Dispose();
-        Replacement.Network.Dispose();
         Replacement.DisposeSnapshots();
+        base.Dispose();
     }
 }

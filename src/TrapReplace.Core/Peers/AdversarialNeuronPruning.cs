@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -30,26 +31,8 @@ namespace TrapReplace.Peers;
 /// (<see cref="AdversarialNeuronPruningOptions.FixedThreshold"/>); some published leaderboards pick the level
 /// with the test set; this implementation never sees it.</para>
 /// </remarks>
-public sealed class AdversarialNeuronPruning
+public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuronPruningResult>
 {
-    /// <summary><see cref="PeerDefenseResult.Details"/> key: BatchNorm channels (neurons) that carry a mask.</summary>
-    public const string NeuronsKey = "neurons";
-
-    /// <summary>Details key: pruned neurons.</summary>
-    public const string PrunedNeuronsKey = "pruned_neurons";
-
-    /// <summary>Details key: the mask threshold used (neurons strictly below it are pruned).</summary>
-    public const string ThresholdKey = "threshold";
-
-    /// <summary>Details key: neurons whose mask ended below 0.2 (the paper's fixed threshold), for comparison.</summary>
-    public const string BelowPaperThresholdKey = "neurons_below_0.2";
-
-    /// <summary>Details key: validation accuracy of the input model.</summary>
-    public const string UnprunedValidationAccuracyKey = "validation_accuracy_unpruned";
-
-    /// <summary>Details key: validation accuracy of the returned, pruned network.</summary>
-    public const string PrunedValidationAccuracyKey = "validation_accuracy_pruned";
-
     /// <summary>The paper's fixed pruning threshold, reported for comparison.</summary>
     public const double PaperThreshold = 0.2;
 
@@ -79,16 +62,29 @@ public sealed class AdversarialNeuronPruning
     /// <summary>The options in use (a copy).</summary>
     public AdversarialNeuronPruningOptions Options => options.Clone();
 
-    /// <summary>The same as <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
+    /// <inheritdoc />
+    public string Name => "anp";
+
+    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
+    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
+    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public AdversarialNeuronPruningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
+
+    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
     /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
     /// <param name="model">The (possibly backdoored) network; not modified.</param>
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public AdversarialNeuronPruningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Apply(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
+        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
     }
 
     /// <summary>Learns the masks and prunes a copy of <paramref name="model"/>.</summary>
@@ -96,9 +92,9 @@ public sealed class AdversarialNeuronPruning
     /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>
     /// <param name="holdout">Clean, trusted images; split into a mask-optimisation part and a validation part.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    /// <returns>The pruned copy; <see cref="PeerDefenseResult.Details"/> holds the <c>...Key</c> entries of this class.</returns>
+    /// <returns>The pruned copy with the threshold, the neurons pruned and the validation accuracy before and after.</returns>
     /// <exception cref="NotSupportedException">The network has no affine BatchNorm2d layer.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public AdversarialNeuronPruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -128,16 +124,18 @@ public sealed class AdversarialNeuronPruning
             Prune(network, pruned);
             PeerLog.NeuronsPruned(logger, pruned.Count, masks.Count, threshold, accuracy, unpruned);
             network.eval();
-            var details = new Dictionary<string, double>
+            return new AdversarialNeuronPruningResult
             {
-                [NeuronsKey] = masks.Count,
-                [PrunedNeuronsKey] = pruned.Count,
-                [ThresholdKey] = threshold,
-                [BelowPaperThresholdKey] = masks.Count(m => m.Value < PaperThreshold),
-                [UnprunedValidationAccuracyKey] = unpruned,
-                [PrunedValidationAccuracyKey] = accuracy,
+                Network = network,
+                History = history,
+                Seconds = total.Elapsed.TotalSeconds,
+                Neurons = masks.Count,
+                PrunedNeurons = pruned.Count,
+                Threshold = threshold,
+                NeuronsBelowPaperThreshold = masks.Count(m => m.Value < PaperThreshold),
+                ValidationAccuracyUnpruned = unpruned,
+                ValidationAccuracyPruned = accuracy,
             };
-            return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details);
         }
         catch
         {
@@ -146,7 +144,7 @@ public sealed class AdversarialNeuronPruning
         }
     }
 
-    /// <summary>Only the first half of <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>: the learned mask of every BatchNorm channel of
+    /// <summary>Only the first half of <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>: the learned mask of every BatchNorm channel of
     /// <paramref name="model"/> (which is not modified), for users who prune by their own rule.</summary>
     /// <param name="model">The trained, possibly backdoored network.</param>
     /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -25,23 +26,8 @@ namespace TrapReplace.Peers;
 /// (training-time attacks such as WaNet) are not stored, so they cannot be isolated; the transform is
 /// applied during isolation and fine-tuning, as the attacker would have it, and not during unlearning.</para>
 /// </remarks>
-public sealed class AntiBackdoorLearning
+public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearningResult>
 {
-    /// <summary><see cref="PeerDefenseResult.Details"/> key: isolation epochs (the history's first records).</summary>
-    public const string IsolationEpochsKey = "isolation_epochs";
-
-    /// <summary>Details key: fine-tuning epochs (the next records).</summary>
-    public const string FinetuningEpochsKey = "finetuning_epochs";
-
-    /// <summary>Details key: unlearning epochs (the last records).</summary>
-    public const string UnlearningEpochsKey = "unlearning_epochs";
-
-    /// <summary>Details key: isolated samples (<see cref="PeerDefenseResult.IsolatedIndices"/> lists them).</summary>
-    public const string IsolatedCountKey = "isolated_count";
-
-    /// <summary>Details key: the largest loss among the isolated samples.</summary>
-    public const string IsolationLossThresholdKey = "isolation_loss_threshold";
-
     private const string IsolationStage = "abl-isolation";
     private const string FinetuningStage = "abl-finetuning";
     private const string UnlearningStage = "abl-unlearning";
@@ -67,14 +53,28 @@ public sealed class AntiBackdoorLearning
     /// <summary>The options in use (a copy).</summary>
     public AntiBackdoorLearningOptions Options => options.Clone();
 
+    /// <inheritdoc />
+    public string Name => "abl";
+
+    /// <summary>Trains a fresh network of <see cref="DefenseData.Backbone"/> on <see cref="DefenseData.Untrusted"/>
+    /// (see <see cref="Fit(IBackbone, ImageDataset, IBatchTransform?, CancellationToken)"/>).</summary>
+    /// <param name="data">The backbone, the untrusted set and (evaluation only) the batch transform.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public AntiBackdoorLearningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Backbone, nameof(data.Backbone), Name), data.Require(data.Untrusted, nameof(data.Untrusted), Name),
+            data.BatchTransform, cancellationToken);
+    }
+
     /// <summary>Trains a fresh network of <paramref name="backbone"/> on <paramref name="untrusted"/> with ABL.</summary>
     /// <param name="backbone">Architecture and split.</param>
     /// <param name="untrusted">The possibly poisoned training set.</param>
     /// <param name="batchTransform">Optional per-batch transform (training-time attacks), applied in the isolation and fine-tuning phases.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    /// <returns>The network; <see cref="PeerDefenseResult.IsolatedIndices"/> lists the isolated samples. The history's
+    /// <returns>The network; <see cref="AntiBackdoorLearningResult.IsolatedIndices"/> lists the isolated samples. The history's
     /// training accuracy of the unlearning epochs is measured on the isolated samples.</returns>
-    public PeerDefenseResult Train(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
+    public AntiBackdoorLearningResult Fit(IBackbone backbone, ImageDataset untrusted, IBatchTransform? batchTransform = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(untrusted);
@@ -137,15 +137,14 @@ public sealed class AntiBackdoorLearning
             }
 
             network.eval();
-            var details = new Dictionary<string, double>
+            return new AntiBackdoorLearningResult
             {
-                [IsolationEpochsKey] = options.IsolationEpochs,
-                [FinetuningEpochsKey] = options.FinetuningEpochs,
-                [UnlearningEpochsKey] = options.UnlearningEpochs,
-                [IsolatedCountKey] = isolated.Length,
-                [IsolationLossThresholdKey] = threshold,
+                Network = network,
+                History = history,
+                Seconds = total.Elapsed.TotalSeconds,
+                IsolatedIndices = isolated.Order().ToArray(),
+                IsolationLossThreshold = threshold,
             };
-            return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details) { IsolatedIndices = isolated.Order().ToArray() };
         }
         catch
         {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -29,26 +30,8 @@ namespace TrapReplace.Peers;
 /// validation part. Some published leaderboards (including BackdoorBench's) pick the level with the
 /// test set or the attack success rate; this implementation never sees either.</para>
 /// </remarks>
-public sealed class FinePruning
+public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
 {
-    /// <summary><see cref="PeerDefenseResult.Details"/> key: input channels of the classifier.</summary>
-    public const string ChannelsKey = "channels";
-
-    /// <summary>Details key: channels pruned (their classifier input columns are zero in the returned network).</summary>
-    public const string PrunedChannelsKey = "pruned_channels";
-
-    /// <summary>Details key: pruned share of the channels.</summary>
-    public const string PruneRatioKey = "prune_ratio";
-
-    /// <summary>Details key: validation accuracy of the input model.</summary>
-    public const string UnprunedValidationAccuracyKey = "validation_accuracy_unpruned";
-
-    /// <summary>Details key: validation accuracy right after pruning, before fine-tuning.</summary>
-    public const string PrunedValidationAccuracyKey = "validation_accuracy_pruned";
-
-    /// <summary>Details key: validation accuracy of the returned network.</summary>
-    public const string FinalValidationAccuracyKey = "validation_accuracy_final";
-
     private const string Stage = "fine-pruning";
     private readonly FinePruningOptions options;
     private readonly ILogger logger;
@@ -72,16 +55,29 @@ public sealed class FinePruning
     /// <summary>The options in use (a copy).</summary>
     public FinePruningOptions Options => options.Clone();
 
-    /// <summary>The same as <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
+    /// <inheritdoc />
+    public string Name => "fine-pruning";
+
+    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
+    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
+    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public FinePruningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
+
+    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
     /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
     /// <param name="model">The (possibly backdoored) network; not modified.</param>
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public FinePruningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Apply(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
+        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
     }
 
     /// <summary>Prunes and fine-tunes a copy of <paramref name="model"/>.</summary>
@@ -89,9 +85,9 @@ public sealed class FinePruning
     /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>
     /// <param name="holdout">Clean, trusted images; split into a ranking/fine-tuning part and a validation part.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    /// <returns>The pruned, fine-tuned copy; <see cref="PeerDefenseResult.Details"/> holds the <c>...Key</c> entries of this class.</returns>
+    /// <returns>The pruned, fine-tuned copy with the channels pruned and the validation accuracy at each step.</returns>
     /// <exception cref="NotSupportedException">The head has no final linear classifier producing the logits.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public FinePruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -135,16 +131,17 @@ public sealed class FinePruning
             var history = FineTune(network, trainData, validation, classifier, keep, device, cancellationToken);
             double final = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) ?? 0;
             network.eval();
-            var details = new Dictionary<string, double>
+            return new FinePruningResult
             {
-                [ChannelsKey] = channels,
-                [PrunedChannelsKey] = pruned,
-                [PruneRatioKey] = (double)pruned / channels,
-                [UnprunedValidationAccuracyKey] = unprunedAccuracy,
-                [PrunedValidationAccuracyKey] = prunedAccuracy,
-                [FinalValidationAccuracyKey] = final,
+                Network = network,
+                History = history,
+                Seconds = total.Elapsed.TotalSeconds,
+                Channels = channels,
+                PrunedChannels = pruned,
+                ValidationAccuracyUnpruned = unprunedAccuracy,
+                ValidationAccuracyPruned = prunedAccuracy,
+                ValidationAccuracyFinal = final,
             };
-            return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details);
         }
         catch
         {

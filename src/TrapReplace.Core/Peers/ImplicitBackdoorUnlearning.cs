@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -26,23 +27,8 @@ namespace TrapReplace.Peers;
 /// reads the batch being unlearned, a stochastic estimate of the same full-holdout objective.</para>
 /// <para>Nothing is selected on the validation split; it only reports accuracy per round.</para>
 /// </remarks>
-public sealed class ImplicitBackdoorUnlearning
+public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdoorUnlearningResult>
 {
-    /// <summary><see cref="PeerDefenseResult.Details"/> key: L2 norm of the last round's perturbation (images in [0, 1]).</summary>
-    public const string PerturbationNormKey = "perturbation_norm";
-
-    /// <summary>Details key: share of the holdout's training part whose prediction the last round's perturbation changes, before that round's unlearning.</summary>
-    public const string FoolingRateKey = "fooling_rate";
-
-    /// <summary>Details key: the same share for a perturbation searched against the returned network.</summary>
-    public const string FinalFoolingRateKey = "fooling_rate_final";
-
-    /// <summary>Details key: validation accuracy of the input model (absent without a validation split).</summary>
-    public const string InitialValidationAccuracyKey = "validation_accuracy_initial";
-
-    /// <summary>Details key: validation accuracy of the returned network (absent without a validation split).</summary>
-    public const string FinalValidationAccuracyKey = "validation_accuracy_final";
-
     private const string Stage = "i-bau";
     private readonly ImplicitBackdoorUnlearningOptions options;
     private readonly ILogger logger;
@@ -66,16 +52,29 @@ public sealed class ImplicitBackdoorUnlearning
     /// <summary>The options in use (a copy).</summary>
     public ImplicitBackdoorUnlearningOptions Options => options.Clone();
 
-    /// <summary>The same as <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
+    /// <inheritdoc />
+    public string Name => "i-bau";
+
+    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
+    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
+    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public ImplicitBackdoorUnlearningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
+
+    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
     /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
     /// <param name="model">The (possibly backdoored) network; not modified.</param>
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public ImplicitBackdoorUnlearningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Apply(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
+        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
     }
 
     /// <summary>Runs I-BAU on a copy of <paramref name="model"/>.</summary>
@@ -84,7 +83,7 @@ public sealed class ImplicitBackdoorUnlearning
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The unlearned copy; one history record per round.</returns>
-    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public ImplicitBackdoorUnlearningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -99,12 +98,12 @@ public sealed class ImplicitBackdoorUnlearning
         using var validation = validationPart;
         if (trainData.Count == 0) throw new ArgumentException("the holdout leaves no image to unlearn with", nameof(holdout));
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: false, dropLast: false, Augmentation.None, options.DataSeed);
-        var details = new Dictionary<string, double>();
+        double? initialAccuracy = null, norm = null, fooling = null, finalFooling = null, finalAccuracy = null;
 
         var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         try
         {
-            if (validation.Count > 0) details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
+            if (validation.Count > 0) initialAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             network.eval();
             using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, 0, 0);
             var runner = new EpochRunner
@@ -122,11 +121,10 @@ public sealed class ImplicitBackdoorUnlearning
             for (int round = 0; round < options.Rounds; round++)
             {
                 using var perturbation = SearchPerturbation(network, loader, round, device, cancellationToken);
-                double norm = perturbation.norm().ToDouble();
-                double fooling = FoolingRate(network, trainData, perturbation, device);
-                details[PerturbationNormKey] = norm;
-                details[FoolingRateKey] = fooling;
-                PeerLog.PerturbationFound(logger, round + 1, options.Rounds, norm, fooling);
+                double roundNorm = perturbation.norm().ToDouble();
+                double roundFooling = FoolingRate(network, trainData, perturbation, device);
+                (norm, fooling) = (roundNorm, roundFooling);
+                PeerLog.PerturbationFound(logger, round + 1, options.Rounds, roundNorm, roundFooling);
 
                 network.eval();
                 var record = runner.Run(optimizer, loader, round, round, options.LearningRate,
@@ -137,10 +135,20 @@ public sealed class ImplicitBackdoorUnlearning
                 EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
             }
             using (var last = SearchPerturbation(network, loader, options.Rounds, device, cancellationToken))
-                details[FinalFoolingRateKey] = FoolingRate(network, trainData, last, device);
-            if (validation.Count > 0) details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
+                finalFooling = FoolingRate(network, trainData, last, device);
+            if (validation.Count > 0) finalAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             network.eval();
-            return new PeerDefenseResult(network, history, total.Elapsed.TotalSeconds, details);
+            return new ImplicitBackdoorUnlearningResult
+            {
+                Network = network,
+                History = history,
+                Seconds = total.Elapsed.TotalSeconds,
+                PerturbationNorm = norm,
+                FoolingRate = fooling,
+                FoolingRateFinal = finalFooling,
+                ValidationAccuracyInitial = initialAccuracy,
+                ValidationAccuracyFinal = finalAccuracy,
+            };
         }
         catch
         {

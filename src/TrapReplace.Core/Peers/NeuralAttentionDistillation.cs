@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -20,26 +21,8 @@ namespace TrapReplace.Peers;
 /// </summary>
 /// <remarks>Li, Lyu, Koren, Lyu, Li and Ma, "Neural Attention Distillation: Erasing Backdoor Triggers
 /// from Deep Neural Networks", ICLR 2021. Nothing is selected on the validation split; it only reports.</remarks>
-public sealed class NeuralAttentionDistillation
+public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttentionDistillationResult>
 {
-    /// <summary><see cref="PeerDefenseResult.Details"/> key: teacher epochs (the history's first records).</summary>
-    public const string TeacherEpochsKey = "teacher_epochs";
-
-    /// <summary>Details key: teacher validation accuracy (absent without a validation split).</summary>
-    public const string TeacherValidationAccuracyKey = "teacher_validation_accuracy";
-
-    /// <summary>Details key: validation accuracy of the input model (absent without a validation split).</summary>
-    public const string InitialValidationAccuracyKey = "validation_accuracy_initial";
-
-    /// <summary>Details key: validation accuracy of the returned student (absent without a validation split).</summary>
-    public const string FinalValidationAccuracyKey = "validation_accuracy_final";
-
-    /// <summary>Details key: unweighted attention loss (stem + head) between the input model and the teacher on the validation split.</summary>
-    public const string AttentionLossBeforeKey = "attention_loss_before";
-
-    /// <summary>Details key: the same between the returned student and the teacher.</summary>
-    public const string AttentionLossAfterKey = "attention_loss_after";
-
     private const string TeacherStage = "nad-teacher";
     private const string StudentStage = "nad-student";
     private readonly NeuralAttentionDistillationOptions options;
@@ -64,16 +47,29 @@ public sealed class NeuralAttentionDistillation
     /// <summary>The options in use (a copy).</summary>
     public NeuralAttentionDistillationOptions Options => options.Clone();
 
-    /// <summary>The same as <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
+    /// <inheritdoc />
+    public string Name => "nad";
+
+    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
+    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
+    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public NeuralAttentionDistillationResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
+
+    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
     /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
     /// <param name="model">The (possibly backdoored) network; not modified.</param>
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public PeerDefenseResult Apply(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public NeuralAttentionDistillationResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Apply(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
+        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
     }
 
     /// <summary>Runs NAD on a copy of <paramref name="model"/>.</summary>
@@ -82,7 +78,7 @@ public sealed class NeuralAttentionDistillation
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The student; the history holds the teacher's epochs, then the student's.</returns>
-    public PeerDefenseResult Apply(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public NeuralAttentionDistillationResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -99,7 +95,7 @@ public sealed class NeuralAttentionDistillation
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
         var history = new List<EpochRecord>();
-        var details = new Dictionary<string, double> { [TeacherEpochsKey] = options.TeacherEpochs };
+        double? teacherAccuracy = null, initialAccuracy = null, lossBefore = null, finalAccuracy = null, lossAfter = null;
 
         using var teacher = PeerModels.Copy(model, backbone, options.ModelSeed, device);
         var teacherRunner = Runner(TeacherStage, device);
@@ -133,9 +129,9 @@ public sealed class NeuralAttentionDistillation
             using var studentPoints = new AttentionPoints(student);
             if (validation.Count > 0)
             {
-                details[TeacherValidationAccuracyKey] = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast)!.Value;
-                details[InitialValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
-                details[AttentionLossBeforeKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
+                teacherAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast)!.Value;
+                initialAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
+                lossBefore = AttentionDistance(studentPoints, teacherPoints, validation, device);
             }
 
             var studentRunner = Runner(StudentStage, device);
@@ -164,11 +160,22 @@ public sealed class NeuralAttentionDistillation
             }
             if (validation.Count > 0)
             {
-                details[FinalValidationAccuracyKey] = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
-                details[AttentionLossAfterKey] = AttentionDistance(studentPoints, teacherPoints, validation, device);
+                finalAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;
+                lossAfter = AttentionDistance(studentPoints, teacherPoints, validation, device);
             }
             student.eval();
-            return new PeerDefenseResult(student, history, total.Elapsed.TotalSeconds, details);
+            return new NeuralAttentionDistillationResult
+            {
+                Network = student,
+                History = history,
+                Seconds = total.Elapsed.TotalSeconds,
+                TeacherEpochs = options.TeacherEpochs,
+                TeacherValidationAccuracy = teacherAccuracy,
+                ValidationAccuracyInitial = initialAccuracy,
+                ValidationAccuracyFinal = finalAccuracy,
+                AttentionLossBefore = lossBefore,
+                AttentionLossAfter = lossAfter,
+            };
         }
         catch
         {

@@ -1,6 +1,9 @@
+using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.Json.Nodes;
 using TrapReplace.Experiments.Serialization;
+using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Peers;
 
@@ -14,10 +17,29 @@ namespace TrapReplace.Experiments.Defenses;
 /// <summary>Turns a peer's result into the runner's outcome: its options plus what it decided (the result's details).</summary>
 internal static class PeerOutcome
 {
-    public static DefenseOutcome From(PeerDefenseResult result, object options, int epochs)
+    // A result's own properties only: the network, history and time every result carries are written elsewhere.
+    private static readonly JsonSerializerOptions DecisionJson = new(ExperimentJson.Options)
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver
+        {
+            Modifiers =
+            {
+                info =>
+                {
+                    for (int i = info.Properties.Count - 1; i >= 0; i--)
+                        if (info.Properties[i].AttributeProvider is PropertyInfo property && property.DeclaringType == typeof(BackdoorDefenseResult))
+                            info.Properties.RemoveAt(i);
+                },
+            },
+        },
+    };
+
+    public static DefenseOutcome From(BackdoorDefenseResult result, object options, int epochs)
     {
         var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();
-        foreach (var (key, value) in result.Details) json[key] = value;
+        // What the defense decided (its typed result's own properties) beside the options it ran with.
+        var decided = JsonSerializer.SerializeToNode(result, result.GetType(), DecisionJson)!.AsObject();
+        foreach (var (key, value) in decided.ToList()) json[key] = value?.DeepClone();
         return new DefenseOutcome(result.Network, result.Seconds, epochs, json);
     }
 }
@@ -45,7 +67,7 @@ internal sealed class FinePruningDefense : ICellDefense
         };
         var defense = new FinePruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
     }
 }
 
@@ -74,7 +96,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
         };
         var defense = new NeuralAttentionDistillation(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
+        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
             options.TeacherEpochs + options.Epochs);
     }
 }
@@ -111,9 +133,8 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
         };
         var defense = new AntiBackdoorLearning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        var result = defense.Train(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
+        var result = defense.Fit(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
         var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
-        outcome.Options["isolated_count"] = result.IsolatedIndices.Count;
         return outcome with { IsolatedIndices = result.IsolatedIndices };
     }
 }
@@ -144,7 +165,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
         };
         var defense = new AdversarialNeuronPruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        var result = defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var result = defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
         return PeerOutcome.From(result, options, result.History.Count);
     }
 }
@@ -174,6 +195,6 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
         };
         var defense = new ImplicitBackdoorUnlearning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Apply(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);
+        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);
     }
 }

@@ -83,12 +83,12 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         IReadOnlyList<NeuronMask> masks = [];
         defense.MasksLearned += (_, e) => masks = e.Masks;
 
-        var result = defense.Apply(fixture.Network, fixture.Backbone, fixture.Holdout);
+        var result = defense.Fit(fixture.Network, fixture.Backbone, fixture.Holdout);
         using var defended = result.Network;
 
         double asrAfter = fixture.AttackSuccessRate(defended);
         double caAfter = fixture.CleanAccuracy(defended);
-        output.WriteLine($"ASR {asrBefore:P1} -> {asrAfter:P1}, CA {caBefore:P1} -> {caAfter:P1}; details {string.Join(", ", result.Details.Select(kv => $"{kv.Key}={kv.Value:G4}"))}");
+        output.WriteLine($"ASR {asrBefore:P1} -> {asrAfter:P1}, CA {caBefore:P1} -> {caAfter:P1}; {result}");
         var (trainPart, validationPart) = HoldoutSplit.Create(fixture.Holdout.LabelArray(), 0.25, 0).Apply(fixture.Holdout);
         trainPart.Dispose();
         using var validation = validationPart;
@@ -100,11 +100,11 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
 
         // The returned network is the input with exactly the neurons below the threshold pruned (BatchNorm scale 0),
         // and the threshold is the last candidate that keeps 90 % of the validation accuracy.
-        double threshold = result.Details[AdversarialNeuronPruning.ThresholdKey];
+        double threshold = result.Threshold;
         var pruned = masks.Where(m => m.Value < threshold).ToList();
         pruned.Should().NotBeEmpty();
-        result.Details[AdversarialNeuronPruning.PrunedNeuronsKey].Should().Be(pruned.Count);
-        result.Details[AdversarialNeuronPruning.NeuronsKey].Should().Be(416);
+        result.PrunedNeurons.Should().Be(pruned.Count);
+        result.Neurons.Should().Be(416);
         using (var expected = PeerModels.Copy(fixture.Network, fixture.Backbone, 0, CPU))
         {
             AdversarialNeuronPruning.Prune(expected, pruned);
@@ -117,8 +117,8 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
             copy.eval();
             return TrapReplace.Evaluation.Evaluator.Accuracy(copy, validation, CPU);
         }
-        double floor = 0.9 * result.Details[AdversarialNeuronPruning.UnprunedValidationAccuracyKey];
-        Accuracy(threshold).Should().BeGreaterThanOrEqualTo(floor).And.Be(result.Details[AdversarialNeuronPruning.PrunedValidationAccuracyKey]);
+        double floor = 0.9 * result.ValidationAccuracyUnpruned;
+        Accuracy(threshold).Should().BeGreaterThanOrEqualTo(floor).And.Be(result.ValidationAccuracyPruned);
         if (threshold + 0.05 <= 0.9 + 1e-9) Accuracy(threshold + 0.05).Should().BeLessThan(floor, "the search stops at the first level below the floor");
 
         steps.Should().Be(100);
@@ -159,13 +159,13 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         IReadOnlyList<NeuronMask> masks = [];
         defense.MasksLearned += (_, e) => masks = e.Masks;
 
-        var result = defense.Apply(PeerTestModels.SharedWrn, backbone, holdout);
+        var result = defense.Fit(PeerTestModels.SharedWrn, backbone, holdout);
         using var defended = result.Network;
 
         int below = masks.Count(m => m.Value < 0.999);
         below.Should().BeGreaterThan(0);
-        result.Details[AdversarialNeuronPruning.ThresholdKey].Should().Be(0.999, "the validation rule is not consulted");
-        result.Details[AdversarialNeuronPruning.PrunedNeuronsKey].Should().Be(below);
+        result.Threshold.Should().Be(0.999, "the validation rule is not consulted");
+        result.PrunedNeurons.Should().Be(below);
         var scales = defended.named_modules().Where(m => m.module is TorchSharp.Modules.BatchNorm2d)
             .ToDictionary(m => m.name, m => ((TorchSharp.Modules.BatchNorm2d)m.module).weight!);
         masks.Where(m => m.Value < 0.999).Should().OnlyContain(m => scales[m.Layer][m.Channel].ToSingle() == 0);

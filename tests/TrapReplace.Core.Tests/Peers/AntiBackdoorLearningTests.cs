@@ -55,11 +55,11 @@ public sealed class AntiBackdoorLearningTests
         var defense = new AntiBackdoorLearning(options);
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
 
-        var result = defense.Train(Backbone, untrusted);
+        var result = defense.Fit(Backbone, untrusted);
         using var network = result.Network;
 
         result.IsolatedIndices.Should().HaveCount(16).And.BeInAscendingOrder().And.OnlyHaveUniqueItems();
-        result.Details[AntiBackdoorLearning.IsolatedCountKey].Should().Be(16);
+        result.IsolatedCount.Should().Be(16);
         double precision = result.IsolatedIndices.Count(poisoned.Contains) / 16.0;
         precision.Should().BeGreaterThanOrEqualTo(0.5, "10% of the set is poisoned; isolation must do far better than chance");
         stages.Should().Equal(Enumerable.Repeat("abl-isolation", options.IsolationEpochs)
@@ -78,7 +78,7 @@ public sealed class AntiBackdoorLearningTests
         var options = Small();
         options.Precision = TrapReplace.Runtime.Precision.BFloat16;
 
-        var result = new AntiBackdoorLearning(options).Train(Backbone, untrusted);
+        var result = new AntiBackdoorLearning(options).Fit(Backbone, untrusted);
         using var network = result.Network;
 
         (result.IsolatedIndices.Count(poisoned.Contains) / 16.0).Should().BeGreaterThanOrEqualTo(0.5);

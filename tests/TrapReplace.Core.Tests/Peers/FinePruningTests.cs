@@ -36,7 +36,7 @@ public sealed class FinePruningTests
         using var holdout = Synthetic.ColourClasses(96, seed: 6);
         var options = new FinePruningOptions { Epochs = 0, ValidationFraction = 0.25, PruneStepRatio = 1.0 / 64, Threads = 2 };
 
-        var result = new FinePruning(options).Apply(model, backbone, holdout);
+        var result = new FinePruning(options).Fit(model, backbone, holdout);
         using var defended = result.Network;
 
         // Independent computation of the ranking (training part) and of the rule (validation part).
@@ -57,9 +57,9 @@ public sealed class FinePruningTests
         var order = Enumerable.Range(0, 64).OrderBy(c => activation[c]).ToArray();
         order.Take(3).Should().BeEquivalentTo(Dormant, "the hand-made dormant channels have the lowest mean activation");
 
-        int pruned = (int)result.Details[FinePruning.PrunedChannelsKey];
+        int pruned = (int)result.PrunedChannels;
         pruned.Should().BeGreaterThanOrEqualTo(3, "pruning the unused dormant channels costs no accuracy");
-        result.Details[FinePruning.ChannelsKey].Should().Be(64);
+        result.Channels.Should().Be(64);
         var weight = defended.Head.Module.state_dict()["fc.weight"];
         var zeroColumns = Enumerable.Range(0, 64).Where(c => weight[TensorIndex.Colon, c].abs().max().ToSingle() == 0).ToArray();
         zeroColumns.Should().BeEquivalentTo(order.Take(pruned), "exactly the k lowest-activation channels are pruned");
@@ -69,9 +69,9 @@ public sealed class FinePruningTests
         var originalBias = model.Head.Module.state_dict()["fc.bias"];
         double Accuracy(int k) => FinePruning.MaskedAccuracy(validationFeatures, labels, originalWeight, originalBias, order, k);
         double floor = 0.9 * Accuracy(0);
-        result.Details[FinePruning.UnprunedValidationAccuracyKey].Should().BeApproximately(Accuracy(0), 1e-12);
+        result.ValidationAccuracyUnpruned.Should().BeApproximately(Accuracy(0), 1e-12);
         Accuracy(pruned).Should().BeGreaterThanOrEqualTo(floor);
-        result.Details[FinePruning.PrunedValidationAccuracyKey].Should().BeApproximately(Accuracy(pruned), 1e-12);
+        result.ValidationAccuracyPruned.Should().BeApproximately(Accuracy(pruned), 1e-12);
         if (pruned + 1 < 64) Accuracy(pruned + 1).Should().BeLessThan(floor, "the search stops at the first level below the floor");
         // The real network agrees with the cached-feature computation.
         defended.eval();
@@ -96,17 +96,17 @@ public sealed class FinePruningTests
         defense.EpochCompleted += (_, e) => epochs.Add(e);
         defense.StepCompleted += (_, _) => steps++;
 
-        var result = defense.Apply(model, backbone, holdout);
+        var result = defense.Fit(model, backbone, holdout);
         using var defended = result.Network;
 
-        int pruned = (int)result.Details[FinePruning.PrunedChannelsKey];
+        int pruned = (int)result.PrunedChannels;
         pruned.Should().BeGreaterThan(0);
         var weight = defended.Head.Module.state_dict()["fc.weight"];
         Enumerable.Range(0, 64).Count(c => weight[TensorIndex.Colon, c].abs().max().ToSingle() == 0).Should().Be(pruned);
         PeerTestModels.MaxDifference(defended.Stem.Module, model.Stem.Module).Should().BeGreaterThan(0, "fine-tuning trains the whole network");
         result.History.Should().HaveCount(2);
         result.History.Should().OnlyContain(r => r.ValidationAccuracy.HasValue);
-        result.Details[FinePruning.FinalValidationAccuracyKey].Should().Be(result.History[^1].ValidationAccuracy!.Value);
+        result.ValidationAccuracyFinal.Should().Be(result.History[^1].ValidationAccuracy!.Value);
         epochs.Select(e => e.Stage).Should().AllBe("fine-pruning");
         steps.Should().Be(2 * 5, "72 training images in batches of 16, last batch kept");
         defended.training.Should().BeFalse();
@@ -136,7 +136,7 @@ public sealed class FinePruningTests
                 });
         };
 
-        using var defended = defense.Apply(model, holdout).Network;
+        using var defended = defense.Fit(model, holdout).Network;
 
         layouts.Should().NotBeEmpty().And.OnlyContain(c => c == channelsLast);
     }
@@ -149,12 +149,12 @@ public sealed class FinePruningTests
         using var holdout = Synthetic.ColourClasses(40, seed: 6);
 
         var result = new FinePruning(new FinePruningOptions { Epochs = 0, ValidationFraction = 0.5, MinAccuracyRatio = 0, MaxPruneRatio = 0.25, Threads = 2 })
-            .Apply(model, backbone, holdout);
+            .Fit(model, backbone, holdout);
         using var defended = result.Network;
 
-        result.Details[FinePruning.ChannelsKey].Should().Be(512);
+        result.Channels.Should().Be(512);
         // With no accuracy floor the search runs to the cap: steps of ceil(5.12) = 6 channels up to 128.
-        result.Details[FinePruning.PrunedChannelsKey].Should().Be(126);
+        result.PrunedChannels.Should().Be(126);
         var weight = defended.Head.Module.state_dict()["fc.weight"];
         weight.abs().sum([0]).eq(0).sum().ToInt64().Should().Be(126);
     }

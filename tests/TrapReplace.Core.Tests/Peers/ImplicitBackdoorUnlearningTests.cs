@@ -47,18 +47,18 @@ public sealed class ImplicitBackdoorUnlearningTests(ITestOutputHelper output)
         defense.StepCompleted += (_, _) => steps++;
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
 
-        var result = defense.Apply(fixture.Network, fixture.Backbone, fixture.Holdout);
+        var result = defense.Fit(fixture.Network, fixture.Backbone, fixture.Holdout);
         using var defended = result.Network;
 
         double asrAfter = fixture.AttackSuccessRate(defended);
         double caAfter = fixture.CleanAccuracy(defended);
-        output.WriteLine($"ASR {asrBefore:P1} -> {asrAfter:P1}, CA {caBefore:P1} -> {caAfter:P1}; details {string.Join(", ", result.Details.Select(kv => $"{kv.Key}={kv.Value:G4}"))}");
+        output.WriteLine($"ASR {asrBefore:P1} -> {asrAfter:P1}, CA {caBefore:P1} -> {caAfter:P1}; {result}");
         asrBefore.Should().BeGreaterThan(0.95, "the fixture learned the backdoor");
         asrAfter.Should().BeLessThan(0.3);
         caAfter.Should().BeGreaterThan(0.5, "four classes: well above chance");
-        result.Details[ImplicitBackdoorUnlearning.PerturbationNormKey].Should().BeGreaterThan(1, "the search moves away from zero");
-        result.Details[ImplicitBackdoorUnlearning.FoolingRateKey].Should().BeGreaterThan(0.5, "one universal perturbation changes most predictions");
-        result.Details[ImplicitBackdoorUnlearning.InitialValidationAccuracyKey].Should().Be(1);
+        result.PerturbationNorm!.Value.Should().BeGreaterThan(1, "the search moves away from zero");
+        result.FoolingRate!.Value.Should().BeGreaterThan(0.5, "one universal perturbation changes most predictions");
+        result.ValidationAccuracyInitial!.Value.Should().Be(1);
         steps.Should().Be(3 * 3, "120 training images in batches of 40, three rounds");
         stages.Should().Equal("i-bau", "i-bau", "i-bau");
         result.History.Should().HaveCount(3).And.OnlyContain(r => r.ValidationAccuracy.HasValue);

@@ -106,7 +106,7 @@ public sealed class PoisonScannerTests
     public void The_fluent_result_scans_with_the_holdouts_validation_part()
     {
         var f = Shared;
-        var result = new TrapReplace.Defense.DefenseResult(
+        var result = new TrapReplace.Defense.TrapAndReplaceResult(
             new TrapTrainingResult(f.Trapped, [], 0), f.Replacement);
         var direct = new PoisonScanner().ScanSnapshots(f.Trapped, f.Replacement, f.Untrusted, f.Reference);
         var fluent = result.ScanForPoison(f.Untrusted, f.Holdout, expand: false);
