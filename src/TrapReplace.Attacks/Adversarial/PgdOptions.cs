@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using TrapReplace.Attacks.Poisoning;
 using System.Globalization;
 
@@ -26,32 +27,34 @@ public sealed record PgdOptions
     /// <summary>Gets how many images go through the model at once, at least 1. <value>Default 256.</value></summary>
     public int BatchSize { get; init; } = 256;
 
-    /// <summary>Reports every invalid setting in one exception.</summary>
-    /// <exception cref="ArgumentException">One or more settings are invalid; the parameter name is the setting when
-    /// only one is, otherwise "options".</exception>
-    public void Validate()
+    /// <summary>Every invalid setting, one message each (empty when all are valid).</summary>
+    public IReadOnlyList<string> Validate()
     {
-        var errors = new SettingErrors();
+        var errors = new List<string>();
         if (!(Epsilon >= 0.0 && Epsilon <= 1.0))
         {
-            errors.Add(nameof(Epsilon), string.Create(CultureInfo.InvariantCulture, $"Epsilon = {Epsilon} is outside [0, 1]"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Epsilon = {Epsilon} is outside [0, 1]"));
         }
 
         if (!(StepSize > 0.0 && double.IsFinite(StepSize)))
         {
-            errors.Add(nameof(StepSize), string.Create(CultureInfo.InvariantCulture, $"StepSize = {StepSize} must be positive"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"StepSize = {StepSize} must be positive"));
         }
 
         if (Steps < 1)
         {
-            errors.Add(nameof(Steps), $"Steps = {Steps} must be at least 1");
+            errors.Add($"Steps = {Steps} must be at least 1");
         }
 
         if (BatchSize < 1)
         {
-            errors.Add(nameof(BatchSize), $"BatchSize = {BatchSize} must be at least 1");
+            errors.Add($"BatchSize = {BatchSize} must be at least 1");
         }
 
-        errors.ThrowIfAny("PGD options", "options");
+        return errors;
     }
+
+    /// <summary>Throws when any setting is invalid, naming every one.</summary>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid (<see cref="OptionsValidationException.Failures"/> names each).</exception>
+    public void ThrowIfInvalid() => SettingErrors.ThrowIfAny(typeof(PgdOptions), Validate());
 }

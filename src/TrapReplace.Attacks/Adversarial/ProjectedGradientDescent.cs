@@ -30,7 +30,7 @@ public sealed class ProjectedGradientDescent
     public ProjectedGradientDescent(PgdOptions? options = null, ILogger? logger = null)
     {
         Options = options ?? new PgdOptions();
-        Options.Validate();
+        Options.ThrowIfInvalid();
         this.logger = logger ?? NullLogger.Instance;
     }
 

@@ -49,7 +49,7 @@ public abstract class BackdoorAttack : IAttack
     {
         PixelSpace.ValidateImages(images);
         long[] labelValues = ReadLabels(labels, images.shape[0]);
-        Policy.Validate(numClasses);
+        Policy.ThrowIfInvalid(numClasses);
         ValidateLabelRange(labelValues, numClasses);
 
         int[] chosen = ChooseIndices(labelValues);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using System.Globalization;
 
 namespace TrapReplace.Attacks.Poisoning;
@@ -25,40 +26,42 @@ public sealed record PoisoningPolicy(
     LabelMode LabelMode = LabelMode.DirtyLabel,
     int Seed = 0)
 {
-    /// <summary>Checks every setting against the number of classes and reports all invalid values in one exception.</summary>
+    /// <summary>Every invalid setting for a data set of <paramref name="numClasses"/> classes, one message each (empty when all are valid).</summary>
     /// <param name="numClasses">Number of classes of the data set, at least 2.</param>
-    /// <exception cref="ArgumentException">One or more settings are invalid; <see cref="ArgumentException.ParamName"/>
-    /// names the setting when only one is, otherwise "policy".</exception>
-    public void Validate(int numClasses)
+    public IReadOnlyList<string> Validate(int numClasses)
     {
-        var errors = new SettingErrors();
+        var errors = new List<string>();
         if (numClasses < 2)
         {
-            errors.Add(nameof(numClasses), $"numClasses must be at least 2, got {numClasses}");
+            errors.Add($"numClasses must be at least 2, got {numClasses}");
         }
         else if (TargetClass < 0 || TargetClass >= numClasses)
         {
-            errors.Add(nameof(TargetClass), $"TargetClass = {TargetClass} is outside [0, {numClasses - 1}]");
+            errors.Add($"TargetClass = {TargetClass} is outside [0, {numClasses - 1}]");
         }
 
         if (!(PoisonRatio > 0.0 && PoisonRatio <= 1.0))
         {
-            errors.Add(nameof(PoisonRatio),
-                string.Create(CultureInfo.InvariantCulture, $"PoisonRatio = {PoisonRatio} is outside (0, 1]"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"PoisonRatio = {PoisonRatio} is outside (0, 1]"));
         }
 
         if (!Enum.IsDefined(Denominator))
         {
-            errors.Add(nameof(Denominator), $"Denominator = {Denominator} is not a defined value");
+            errors.Add($"Denominator = {Denominator} is not a defined value");
         }
 
         if (!Enum.IsDefined(LabelMode))
         {
-            errors.Add(nameof(LabelMode), $"LabelMode = {LabelMode} is not a defined value");
+            errors.Add($"LabelMode = {LabelMode} is not a defined value");
         }
 
-        errors.ThrowIfAny("poisoning policy", "policy");
+        return errors;
     }
+
+    /// <summary>Throws when any setting is invalid for <paramref name="numClasses"/> classes, naming every one.</summary>
+    /// <param name="numClasses">Number of classes of the data set, at least 2.</param>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid (<see cref="OptionsValidationException.Failures"/> names each).</exception>
+    public void ThrowIfInvalid(int numClasses) => SettingErrors.ThrowIfAny(typeof(PoisoningPolicy), Validate(numClasses));
 
     /// <summary>The number of samples to poison: max(1, round(ratio x D)), half away from zero.</summary>
     /// <param name="trainingSetSize">N, the number of training samples.</param>

@@ -1,22 +1,14 @@
+using Microsoft.Extensions.Options;
+
 namespace TrapReplace.Attacks.Poisoning;
 
-/// <summary>Collects invalid settings so that one exception reports all of them.</summary>
-internal sealed class SettingErrors
+/// <summary>The one validation-error style of the library (as in TrapReplace.Core's options): all invalid settings in
+/// one <see cref="OptionsValidationException"/>.</summary>
+internal static class SettingErrors
 {
-    private readonly List<(string Name, string Message)> errors = [];
-
-    /// <summary>Records an invalid setting.</summary>
-    public void Add(string name, string message) => errors.Add((name, message));
-
-    /// <summary>Throws when any setting was recorded: the parameter name is the setting when only one is invalid,
-    /// otherwise <paramref name="groupName"/>.</summary>
-    public void ThrowIfAny(string what, string groupName)
+    /// <summary>Throws when <paramref name="errors"/> holds any message.</summary>
+    public static void ThrowIfAny(Type settings, IReadOnlyList<string> errors)
     {
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(
-                $"Invalid {what}: {string.Join("; ", errors.Select(e => e.Message))}.",
-                errors.Count == 1 ? errors[0].Name : groupName);
-        }
+        if (errors.Count > 0) throw new OptionsValidationException(settings.Name, settings, errors);
     }
 }

@@ -87,7 +87,7 @@ public sealed class WaNetAttack : BackdoorAttack, IBatchPoisoner
     private static WarpingTrigger CreateTrigger(WaNetOptions? options, int seed)
     {
         var o = options ?? new WaNetOptions();
-        o.Validate();
+        o.ThrowIfInvalid();
         return new WarpingTrigger(o.GridSize, o.Strength, o.GridRescale, seed);
     }
 

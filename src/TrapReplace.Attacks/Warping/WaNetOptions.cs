@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using TrapReplace.Attacks.Poisoning;
 using System.Globalization;
 
@@ -18,32 +19,34 @@ public sealed record WaNetOptions
     /// <summary>Gets the number of noise-mode samples per poisoned sample in a batch, at least 0. <value>Default 2.</value></summary>
     public double CrossRatio { get; init; } = 2.0;
 
-    /// <summary>Reports every invalid setting in one exception.</summary>
-    /// <exception cref="ArgumentException">One or more settings are invalid; the parameter name is the setting when
-    /// only one is, otherwise "options".</exception>
-    public void Validate()
+    /// <summary>Every invalid setting, one message each (empty when all are valid).</summary>
+    public IReadOnlyList<string> Validate()
     {
-        var errors = new SettingErrors();
+        var errors = new List<string>();
         if (GridSize < 2)
         {
-            errors.Add(nameof(GridSize), $"GridSize = {GridSize} must be at least 2");
+            errors.Add($"GridSize = {GridSize} must be at least 2");
         }
 
         if (!(Strength >= 0.0 && double.IsFinite(Strength)))
         {
-            errors.Add(nameof(Strength), string.Create(CultureInfo.InvariantCulture, $"Strength = {Strength} must be finite and ≥ 0"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"Strength = {Strength} must be finite and ≥ 0"));
         }
 
         if (!(GridRescale > 0.0 && double.IsFinite(GridRescale)))
         {
-            errors.Add(nameof(GridRescale), string.Create(CultureInfo.InvariantCulture, $"GridRescale = {GridRescale} must be positive"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"GridRescale = {GridRescale} must be positive"));
         }
 
         if (!(CrossRatio >= 0.0 && double.IsFinite(CrossRatio)))
         {
-            errors.Add(nameof(CrossRatio), string.Create(CultureInfo.InvariantCulture, $"CrossRatio = {CrossRatio} must be finite and ≥ 0"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"CrossRatio = {CrossRatio} must be finite and ≥ 0"));
         }
 
-        errors.ThrowIfAny("WaNet options", "options");
+        return errors;
     }
+
+    /// <summary>Throws when any setting is invalid, naming every one.</summary>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid (<see cref="OptionsValidationException.Failures"/> names each).</exception>
+    public void ThrowIfInvalid() => SettingErrors.ThrowIfAny(typeof(WaNetOptions), Validate());
 }

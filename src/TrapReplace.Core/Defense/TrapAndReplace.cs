@@ -83,15 +83,29 @@ public sealed class TrapAndReplaceBuilder
         return this;
     }
 
-    /// <summary>Sets the model and data seeds of both stages from one seed (stage 2's model seed comes from
-    /// <see cref="ModelSeed.ForReplacementHead"/>, so the new head's initial weights differ from the old head's).</summary>
-    public TrapAndReplaceBuilder WithSeed(int seed)
+    /// <summary>Sets the model and data seeds of both stages from one seed (see <see cref="WithSeeds"/>).</summary>
+    public TrapAndReplaceBuilder WithSeed(int seed) => WithSeeds(modelSeed: seed, dataSeed: seed);
+
+    /// <summary>Sets the seed of the initial weights and the seed of the data order and augmentation separately, for
+    /// both stages (stage 2's model seed comes from <see cref="ModelSeed.ForReplacementHead"/>, so the new head's
+    /// initial weights differ from the old head's): vary one while holding the other to see which the result depends on.</summary>
+    public TrapAndReplaceBuilder WithSeeds(int modelSeed, int dataSeed)
     {
         ThrowIfBuilt();
-        trap.ModelSeed = seed;
-        trap.DataSeed = seed;
-        replace.ModelSeed = ModelSeed.ForReplacementHead(seed);
-        replace.DataSeed = seed;
+        trap.ModelSeed = modelSeed;
+        trap.DataSeed = dataSeed;
+        replace.ModelSeed = ModelSeed.ForReplacementHead(modelSeed);
+        replace.DataSeed = dataSeed;
+        return this;
+    }
+
+    /// <summary>Runs both stages' batches channels-last (true, the default: faster on CPUs) or contiguous; set once
+    /// here rather than on each stage's options.</summary>
+    public TrapAndReplaceBuilder WithChannelsLast(bool enabled = true)
+    {
+        ThrowIfBuilt();
+        trap.ChannelsLast = enabled;
+        replace.ChannelsLast = enabled;
         return this;
     }
 

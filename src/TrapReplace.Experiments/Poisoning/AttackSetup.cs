@@ -68,7 +68,7 @@ internal sealed class AttackSetup : IDisposable
         {
             attack = AttackCatalog.Create(spec.Attack, policy, parameters);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             throw new UsageException($"--attack {spec.Attack}: {e.Message}");
         }
@@ -121,7 +121,7 @@ internal sealed class AttackSetup : IDisposable
             {
                 poisoned = attack.Poison(clean, data.Untrusted.Labels, data.Untrusted.ClassCount);
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
             {
                 triggeredSet.Dispose();
                 curveSet.Dispose();

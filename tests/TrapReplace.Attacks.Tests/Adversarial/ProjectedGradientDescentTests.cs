@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using TorchSharp;
 using TrapReplace.Attacks.Adversarial;
 using static TorchSharp.torch;
@@ -77,7 +78,7 @@ public sealed class ProjectedGradientDescentTests : IDisposable
     public void Invalid_options_are_reported_together()
     {
         var act = () => new ProjectedGradientDescent(new PgdOptions { Epsilon = 2, Steps = 0 });
-        act.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage("*Epsilon = 2*Steps = 0*");
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().Equal("Epsilon = 2 is outside [0, 1]", "Steps = 0 must be at least 1");
     }
 
     private Tensor Logits(Tensor x) => x.flatten(1).matmul(weight).add(bias);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using TrapReplace.Attacks.Poisoning;
 using TrapReplace.Attacks.Triggers;
 
@@ -128,9 +129,8 @@ public sealed class PoisoningTests
     [InlineData(-0.2)]
     public void A_ratio_outside_0_1_is_rejected_naming_the_parameter_and_the_value(double ratio)
     {
-        var act = () => new PoisoningPolicy(PoisonRatio: ratio).Validate(10);
-        act.Should().Throw<ArgumentException>().WithParameterName("PoisonRatio")
-            .WithMessage($"*{ratio.ToString(System.Globalization.CultureInfo.InvariantCulture)}*");
+        new PoisoningPolicy(PoisonRatio: ratio).Validate(10).Should()
+            .Equal($"PoisonRatio = {ratio.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside (0, 1]");
     }
 
     [Theory]
@@ -138,15 +138,16 @@ public sealed class PoisoningTests
     [InlineData(-1)]
     public void A_target_class_out_of_range_is_rejected_naming_the_parameter_and_the_value(int target)
     {
-        var act = () => new PoisoningPolicy(TargetClass: target).Validate(10);
-        act.Should().Throw<ArgumentException>().WithParameterName("TargetClass").WithMessage($"*TargetClass = {target}*[0, 9]*");
+        new PoisoningPolicy(TargetClass: target).Validate(10).Should().Equal($"TargetClass = {target} is outside [0, 9]");
     }
 
     [Fact]
     public void Several_invalid_settings_are_reported_together()
     {
-        var act = () => new PoisoningPolicy(TargetClass: 12, PoisonRatio: 2).Validate(10);
-        act.Should().Throw<ArgumentException>().WithParameterName("policy").WithMessage("*TargetClass = 12*PoisonRatio = 2*");
+        var act = () => new PoisoningPolicy(TargetClass: 12, PoisonRatio: 2).ThrowIfInvalid(10);
+        var error = act.Should().Throw<OptionsValidationException>().Which;
+        error.OptionsName.Should().Be(nameof(PoisoningPolicy), "the same error type and shape as TrapReplace.Core's options");
+        error.Failures.Should().Equal("TargetClass = 12 is outside [0, 9]", "PoisonRatio = 2 is outside (0, 1]");
     }
 
     [Fact]
@@ -155,7 +156,7 @@ public sealed class PoisoningTests
         using var images = TestData.RandomUint8Images(8, 32, 32);
         using var labels = TestData.CyclicLabels(8, 2);
         var act = () => new BadNetsAttack(new PoisoningPolicy(TargetClass: 5)).Poison(images, labels, 2);
-        act.Should().Throw<ArgumentException>().WithParameterName("TargetClass").WithMessage("*5*");
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().Equal("TargetClass = 5 is outside [0, 1]");
     }
 
     [Fact]

@@ -89,4 +89,19 @@ public sealed class TrapAndReplaceTests
         TrapReplace.Data.HoldoutSplit.HeldOutCount(labels, 0.5).Should().Be(2 + 4 + 1, "halves round away from zero");
         TrapReplace.Data.HoldoutSplit.Create(labels, 0.5, seed: 4).HoldoutIndices.Count.Should().Be(7);
     }
+
+    [Fact]
+    public void Model_and_data_seeds_and_the_layout_are_set_once_for_both_stages()
+    {
+        var defense = TrapAndReplace.Configure().WithBackbone(new WideResNet16Backbone()).WithSeeds(modelSeed: 7, dataSeed: 3)
+            .WithChannelsLast(false).Build();
+
+        defense.TrapOptions.ModelSeed.Should().Be(7);
+        defense.TrapOptions.DataSeed.Should().Be(3);
+        defense.ReplaceOptions.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(7));
+        defense.ReplaceOptions.DataSeed.Should().Be(3);
+        defense.TrapOptions.ChannelsLast.Should().BeFalse();
+        defense.ReplaceOptions.ChannelsLast.Should().BeFalse();
+        TrapAndReplace.Configure().WithBackbone(new WideResNet16Backbone()).Build().TrapOptions.ChannelsLast.Should().BeTrue("the default");
+    }
 }
