@@ -116,23 +116,12 @@ public interface IBackbone
 }
 
 /// <summary>Seeds module construction: TorchSharp's init functions take no generator, so weight
-/// draws come from the default generator, which is seeded here right before building.</summary>
-/// <remarks>The default generator is process-wide and the trainers reseed it every step (for dropout),
-/// so bit-reproducible runs need one training at a time per process.</remarks>
+/// draws come from the default generator, seeded right before building through <see cref="Runtime.TorchRuntime.Seeded"/>
+/// (the library's one entry point to that process-wide generator; training steps go through it too).</summary>
 public static class ModelSeed
 {
-    private static readonly Lock Gate = new();
-
     /// <summary>Runs <paramref name="build"/> with TorchSharp's default generator seeded to <paramref name="seed"/>.</summary>
-    public static T Build<T>(long seed, Func<T> build)
-    {
-        ArgumentNullException.ThrowIfNull(build);
-        lock (Gate)
-        {
-            torch.manual_seed(seed);
-            return build();
-        }
-    }
+    public static T Build<T>(long seed, Func<T> build) => Runtime.TorchRuntime.Seeded(seed, build);
 
     /// <summary>
     /// The model seed of the fresh head that stage 2 trains, derived from stage 1's model seed on a stream of its own.

@@ -21,4 +21,26 @@ public static class TorchRuntime
         if (threads > 0 && get_num_threads() != threads) set_num_threads(threads);
         if (RetainNativeMemory) NativeHeap.RetainFreedMemory();
     }
+
+    private static readonly Lock GeneratorGate = new();
+
+    /// <summary>
+    /// The one place this library seeds TorchSharp's process-wide default generator, which TorchSharp's weight
+    /// initialisers and dropout draw from (they take no generator of their own). <paramref name="draw"/> runs with the
+    /// generator seeded to <paramref name="seed"/>, under a process-wide lock, so two trainings in one process (test
+    /// classes run in parallel, a host fitting two defenses at once) never interleave their draws: each network's
+    /// initial weights and each step's dropout masks depend on their own seed only. Code outside the library that
+    /// draws from the default generator while a training runs should go through here too.
+    /// </summary>
+    /// <param name="seed">The seed for this draw.</param>
+    /// <param name="draw">What draws: building modules, or a training step's forward pass.</param>
+    public static T Seeded<T>(long seed, Func<T> draw)
+    {
+        ArgumentNullException.ThrowIfNull(draw);
+        lock (GeneratorGate)
+        {
+            manual_seed(seed);
+            return draw();
+        }
+    }
 }

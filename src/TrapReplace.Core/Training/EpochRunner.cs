@@ -88,10 +88,10 @@ internal sealed class EpochRunner
                 (images, labels) = BatchTransform.Transform(images, labels, generator);
             }
             if (ChannelsLast) images = MemoryLayout.ToChannelsLast(images);
-            manual_seed(BatchLoader.MixSeed(ModelSeed, epoch, s));
-
             optimizer.zero_grad();
-            var output = step(images, labels, s);
+            // Dropout and any other draw in the step come from the default generator, seeded per step under the
+            // process-wide lock (TorchRuntime.Seeded), so a training beside this one cannot shift them.
+            var output = TorchRuntime.Seeded(BatchLoader.MixSeed(ModelSeed, epoch, s), () => step(images, labels, s));
             var parts = new LossParts(output.Loss.ToDouble(), output.Classification.ToDouble(), output.Reconstruction?.ToDouble() ?? 0,
                 output.TotalVariation?.ToDouble() ?? 0);
             if (!double.IsFinite(parts.Total))
