@@ -195,7 +195,7 @@ public sealed class StemCleanser
                     var trainer = new TrapTrainer(options.Continue, loggerFactory.CreateLogger<TrapTrainer>());
                     trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
                     trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
-                    next = trainer.FineTune(start, backbone, cleansed, cancellationToken);
+                    next = trainer.Continue(start, backbone, cleansed, cancellationToken);
                 }
                 continued?.Network.Dispose();
                 continued = next;

@@ -3,6 +3,9 @@ using TrapReplace.Defense;
 
 namespace TrapReplace.Peers;
 
+/// <summary>What <see cref="FineTuning"/> returns: the fine-tuned copy (fine-tuning decides nothing else).</summary>
+public sealed record FineTuningResult : BackdoorDefenseResult;
+
 /// <summary>What <see cref="FinePruning"/> decided: how many channels it pruned and the validation accuracy at each step.</summary>
 public sealed record FinePruningResult : BackdoorDefenseResult
 {

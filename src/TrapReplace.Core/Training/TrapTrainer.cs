@@ -65,15 +65,11 @@ public sealed class TrapTrainer
 
     /// <summary>
     /// Continues training a copy of <paramref name="start"/>'s stem and head (all of it, nothing frozen) on
-    /// <paramref name="data"/>: the fine-tuning baseline when <paramref name="data"/> is the clean holdout and the
-    /// reconstruction weights are 0; continued trap training (stem cleansing) when they are not, in which case
-    /// <paramref name="start"/>'s decoder is copied too (a fresh one when it has none). <paramref name="start"/> is not modified.
+    /// <paramref name="data"/>: fine-tuning (<see cref="Peers.FineTuning"/>) when the reconstruction weights are 0;
+    /// continued trap training (stem cleansing) when they are not, in which case <paramref name="start"/>'s decoder
+    /// is copied too (a fresh one when it has none). <paramref name="start"/> is not modified.
     /// </summary>
-    /// <param name="start">The network to start from, built from <paramref name="backbone"/>.</param>
-    /// <param name="backbone">The architecture of <paramref name="start"/>.</param>
-    /// <param name="data">Training data.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public TrapTrainingResult FineTune(TrapNetwork start, IBackbone backbone, ImageDataset data, CancellationToken cancellationToken = default)
+    internal TrapTrainingResult Continue(TrapNetwork start, IBackbone backbone, ImageDataset data, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(start);
         return Train(backbone, data, null, start, cancellationToken);

@@ -11,7 +11,7 @@ public static class DefenseCatalog
         new HeadReplacement(afterTrap: true),
         new TrapCleanse(),
         new HeadReplacement(afterTrap: false),
-        new FineTuning(),
+        new FineTuningDefense(),
         new FinePruningDefense(),
         new AttentionDistillationDefense(),
         new AntiBackdoorLearningDefense(),

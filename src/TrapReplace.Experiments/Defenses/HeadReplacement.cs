@@ -172,22 +172,3 @@ internal sealed class TrapCleanse : ICellDefense
         return null;
     }
 }
-
-/// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>
-internal sealed class FineTuning : ICellDefense
-{
-    public string Name => "fine-tune";
-
-    public string Title => "fine-tune the whole model on the holdout";
-
-    public bool StartsFromTrap => false;
-
-    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
-    {
-        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
-        var trainer = new Training.TrapTrainer(options);
-        context.Events.Attach(h => trainer.StepCompleted += h, h => trainer.EpochCompleted += h);
-        var result = trainer.FineTune(undefended, context.Backbone, context.Holdout, context.CancellationToken);
-        return new DefenseOutcome(result.Network, result.Seconds, options.Epochs, JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject());
-    }
-}

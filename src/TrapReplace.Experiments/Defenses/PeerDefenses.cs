@@ -45,6 +45,24 @@ internal static class PeerOutcome
 }
 
 /// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
+/// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>
+internal sealed class FineTuningDefense : ICellDefense
+{
+    public string Name => "fine-tune";
+
+    public string Title => "fine-tune the whole model on the holdout";
+
+    public bool StartsFromTrap => false;
+
+    public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
+    {
+        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var defense = new FineTuning(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+    }
+}
+
 internal sealed class FinePruningDefense : ICellDefense
 {
     public string Name => "fine-pruning";

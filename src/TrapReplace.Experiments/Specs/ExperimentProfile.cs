@@ -1,5 +1,6 @@
 using TrapReplace.Cleansing;
 using TrapReplace.Models;
+using TrapReplace.Peers;
 using TrapReplace.Replacement;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
@@ -137,15 +138,13 @@ public sealed record ExperimentProfile(
     /// SGD lr 0.01 momentum 0.9 (the usual fine-tuning setting, e.g. BackdoorBench's), cosine,
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
-    public TrapTrainerOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
+    public FineTuningOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
         Optimizer = OptimizerKind.Sgd,
         LearningRate = 0.01,
         Momentum = 0.9,
-        ReconstructionWeight = 0,
-        TotalVariationWeight = 0,
         ModelSeed = seed,
         DataSeed = seed,
         Threads = threads,

@@ -16,6 +16,7 @@ public sealed class DefenseContractTests
         var backbone = new WideResNet16Backbone(4);
         using var model = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone };
 
+        Message(new FineTuning(new FineTuningOptions()), new DefenseData { Untrusted = untrusted, CleanHoldout = holdout }).Should().StartWith("fine-tune needs DefenseData.Model");
         Message(new FinePruning(new FinePruningOptions()), new DefenseData { CleanHoldout = holdout }).Should().Be("fine-pruning needs DefenseData.Model (Parameter 'data')");
         Message(new NeuralAttentionDistillation(new NeuralAttentionDistillationOptions()), new DefenseData { Model = model }).Should().StartWith("nad needs DefenseData.CleanHoldout");
         Message(new AdversarialNeuronPruning(new AdversarialNeuronPruningOptions()), new DefenseData { Untrusted = untrusted }).Should().StartWith("anp needs DefenseData.Model");
@@ -23,6 +24,27 @@ public sealed class DefenseContractTests
         Message(new AntiBackdoorLearning(new AntiBackdoorLearningOptions()), new DefenseData { Untrusted = untrusted }).Should().StartWith("abl needs DefenseData.Backbone");
         Message(TrapAndReplace.Configure().WithBackbone(backbone).Build(), new DefenseData { Untrusted = untrusted, Model = model })
             .Should().StartWith("trap-replace needs DefenseData.CleanHoldout");
+    }
+
+    [Fact]
+    public void Fine_tuning_trains_a_copy_of_the_whole_model_on_the_holdout()
+    {
+        var backbone = new WideResNet16Backbone(4);
+        using var model = ModelSeed.Build(3, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone });
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+
+        using var result = new FineTuning(new FineTuningOptions { Epochs = 2, BatchSize = 16, Threads = 2 }).Fit(model, holdout);
+
+        result.History.Should().HaveCount(2);
+        result.Network.ReconstructionHead.Should().BeNull("fine-tuning trains no decoder");
+        var after = result.Network.state_dict();
+        foreach (var name in new[] { "stem.conv1.weight", "head.fc.weight" })
+        {
+            model.state_dict()[name].equal(before[name]).all().item<bool>().Should().BeTrue($"{name}: the input model is not modified");
+            after[name].equal(before[name]).all().item<bool>().Should().BeFalse($"{name}: stem and head both train");
+        }
+        foreach (var t in before.Values) t.Dispose();
     }
 
     [Fact]
