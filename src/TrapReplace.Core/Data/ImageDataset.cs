@@ -43,8 +43,10 @@ public sealed class ImageDataset : IDisposable
     public int Width => (int)Images.shape[3];
 
     /// <summary>
-    /// Creates a data set from uint8 images (N, 3, H, W) and int64 labels (N). The tensors are
-    /// copied, so the caller keeps ownership of its own.
+    /// Creates a data set from images (N, 3, H, W), uint8 in [0, 255] or floating point in [0, 1], and int64 labels
+    /// (N). Images are stored as uint8: floating-point images are scaled by 255 and rounded to the nearest level, which
+    /// moves each pixel by at most 1/510 (an attack's poisoned images keep their trigger; a perturbation finer than
+    /// that is lost). The tensors are copied, so the caller keeps ownership of its own.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes, types or label values are inconsistent.</exception>
     public static ImageDataset FromTensors(Tensor images, Tensor labels, IReadOnlyList<string> classNames, string name = "in-memory")
