@@ -31,7 +31,7 @@ namespace TrapReplace.Peers;
 /// (<see cref="AdversarialNeuronPruningOptions.FixedThreshold"/>); some published leaderboards pick the level
 /// with the test set; this implementation never sees it.</para>
 /// </remarks>
-public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuronPruningResult>
+public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeuronPruningResult>
 {
     /// <summary>The paper's fixed pruning threshold, reported for comparison.</summary>
     public const double PaperThreshold = 0.2;
@@ -50,12 +50,6 @@ public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuro
         this.logger = logger ?? NullLogger<AdversarialNeuronPruning>.Instance;
     }
 
-    /// <summary>Raised after every mask-optimisation step.</summary>
-    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
-
-    /// <summary>Raised after every pass over the holdout's training part (the last pass may be partial).</summary>
-    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
-
     /// <summary>Raised once the masks are learned, before pruning: every neuron's mask (to inspect or plot them).</summary>
     public event EventHandler<NeuronMasksEventArgs>? MasksLearned;
 
@@ -63,29 +57,9 @@ public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuro
     public AdversarialNeuronPruningOptions Options => options.Clone();
 
     /// <inheritdoc />
-    public string Name => "anp";
+    public override string Name => "anp";
 
-    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
-    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
-    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public AdversarialNeuronPruningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
-    }
 
-    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
-    /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
-    /// <param name="model">The (possibly backdoored) network; not modified.</param>
-    /// <param name="holdout">Clean, trusted images.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public AdversarialNeuronPruningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
-    }
 
     /// <summary>Learns the masks and prunes a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
@@ -94,7 +68,7 @@ public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuro
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The pruned copy with the threshold, the neurons pruned and the validation accuracy before and after.</returns>
     /// <exception cref="NotSupportedException">The network has no affine BatchNorm2d layer.</exception>
-    public AdversarialNeuronPruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public override AdversarialNeuronPruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -180,7 +154,7 @@ public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuro
             Device = device,
             ModelSeed = options.ModelSeed,
             DataSeed = options.DataSeed,
-            StepCompleted = e => StepCompleted?.Invoke(this, e),
+            StepCompleted = OnStepCompleted,
         };
         int stepsPerPass = (trainData.Count + options.BatchSize - 1) / options.BatchSize;
         int passes = (options.Iterations + stepsPerPass - 1) / stepsPerPass;
@@ -212,7 +186,7 @@ public sealed class AdversarialNeuronPruning : IBackdoorDefense<AdversarialNeuro
             record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(work, validation, device, options.ChannelsLast) };
             history.Add(record);
             runner.LogEpoch(record, passes);
-            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, passes, work));
+            OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, passes, work));
         }
         return (perturbation.MaskValues(), history);
     }

@@ -30,7 +30,7 @@ namespace TrapReplace.Peers;
 /// validation part. Some published leaderboards (including BackdoorBench's) pick the level with the
 /// test set or the attack success rate; this implementation never sees either.</para>
 /// </remarks>
-public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
+public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
 {
     private const string Stage = "fine-pruning";
     private readonly FinePruningOptions options;
@@ -46,39 +46,13 @@ public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
         this.logger = logger ?? NullLogger<FinePruning>.Instance;
     }
 
-    /// <summary>Raised after every fine-tuning step.</summary>
-    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
-
-    /// <summary>Raised after every fine-tuning epoch.</summary>
-    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
-
     /// <summary>The options in use (a copy).</summary>
     public FinePruningOptions Options => options.Clone();
 
     /// <inheritdoc />
-    public string Name => "fine-pruning";
+    public override string Name => "fine-pruning";
 
-    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
-    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
-    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public FinePruningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
-    }
 
-    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
-    /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
-    /// <param name="model">The (possibly backdoored) network; not modified.</param>
-    /// <param name="holdout">Clean, trusted images.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public FinePruningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
-    }
 
     /// <summary>Prunes and fine-tunes a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
@@ -87,7 +61,7 @@ public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The pruned, fine-tuned copy with the channels pruned and the validation accuracy at each step.</returns>
     /// <exception cref="NotSupportedException">The head has no final linear classifier producing the logits.</exception>
-    public FinePruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public override FinePruningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -166,7 +140,7 @@ public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
             Device = device,
             ModelSeed = options.ModelSeed,
             DataSeed = options.DataSeed,
-            StepCompleted = e => StepCompleted?.Invoke(this, e),
+            StepCompleted = OnStepCompleted,
         };
         PeerLog.Starting(logger, Stage, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
         for (int epoch = 0; epoch < options.Epochs; epoch++)
@@ -188,7 +162,7 @@ public sealed class FinePruning : IBackdoorDefense<FinePruningResult>
             record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
             history.Add(record);
             runner.LogEpoch(record, options.Epochs);
-            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
+            OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
         }
         return history;
     }

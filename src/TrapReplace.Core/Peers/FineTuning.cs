@@ -11,7 +11,7 @@ namespace TrapReplace.Peers;
 /// Fine-tuning: trains a copy of the whole model (stem and head) further on the clean holdout. Catastrophic forgetting
 /// weakens some backdoors; most survive it, which is why it is the baseline.
 /// </summary>
-public sealed class FineTuning : IBackdoorDefense<FineTuningResult>
+public sealed class FineTuning : ModelRepairDefense<FineTuningResult>
 {
     private readonly FineTuningOptions options;
     private readonly ILogger<TrapTrainer> logger;
@@ -26,48 +26,25 @@ public sealed class FineTuning : IBackdoorDefense<FineTuningResult>
         this.logger = logger ?? NullLogger<TrapTrainer>.Instance;
     }
 
-    /// <summary>Raised after every step.</summary>
-    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
-
-    /// <summary>Raised after every epoch.</summary>
-    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
-
     /// <summary>The options in use (a copy).</summary>
     public FineTuningOptions Options => options.Clone();
 
     /// <inheritdoc />
-    public string Name => "fine-tune";
+    public override string Name => "fine-tune";
 
-    /// <summary>Fine-tunes <see cref="DefenseData.Model"/> on <see cref="DefenseData.CleanHoldout"/>.</summary>
-    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public FineTuningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
-    }
 
-    /// <summary>Fine-tunes a copy of <paramref name="model"/>, which knows its <see cref="TrapNetwork.Backbone"/>.</summary>
-    /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
-    /// <param name="holdout">Clean, trusted images.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public FineTuningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
-    }
 
     /// <summary>Fine-tunes a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
     /// <param name="backbone">The backbone <paramref name="model"/> was built from.</param>
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    public FineTuningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public override FineTuningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var trainer = new TrapTrainer(options.Trainer(), logger);
-        trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
-        trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+        trainer.StepCompleted += (_, e) => OnStepCompleted(e);
+        trainer.EpochCompleted += (_, e) => OnEpochCompleted(e);
         var result = trainer.Continue(model, backbone, holdout, cancellationToken);
         return new FineTuningResult { Network = result.Network, History = result.History, Seconds = result.Seconds };
     }

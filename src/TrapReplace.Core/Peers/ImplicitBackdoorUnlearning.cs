@@ -27,7 +27,7 @@ namespace TrapReplace.Peers;
 /// reads the batch being unlearned, a stochastic estimate of the same full-holdout objective.</para>
 /// <para>Nothing is selected on the validation split; it only reports accuracy per round.</para>
 /// </remarks>
-public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdoorUnlearningResult>
+public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBackdoorUnlearningResult>
 {
     private const string Stage = "i-bau";
     private readonly ImplicitBackdoorUnlearningOptions options;
@@ -43,39 +43,13 @@ public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdo
         this.logger = logger ?? NullLogger<ImplicitBackdoorUnlearning>.Instance;
     }
 
-    /// <summary>Raised after every unlearning step.</summary>
-    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
-
-    /// <summary>Raised after every round.</summary>
-    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
-
     /// <summary>The options in use (a copy).</summary>
     public ImplicitBackdoorUnlearningOptions Options => options.Clone();
 
     /// <inheritdoc />
-    public string Name => "i-bau";
+    public override string Name => "i-bau";
 
-    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
-    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
-    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public ImplicitBackdoorUnlearningResult Fit(DefenseData data, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
-    }
 
-    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
-    /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
-    /// <param name="model">The (possibly backdoored) network; not modified.</param>
-    /// <param name="holdout">Clean, trusted images.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public ImplicitBackdoorUnlearningResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
-    }
 
     /// <summary>Runs I-BAU on a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
@@ -83,7 +57,7 @@ public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdo
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The unlearned copy; one history record per round.</returns>
-    public ImplicitBackdoorUnlearningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public override ImplicitBackdoorUnlearningResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -114,7 +88,7 @@ public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdo
                 Device = device,
                 ModelSeed = options.ModelSeed,
                 DataSeed = options.DataSeed,
-                StepCompleted = e => StepCompleted?.Invoke(this, e),
+                StepCompleted = OnStepCompleted,
             };
             var history = new List<EpochRecord>();
             PeerLog.Starting(logger, Stage, options.Rounds, device.ToString(), trainData.Count, options.BatchSize);
@@ -132,7 +106,7 @@ public sealed class ImplicitBackdoorUnlearning : IBackdoorDefense<ImplicitBackdo
                 record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 runner.LogEpoch(record, options.Rounds);
-                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
+                OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
             }
             using (var last = SearchPerturbation(network, loader, options.Rounds, device, cancellationToken))
                 finalFooling = FoolingRate(network, trainData, last, device);

@@ -21,7 +21,7 @@ namespace TrapReplace.Peers;
 /// </summary>
 /// <remarks>Li, Lyu, Koren, Lyu, Li and Ma, "Neural Attention Distillation: Erasing Backdoor Triggers
 /// from Deep Neural Networks", ICLR 2021. Nothing is selected on the validation split; it only reports.</remarks>
-public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttentionDistillationResult>
+public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAttentionDistillationResult>
 {
     private const string TeacherStage = "nad-teacher";
     private const string StudentStage = "nad-student";
@@ -38,39 +38,13 @@ public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttenti
         this.logger = logger ?? NullLogger<NeuralAttentionDistillation>.Instance;
     }
 
-    /// <summary>Raised after every step (stage <c>nad-teacher</c> or <c>nad-student</c>).</summary>
-    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
-
-    /// <summary>Raised after every epoch (stage <c>nad-teacher</c> or <c>nad-student</c>).</summary>
-    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
-
     /// <summary>The options in use (a copy).</summary>
     public NeuralAttentionDistillationOptions Options => options.Clone();
 
     /// <inheritdoc />
-    public string Name => "nad";
+    public override string Name => "nad";
 
-    /// <summary>Runs the defense on <see cref="DefenseData.Model"/> with <see cref="DefenseData.CleanHoldout"/> (see
-    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/>).</summary>
-    /// <param name="data">The suspect model (it knows its backbone) and the clean holdout.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    public NeuralAttentionDistillationResult Fit(DefenseData data, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
-    }
 
-    /// <summary>The same as <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, CancellationToken)"/> on a network
-    /// that knows its <see cref="TrapNetwork.Backbone"/> (every network this library builds).</summary>
-    /// <param name="model">The (possibly backdoored) network; not modified.</param>
-    /// <param name="holdout">Clean, trusted images.</param>
-    /// <param name="cancellationToken">Stops between steps.</param>
-    /// <exception cref="ArgumentException"><paramref name="model"/> was composed without its backbone.</exception>
-    public NeuralAttentionDistillationResult Fit(TrapNetwork model, ImageDataset holdout, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return Fit(model, model.RequireBackbone(nameof(model)), holdout, cancellationToken);
-    }
 
     /// <summary>Runs NAD on a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>
@@ -78,7 +52,7 @@ public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttenti
     /// <param name="holdout">Clean, trusted images.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <returns>The student; the history holds the teacher's epochs, then the student's.</returns>
-    public NeuralAttentionDistillationResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public override NeuralAttentionDistillationResult Fit(TrapNetwork model, IBackbone backbone, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -116,7 +90,7 @@ public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttenti
                 record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 teacherRunner.LogEpoch(record, options.TeacherEpochs);
-                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(TeacherStage, record, options.TeacherEpochs, teacher));
+                OnEpochCompleted(new EpochCompletedEventArgs(TeacherStage, record, options.TeacherEpochs, teacher));
             }
         }
         teacher.eval();
@@ -156,7 +130,7 @@ public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttenti
                 record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast) };
                 history.Add(record);
                 studentRunner.LogEpoch(record, options.Epochs);
-                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(StudentStage, record, options.Epochs, student));
+                OnEpochCompleted(new EpochCompletedEventArgs(StudentStage, record, options.Epochs, student));
             }
             if (validation.Count > 0)
             {
@@ -192,7 +166,7 @@ public sealed class NeuralAttentionDistillation : IBackdoorDefense<NeuralAttenti
         Device = device,
         ModelSeed = options.ModelSeed,
         DataSeed = options.DataSeed,
-        StepCompleted = e => StepCompleted?.Invoke(this, e),
+        StepCompleted = OnStepCompleted,
     };
 
     /// <summary>Sample-weighted mean of the unweighted attention losses (stem + head) over <paramref name="data"/>, both networks in eval mode.</summary>
