@@ -135,16 +135,13 @@ public sealed record ExperimentProfile(
 
     /// <summary>
     /// Fine-tuning baseline: the whole undefended network trained further on the holdout with plain CE,
-    /// SGD lr 0.01 momentum 0.9 (the usual fine-tuning setting, e.g. BackdoorBench's), cosine,
+    /// FineTuningOptions' defaults (SGD lr 0.01 momentum 0.9, cosine: BackdoorBench's fine-tuning setting),
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
     public FineTuningOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
     {
         Epochs = DefenseEpochs,
         BatchSize = DefenseBatchSize,
-        Optimizer = OptimizerKind.Sgd,
-        LearningRate = 0.01,
-        Momentum = 0.9,
         ModelSeed = seed,
         DataSeed = seed,
         Threads = threads,
