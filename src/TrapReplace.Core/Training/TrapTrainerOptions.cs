@@ -102,7 +102,7 @@ public sealed class TrapTrainerOptions
     public TrapTrainerOptions Clone() => (TrapTrainerOptions)MemberwiseClone();
 }
 
-/// <summary>Validation helpers shared by the options classes.</summary>
+/// <summary>Device names the library accepts (the options classes also share their validation helpers here).</summary>
 public static class DeviceNames
 {
     /// <summary>True for <c>cpu</c>, <c>cuda</c> and <c>cuda:N</c>.</summary>
@@ -111,7 +111,7 @@ public static class DeviceNames
         (device is not null && device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), out var n) && n >= 0);
 
     /// <summary>Checks the settings every training stage shares (schedule, optimizer, augmentation, threads, device).</summary>
-    public static void AddScheduleErrors(List<string> errors, int epochs, int batchSize, OptimizerKind optimizer, double learningRate,
+    internal static void AddScheduleErrors(List<string> errors, int epochs, int batchSize, OptimizerKind optimizer, double learningRate,
         double weightDecay, double momentum, int cropPadding, int threads, string device)
     {
         ArgumentNullException.ThrowIfNull(errors);
@@ -127,7 +127,7 @@ public static class DeviceNames
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every error.</summary>
-    public static void ThrowIfAny(string name, Type type, IReadOnlyList<string> errors)
+    internal static void ThrowIfAny(string name, Type type, IReadOnlyList<string> errors)
     {
         if (errors.Count > 0) throw new OptionsValidationException(name, type, errors);
     }
