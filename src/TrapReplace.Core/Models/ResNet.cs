@@ -181,7 +181,7 @@ public sealed class PreActResNet18Backbone : IBackbone
     }
 
     /// <inheritdoc />
-    public string Name => "preact-resnet-18";
+    public string Name => BackboneCatalog.PreActResNet18;
 
     /// <inheritdoc />
     public string Split => SplitPoint == PreActResNetSplit.AfterLayer3 ? "after-layer3" : "after-layer4-block1";
@@ -256,7 +256,7 @@ public sealed class ResNet34Backbone : IBackbone
     }
 
     /// <inheritdoc />
-    public string Name => "resnet-34";
+    public string Name => BackboneCatalog.ResNet34;
 
     /// <inheritdoc />
     public string Split => SplitPoint == ResNet34Split.AfterLayer3 ? "after-layer3" : "after-layer4-block2";

@@ -166,7 +166,7 @@ public sealed class WideResNet16Backbone : IBackbone
     }
 
     /// <inheritdoc />
-    public string Name => "wrn-16-1";
+    public string Name => BackboneCatalog.WideResNet16;
 
     /// <inheritdoc />
     public string Split => SplitPoint switch

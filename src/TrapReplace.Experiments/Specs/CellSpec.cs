@@ -7,7 +7,7 @@ namespace TrapReplace.Experiments.Specs;
 
 /// <summary>One experiment: a data set, a backbone, an attack (or none), a defense, a seed and a profile.</summary>
 /// <param name="Dataset">cifar10 or gtsrb.</param>
-/// <param name="Backbone">wrn16-1 or preact-resnet18.</param>
+/// <param name="Backbone">A <see cref="BackboneCatalog"/> name for 32x32 inputs (<see cref="Backbones"/>).</param>
 /// <param name="Attack">An <see cref="AttackCatalog"/> name, or <c>none</c>.</param>
 /// <param name="Defense">A defense's name (<c>DefenseCatalog.Names</c>).</param>
 /// <param name="Seed">Seeds weight initialisation, batch order, augmentation and the choice of poisoned samples.</param>
@@ -19,8 +19,9 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     /// <summary>The data sets the runner knows.</summary>
     public static IReadOnlyList<string> Datasets { get; } = ["cifar10", "gtsrb"];
 
-    /// <summary>The backbones the runner knows (32x32 inputs).</summary>
-    public static IReadOnlyList<string> Backbones { get; } = ["wrn16-1", "preact-resnet18"];
+    /// <summary>The backbones the runner knows: the catalog's backbones for 32x32 inputs.</summary>
+    public static IReadOnlyList<string> Backbones { get; } =
+        [.. BackboneCatalog.Names.Where(name => BackboneCatalog.Create(name, 10).InputShape.Height == 32)];
 
     /// <summary>Attack names accepted by <c>--attack</c>.</summary>
     public static IReadOnlyList<string> Attacks { get; } = ["none", .. AttackCatalog.Names];
@@ -59,10 +60,5 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     }
 
     /// <summary>Builds the backbone for <paramref name="classCount"/> classes.</summary>
-    public IBackbone CreateBackbone(int classCount) => Backbone switch
-    {
-        "wrn16-1" => new WideResNet16Backbone(classCount),
-        "preact-resnet18" => new PreActResNet18Backbone(classCount),
-        _ => throw new InvalidOperationException($"unknown backbone '{Backbone}'"),
-    };
+    public IBackbone CreateBackbone(int classCount) => BackboneCatalog.Create(Backbone, classCount);
 }

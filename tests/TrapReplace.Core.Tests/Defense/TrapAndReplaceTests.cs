@@ -77,7 +77,7 @@ public sealed class TrapAndReplaceTests
 
         var wrong = () => defense.Fit(wrongClasses, wrongClasses);
         wrong.Should().Throw<ArgumentException>().Which.Message.Should()
-            .Contain("was built for 4 classes; the data set").And.Contain("has 3 classes; wrn-16-1 was built for 4");
+            .Contain("was built for 4 classes; the data set").And.Contain("has 3 classes; wrn16-1 was built for 4");
         epochs.Should().Be(0);
     }
 

@@ -96,4 +96,14 @@ public sealed class BackboneTests
         var wb = b.state_dict()["head.fc.weight"];
         wa.allclose(wb, 0, 0).Should().BeTrue();
     }
+
+    [Fact]
+    public void Each_backbone_is_called_by_one_name_everywhere()
+    {
+        foreach (var name in BackboneCatalog.Names)
+            BackboneCatalog.Create(name, 10).Name.Should().Be(name, "the catalog's name is the backbone's own");
+        BackboneCatalog.Names.Should().Equal("wrn16-1", "preact-resnet18", "resnet34");
+        var act = () => BackboneCatalog.Create("wrn-16-1", 10);
+        act.Should().Throw<ArgumentException>().WithMessage("unknown backbone 'wrn-16-1'; choose one of wrn16-1, preact-resnet18, resnet34*");
+    }
 }

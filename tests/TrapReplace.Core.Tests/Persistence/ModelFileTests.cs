@@ -42,7 +42,7 @@ public sealed class ModelFileTests : IDisposable
         loaded.ReconstructionHead.Should().NotBeNull();
 
         var act = () => ModelFile.Load(new WideResNet16Backbone(43), path);
-        act.Should().Throw<ModelFormatException>().WithMessage("*wrn-16-1*43 classes*");
+        act.Should().Throw<ModelFormatException>().WithMessage("*wrn16-1*43 classes*");
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public sealed class ModelFileTests : IDisposable
 
         var act = () => ModelFile.LoadSafetensors(new WideResNet16Backbone(10), path);
         act.Should().Throw<ModelFormatException>()
-            .WithMessage("*wrn-16-1*10 classes: tensor 'head.fc.*' has shape [43*], expected [10*]*");
+            .WithMessage("*wrn16-1*10 classes: tensor 'head.fc.*' has shape [43*], expected [10*]*");
     }
 
     [Fact]
