@@ -34,7 +34,7 @@ public static class CommandLine
     /// <summary>The attacks of the documented matrix.</summary>
     public static IReadOnlyList<string> DefaultMatrixAttacks { get; } = ["badnets-grid", "blend", "sig", "trojan-wm", "l2-invisible", "wanet"];
 
-    private static readonly Option<string> Dataset = new("--dataset") { Description = "cifar10 or gtsrb", DefaultValueFactory = _ => "cifar10" };
+    private static readonly Option<string> Dataset = new("--dataset") { Description = string.Join(" or ", CellSpec.Datasets), DefaultValueFactory = _ => "cifar10" };
     private static readonly Option<string> Backbone = new("--backbone") { Description = "wrn16-1 or preact-resnet18", DefaultValueFactory = _ => "wrn16-1" };
     // The default cell is the demo: SIG is learned within the quick profile's 10 epochs (trapped head ASR 99.8 %), so
     // the first run shows the trap working; BadNets-grid is barely learned there (16 %). docs/results-quick has the cell.
@@ -240,7 +240,7 @@ public static class CommandLine
             var spec = new CellSpec(dataset, p.GetValue(Backbone)!, "none", "none", 0, "smoke");
             if (spec.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
             TorchRuntime.Prepare(p.GetValue(Threads));
-            var backbone = spec.CreateBackbone(dataset == "gtsrb" ? 43 : 10);
+            var backbone = spec.CreateBackbone(ExperimentDataset.Find(dataset)!.ClassCount);
             var location = DataLocation.Resolve(p.GetValue(Data));
             var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, List(p.GetValue(RespondAttacks)!, "--attacks"), p.GetValue(Target));
             foreach (var r in responses)

@@ -35,9 +35,11 @@ public sealed class SpecAndReportTests
     public void Validate_names_every_bad_value()
     {
         var errors = CellRunner.Validate(new CellSpec("mnist", "vgg", "x", "y", -1, "slow", 99, 0));
-        // Without a known data set the target-class check still runs, against CIFAR-10's 10 classes.
-        errors.Should().HaveCount(8);
-        errors.Should().Contain("--ratio must be in (0, 1]; got 0");
+        // An unknown data set has no class count to check the target against; the target is checked once it is known.
+        errors.Should().HaveCount(7);
+        errors.Should().Contain("--ratio must be in (0, 1]; got 0").And.Contain(e => e.StartsWith("unknown --dataset 'mnist'", StringComparison.Ordinal));
+        CellRunner.Validate(new CellSpec("gtsrb", "wrn16-1", "badnets", "none", 0, "smoke", 43))
+            .Should().Contain("--target must be in [0, 42] for gtsrb; got 43");
     }
 
     [Fact]

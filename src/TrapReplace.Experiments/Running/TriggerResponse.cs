@@ -38,12 +38,9 @@ public static class TriggerResponses
         foreach (var a in attacks)
             if (!AttackCatalog.Names.Contains(a)) throw new UsageException($"unknown attack '{a}'; choose from {string.Join(", ", AttackCatalog.Names)}");
         if (target < 0 || target >= backbone.ClassCount) throw new UsageException($"--target must be in [0, {backbone.ClassCount - 1}]; got {target}");
-        using var test = dataset switch
-        {
-            "cifar10" => Cifar10.Load(dataDirectory, DatasetSplit.Test),
-            "gtsrb" => Gtsrb.Load(dataDirectory, DatasetSplit.Test),
-            _ => throw new UsageException($"unknown --dataset '{dataset}'; choose cifar10 or gtsrb"),
-        };
+        var kind = ExperimentDataset.Find(dataset)
+            ?? throw new UsageException($"unknown --dataset '{dataset}'; choose one of {string.Join(", ", CellSpec.Datasets)}");
+        using var test = kind.Load(dataDirectory, DatasetSplit.Test);
         using var network = ModelFile.Load(backbone, modelPath);
         using var images = test.ImagesAsFloat();
         var responses = new List<TriggerResponse>();

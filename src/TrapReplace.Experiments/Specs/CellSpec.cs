@@ -6,7 +6,7 @@ using TrapReplace.Runtime;
 namespace TrapReplace.Experiments.Specs;
 
 /// <summary>One experiment: a data set, a backbone, an attack (or none), a defense, a seed and a profile.</summary>
-/// <param name="Dataset">cifar10 or gtsrb.</param>
+/// <param name="Dataset">An <see cref="ExperimentDataset"/> name (<see cref="Datasets"/>).</param>
 /// <param name="Backbone">A <see cref="BackboneCatalog"/> name for 32x32 inputs (<see cref="Backbones"/>).</param>
 /// <param name="Attack">An <see cref="AttackCatalog"/> name, or <c>none</c>.</param>
 /// <param name="Defense">A defense's name (<c>DefenseCatalog.Names</c>).</param>
@@ -17,7 +17,7 @@ namespace TrapReplace.Experiments.Specs;
 public sealed record CellSpec(string Dataset, string Backbone, string Attack, string Defense, int Seed, string Profile, int TargetClass = 0, double? PoisonRatio = null)
 {
     /// <summary>The data sets the runner knows.</summary>
-    public static IReadOnlyList<string> Datasets { get; } = ["cifar10", "gtsrb"];
+    public static IReadOnlyList<string> Datasets { get; } = [.. ExperimentDataset.All.Select(d => d.Name)];
 
     /// <summary>The backbones the runner knows: the catalog's backbones for 32x32 inputs.</summary>
     public static IReadOnlyList<string> Backbones { get; } =
@@ -54,8 +54,8 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
         if (ExperimentProfile.Find(Profile) is null) errors.Add($"unknown --profile '{Profile}'; choose one of {string.Join(", ", ExperimentProfile.All.Select(p => p.Name))}");
         if (PoisonRatio is double r && !(r > 0 && r <= 1)) errors.Add(string.Create(CultureInfo.InvariantCulture, $"--ratio must be in (0, 1]; got {r}"));
         if (Seed < 0) errors.Add($"--seed must be >= 0; got {Seed}");
-        int classes = Dataset == "gtsrb" ? 43 : 10;
-        if (TargetClass < 0 || TargetClass >= classes) errors.Add($"--target must be in [0, {classes - 1}] for {Dataset}; got {TargetClass}");
+        if (ExperimentDataset.Find(Dataset) is { ClassCount: var classes } && (TargetClass < 0 || TargetClass >= classes))
+            errors.Add($"--target must be in [0, {classes - 1}] for {Dataset}; got {TargetClass}");
         return errors;
     }
 

@@ -42,7 +42,7 @@ public sealed class ExperimentData : IDisposable
 
     /// <summary>Loads the data set from <paramref name="location"/> (downloading into it when allowed) and applies the profile's splits.</summary>
     /// <exception cref="DataUnavailableException">The data is not there and cannot be downloaded.</exception>
-    /// <param name="dataset">cifar10 or gtsrb.</param>
+    /// <param name="dataset">An <see cref="ExperimentDataset"/> name.</param>
     /// <param name="location">Where the data is, and whether (and from where) it may be downloaded.</param>
     /// <param name="profile">The splits.</param>
     /// <param name="cancellationToken">Stops a download.</param>
@@ -50,8 +50,9 @@ public sealed class ExperimentData : IDisposable
     public static async Task<ExperimentData> LoadAsync(string dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken,
         Action<string>? note = null)
     {
-        using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
-        using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
+        var kind = ExperimentDataset.Find(dataset) ?? throw new ArgumentException($"unknown data set '{dataset}'", nameof(dataset));
+        using var train = await LoadSplitAsync(kind, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
+        using var testAll = await LoadSplitAsync(kind, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
 
         // Stage 2 carves a 10 % validation split per class out of the holdout, so a small pool needs enough
         // images per class for that: at least 50 per class (the smoke profile's 500 on CIFAR-10; 2,150 on GTSRB).
@@ -64,7 +65,7 @@ public sealed class ExperimentData : IDisposable
             var testIndices = StratifiedIndices(testAll, profile.TestCount);
             var test = testAll.Subset(testIndices, testAll.Name);
             var curve = Stratified(test, profile.CurveCount, test.Name + "-curve");
-            if (dataset == "gtsrb") return new ExperimentData(untrusted, holdout, test, curve, null, null);
+            if (!kind.HasExactTestRecords) return new ExperimentData(untrusted, holdout, test, curve, null, null);
             var exact = test.Subset(Enumerable.Range(0, testIndices.Length).Where(i => testIndices[i] < Cifar10.ExactTestRecords).ToArray(), test.Name + "-exact");
             return new ExperimentData(untrusted, holdout, test, curve, exact, Cifar10.CheckTestFile(location.Directory));
         }
@@ -89,17 +90,16 @@ public sealed class ExperimentData : IDisposable
             ? Enumerable.Range(0, data.Count).ToArray()
             : HoldoutSplit.Create(data.LabelArray(), (double)n / data.Count, SplitSeed).HoldoutIndices.Order().ToArray();
 
-    private static async Task<ImageDataset> LoadSplitAsync(string dataset, DataLocation location, DatasetSplit split, Action<string>? note,
+    private static async Task<ImageDataset> LoadSplitAsync(ExperimentDataset dataset, DataLocation location, DatasetSplit split, Action<string>? note,
         CancellationToken cancellationToken)
     {
-        bool present = dataset == "gtsrb" ? Gtsrb.IsPresent(location.Directory) : Cifar10.IsPresent(location.Directory);
-        if (!present && !location.MayDownload)
+        if (!dataset.IsPresent(location.Directory) && !location.MayDownload)
         {
-            var problems = dataset == "gtsrb" ? Gtsrb.MissingFiles(location.Directory) : Cifar10.MissingFiles(location.Directory);
+            var problems = dataset.MissingFiles(location.Directory);
             // Name what is wrong when part of the data is there (a file replaced by a folder, one batch missing).
-            string detail = problems.Count > 0 && System.IO.Directory.Exists(dataset == "gtsrb" ? Path.Combine(location.Directory, Gtsrb.FolderName) : Path.Combine(location.Directory, Cifar10.FolderName))
+            string detail = problems.Count > 0 && System.IO.Directory.Exists(Path.Combine(location.Directory, dataset.FolderName))
                 ? $" ({string.Join("; ", problems)})" : "";
-            throw new DataUnavailableException($"{Display(dataset)} is not in {location.Directory} ({location.Source}){detail}; unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
+            throw new DataUnavailableException($"{dataset.Display} is not in {location.Directory} ({location.Source}){detail}; unpack it there or omit --data / TRAPREPLACE_DATA to download it into the cache");
         }
         bool folderExisted = System.IO.Directory.Exists(location.Directory);
         try
@@ -107,20 +107,17 @@ public sealed class ExperimentData : IDisposable
             var options = new DatasetDownloadOptions { MirrorBaseUri = location.MirrorBaseUri, Logger = new NoteLogger(note, Microsoft.Extensions.Logging.LogLevel.Information) };
             foreach (var (file, checksum) in location.Pins) options.Checksums[file] = checksum;
             var progress = note is null ? null : new DownloadNotes(note);
-            return dataset == "gtsrb"
-                ? await Gtsrb.LoadOrDownloadAsync(location.Directory, split, options, progress, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await Cifar10.LoadOrDownloadAsync(location.Directory, split, options, progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await dataset.LoadOrDownloadAsync(location.Directory, split, options, progress, cancellationToken).ConfigureAwait(false);
         }
         catch (DatasetDownloadException e)
         {
             RemoveIfCreatedAndEmpty(location.Directory, folderExisted);
-            var archives = dataset == "gtsrb" ? string.Join(", ", Gtsrb.ArchiveFileNames) : Cifar10.ArchiveFileName;
-            throw new DataUnavailableException($"could not download {Display(dataset)} ({archives}) into {location.Directory}: {e.Message.TrimEnd('.')}. " +
+            throw new DataUnavailableException($"could not download {dataset.Display} ({string.Join(", ", dataset.ArchiveFileNames)}) into {location.Directory}: {e.Message.TrimEnd('.')}. " +
                 "Use --data DIR with a local copy, or set TRAPREPLACE_DATA.", e);
         }
         catch (DatasetFormatException e)
         {
-            throw new DataUnavailableException($"{Display(dataset)} in {location.Directory} is unreadable: {e.Message}", e);
+            throw new DataUnavailableException($"{dataset.Display} in {location.Directory} is unreadable: {e.Message}", e);
         }
     }
 
@@ -152,6 +149,4 @@ public sealed class ExperimentData : IDisposable
                 $"downloading {value.FileName}: {value.BytesReceived / 1e6:F1} of {value.TotalBytes!.Value / 1e6:F1} MB ({tenth * 10} %)"));
         }
     }
-
-    private static string Display(string dataset) => dataset == "gtsrb" ? "GTSRB" : "CIFAR-10";
 }
