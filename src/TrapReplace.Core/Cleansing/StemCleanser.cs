@@ -32,6 +32,10 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     /// <see cref="StemCleansingOptions.RelabelShareLimit"/>, <see cref="StemCleansingOptions.FillRelabels"/>). Empty in remove mode.</summary>
     public IReadOnlyList<ClassRelabels> Relabels { get; init; } = [];
 
+    /// <summary>How the suspects look to have been poisoned, which decides how the attack estimate reads them
+    /// (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, PoisonLabelling, ImageDataset, TorchSharp.torch.Device?, bool)"/>).</summary>
+    public PoisonLabellingEvidence? Labelling { get; init; }
+
     /// <summary>Which network is the result, and how both candidates measured.</summary>
     public CleansingFinal Final { get; init; } = new(false, null, null, null, null);
 
@@ -63,7 +67,7 @@ public sealed record ClassRelabels(int Class, int Relabelled, int Kept)
 /// untrusted set) scored higher than the replaced head and is the result.</param>
 /// <param name="ReplacedValidationAccuracy">Validation accuracy of the replaced head.</param>
 /// <param name="ReplacedEstimatedAttackSuccess">Its label-free attack estimate: the largest class pull on the held-out
-/// suspects (<see cref="PoisonScanner.EstimateBackdoorPull"/>).</param>
+/// suspects (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, TorchSharp.torch.Device?, bool)"/>).</param>
 /// <param name="ContinuedValidationAccuracy">Validation accuracy of the continued network; null when it was not considered.</param>
 /// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate (largest class pull); null when not considered.</param>
 public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedValidationAccuracy, double? ReplacedEstimatedAttackSuccess,
@@ -90,7 +94,8 @@ public sealed record CleansingRound(int Round, int Suspects, int NewSuspects, do
 /// trapped network on the untrusted set with the suspects removed or relabelled by the scanning head, then replaces
 /// the head again on the holdout, choosing the epoch by validation accuracy and a label-free attack estimate (how
 /// strongly the new head pulls held-out suspects to any one class, the inferred target or one the backdoor moved to;
-/// <see cref="PoisonScanner.EstimateBackdoorPull"/>). With more than one round, each round
+/// for clean-label suspects, which are target images, only the target's share beyond the head's recall of the target;
+/// <see cref="PoisonLabellingEvidence"/>). With more than one round, each round
 /// scans again with its continued network and its new head, adds the suspects found (poison the first scan missed
 /// is still learned under its poisoned label while a cleaner head refuses it) and continues from where the last round
 /// ended. Sees only the untrusted set, the holdout, the trapped network and the scan.
@@ -163,6 +168,14 @@ public sealed class StemCleanser
         // sees them again, so the estimate on them is not flattered by what the continued training taught it.
         var estimateSet = EstimateSet(scan);
         var probe = estimateSet.Count == 0 ? null : scan with { SuspectIndices = estimateSet };
+        // Clean-label suspects are target images: the estimate then measures the target's share against each network's
+        // recall of the target on the validation part of the holdout (the part no replaced head trains on).
+        var labelling = PoisonLabellingEvidence.Infer(untrusted, holdout, scan);
+        using var pullReference = options.Replace.ValidationFraction > 0
+            ? holdout.Subset(HoldoutSplit.Create(holdout.LabelArray(), options.Replace.ValidationFraction, options.Replace.DataSeed).HoldoutIndices, holdout.Name + "-validation")
+            : holdout.Subset(Enumerable.Range(0, holdout.Count).ToArray(), holdout.Name);
+        double? Pull(TrapNetwork network) => probe is null ? null
+            : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast)?.Value;
         var suspects = new SortedSet<int>(scan.SuspectIndices.Except(estimateSet));
         var newLabels = new Dictionary<int, int>();
         if (options.Mode == CleansingMode.RelabelSuspects)
@@ -207,7 +220,7 @@ public sealed class StemCleanser
 
                 var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
                 {
-                    AttackSuccessEstimator = probe is null ? null : network => PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, device, options.Replace.ChannelsLast)?.Value,
+                    AttackSuccessEstimator = probe is null ? null : Pull,
                 };
                 replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
                 replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
@@ -237,13 +250,14 @@ public sealed class StemCleanser
                 if (added == 0) break;
             }
 
-            var final = ChooseFinal(continued!, replacement!, holdout, untrusted, probe, device);
+            var final = ChooseFinal(continued!, replacement!, holdout, probe is null ? null : Pull, device);
             return new StemCleansingResult(continued!, replacement!, options.Mode, suspects.Count + estimateSet.Count, relabelled, clock.Elapsed.TotalSeconds)
             {
                 EstimateSuspects = estimateSet,
                 Rounds = rounds,
                 Final = final,
                 Relabels = relabels,
+                Labelling = labelling,
             };
         }
         catch
@@ -311,15 +325,15 @@ public sealed class StemCleanser
     // the way stage 2 chooses its epoch (validation accuracy minus the label-free attack estimate, both on data the
     // continued training never saw) and kept only when that beats the replaced head; without an estimate it is not
     // considered, since nothing would then show that its head unlearned the trigger.
-    private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset holdout, ImageDataset untrusted,
-        PoisonScanResult? probe, Device device)
+    private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset holdout,
+        Func<TrapNetwork, double?>? pull, Device device)
     {
         double? replacedEstimate = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch)?.EstimatedAttackSuccess;
-        if (!options.ConsiderContinuedNetwork || probe is null || replacement.ValidationIndices.Count == 0 || replacement.ValidationAccuracy is not double replacedAccuracy)
+        if (!options.ConsiderContinuedNetwork || pull is null || replacement.ValidationIndices.Count == 0 || replacement.ValidationAccuracy is not double replacedAccuracy)
             return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
         using var validation = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
         double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
-        double? estimate = PoisonScanner.EstimateBackdoorPull(continued.Network, untrusted, probe, device, options.Replace.ChannelsLast)?.Value;
+        double? estimate = pull(continued.Network);
         bool keep = estimate is double e && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);
         return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate);
     }

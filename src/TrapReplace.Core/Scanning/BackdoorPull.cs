@@ -1,6 +1,6 @@
 namespace TrapReplace.Scanning;
 
-/// <summary>How strongly a network pulls the poison scan's suspects to one class (<see cref="PoisonScanner.EstimateBackdoorPull"/>).</summary>
+/// <summary>How strongly a network pulls the poison scan's suspects to one class (<see cref="PoisonScanner"/>).</summary>
 /// <param name="Value">The largest pull over all classes, in [0, 1]: 0 when the predictions follow the classes' shares,
 /// 1 when every suspect goes to one class.</param>
 /// <param name="Class">The class pulling hardest.</param>
@@ -8,6 +8,10 @@ namespace TrapReplace.Scanning;
 /// <param name="Shares">Share of the suspects assigned to each class.</param>
 public sealed record BackdoorPull(double Value, int Class, double TargetShare, IReadOnlyList<double> Shares)
 {
+    /// <summary>For clean-label suspects, the network's recall of the target on clean images that the target's share was
+    /// measured against; null for dirty-label ones.</summary>
+    public double? TargetRecall { get; init; }
+
     /// <summary>The pull of <paramref name="predictions"/> (one per suspect) against the class shares of
     /// <paramref name="labels"/> (the whole scanned set's given labels) without the target.</summary>
     internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
@@ -24,6 +28,20 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
             if (pull > best) (best, bestClass) = (pull, c);
         }
         return new BackdoorPull(best, bestClass, shares[target], shares);
+    }
+
+    /// <summary>The pull of <paramref name="predictions"/> on clean-label suspects (images of the target class under their
+    /// true label): only an excess of the target's share over <paramref name="targetRecall"/>, the network's own recall
+    /// of the target on clean images, (share − recall) / (1 − recall). Other classes do not count: their shares show how
+    /// the trigger distorts a target image, which a network without the backdoor shows as much (measured on SIG: heads
+    /// with an attack success of 0.0 % sent 30–36 % of the suspects to one other class).</summary>
+    internal static BackdoorPull FromCleanLabel(IReadOnlyList<int> predictions, int classes, int target, double targetRecall)
+    {
+        var counts = new int[classes];
+        foreach (var p in predictions) counts[p]++;
+        var shares = counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
+        double pull = targetRecall >= 1 ? 0 : Math.Max(0, (shares[target] - targetRecall) / (1 - targetRecall));
+        return new BackdoorPull(pull, target, shares[target], shares) { TargetRecall = targetRecall };
     }
 
     /// <summary>Each class's share of the samples not labelled <paramref name="target"/> (0 for the target itself; no

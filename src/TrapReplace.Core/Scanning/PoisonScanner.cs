@@ -314,6 +314,44 @@ public sealed class PoisonScanner
         return BackdoorPull.From(predictions, untrusted.LabelArray(), untrusted.ClassCount, target);
     }
 
+    /// <summary>
+    /// The pull estimate (<see cref="EstimateBackdoorPull(nn.Module{Tensor, Tensor}, ImageDataset, PoisonScanResult, Device?, bool)"/>)
+    /// read the way <paramref name="labelling"/> says the suspects were poisoned. Dirty-label: as that overload.
+    /// Clean-label: the suspects are target images, so a network without the backdoor sends many of them to the target
+    /// too; only the target's share beyond the network's recall of the target on <paramref name="cleanReference"/>'s
+    /// images counts (<see cref="BackdoorPull.Value"/> is (share − recall) / (1 − recall)). Null when the scan inferred
+    /// no target or has no suspects.
+    /// </summary>
+    /// <param name="network">Any classifier over the same classes.</param>
+    /// <param name="untrusted">The scanned set (the suspects index into it).</param>
+    /// <param name="scan">The scan's result.</param>
+    /// <param name="labelling">How the suspects were poisoned (<see cref="PoisonLabellingEvidence.Infer"/>).</param>
+    /// <param name="cleanReference">Clean labelled images the network did not train on (a validation part of the
+    /// holdout); clean-label only.</param>
+    /// <param name="device">Device the network is on.</param>
+    /// <param name="channelsLast">Run batches channels-last.</param>
+    /// <exception cref="ArgumentException">Clean-label, and the reference holds no image of the target class.</exception>
+    public static BackdoorPull? EstimateBackdoorPull(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, PoisonLabelling labelling,
+        ImageDataset cleanReference, Device? device = null, bool channelsLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(cleanReference);
+        if (labelling == PoisonLabelling.DirtyLabel) return EstimateBackdoorPull(network, untrusted, scan, device, channelsLast);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(scan);
+        if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
+        var referenceLabels = cleanReference.LabelArray();
+        var targetImages = Enumerable.Range(0, cleanReference.Count).Where(i => referenceLabels[i] == target).ToArray();
+        if (targetImages.Length == 0)
+            throw new ArgumentException($"the clean reference {cleanReference.Name} holds no image of the target class {target}: the network's recall of it cannot be measured", nameof(cleanReference));
+        using var reference = cleanReference.Subset(targetImages, cleanReference.Name + "-target");
+        var onReference = Argmax(Evaluator.LogProbabilities(network, reference, device ?? CPU, channelsLast: channelsLast), cleanReference.ClassCount);
+        double recall = (double)onReference.Count(p => p == target) / onReference.Length;
+        using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
+        var predictions = Argmax(Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast), untrusted.ClassCount);
+        return BackdoorPull.FromCleanLabel(predictions, untrusted.ClassCount, target, recall);
+    }
+
     // Every score kind for every sample of `data`, from the two heads' log-probabilities.
     private static Dictionary<PoisonScore, float[]> ScoreAll(float[] t, float[] r, ImageDataset data)
     {

@@ -109,11 +109,26 @@ internal sealed class TrapCleanse : ICellDefense
         (final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network).Dispose();
         cleansed.Replacement.DisposeSnapshots();
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
-        var firstPull = PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, channelsLast: context.Settings.ChannelsLast);
+        var labelling = cleansed.Labelling?.Labelling ?? PoisonLabelling.DirtyLabel;
+        BackdoorPull? firstPull;
+        using (var validation = context.Holdout.Subset(cleansed.Replacement.ValidationIndices, context.Holdout.Name + "-validation"))
+            firstPull = validation.Count == 0 ? null
+                : PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, labelling, validation, channelsLast: context.Settings.ChannelsLast);
         json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
         json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
         json["first_validation_accuracy"] = first.ValidationAccuracy;
-        json["estimate"] = "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
+        if (cleansed.Labelling is { } evidence)
+            json["suspects_labelling"] = new JsonObject
+            {
+                ["labelling"] = evidence.Labelling == PoisonLabelling.CleanLabel ? "clean_label" : "dirty_label",
+                ["target_labelled"] = evidence.TargetLabelled,
+                ["expected_target_labelled"] = evidence.ExpectedTargetLabelled,
+                ["excess_per_suspect"] = evidence.ExcessPerSuspect,
+            };
+        json["estimate"] = labelling == PoisonLabelling.CleanLabel
+            ? "clean-label suspects: the target's share of the held-out suspects beyond the network's recall of the target on validation, (share - recall) / (1 - recall)"
+            : "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
+        json["first_estimated_target_recall"] = firstPull?.TargetRecall;
         json["first_estimated_attack_success"] = firstPull?.Value;
         json["first_estimated_pull_class"] = firstPull?.Class;
         json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;

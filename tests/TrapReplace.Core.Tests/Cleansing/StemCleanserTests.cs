@@ -117,6 +117,7 @@ public sealed class StemCleanserTests
         using var validation = f.Holdout.Subset(result.Replacement.ValidationIndices, "validation");
         final.ContinuedValidationAccuracy.Should().Be(TrapReplace.Evaluation.Evaluator.Accuracy(result.Continued.Network, validation, TorchSharp.torch.CPU));
         var probe = scan with { SuspectIndices = result.EstimateSuspects };
+        result.Labelling!.Labelling.Should().Be(PoisonLabelling.DirtyLabel, "the fixture's poison was relabelled to the target");
         final.ContinuedEstimatedAttackSuccess.Should().Be(PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe)!.Value);
         bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value
             > final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0);

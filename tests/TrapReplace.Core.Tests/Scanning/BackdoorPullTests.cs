@@ -39,4 +39,43 @@ public sealed class BackdoorPullTests
         // Everything to one class is a pull of 1.
         BackdoorPull.From(Enumerable.Repeat(3, 10).ToArray(), Labels, 4, target: 0).Value.Should().BeApproximately(1, 1e-12);
     }
+
+    [Fact]
+    public void Clean_label_suspects_pull_only_by_the_targets_share_beyond_the_networks_recall_of_it()
+    {
+        // 90 % of the suspects to the target against a recall of 80 %: (0.9 - 0.8) / (1 - 0.8) = 0.5.
+        int[] predictions = [.. Enumerable.Repeat(0, 90), .. Enumerable.Repeat(3, 10)];
+        var pull = BackdoorPull.FromCleanLabel(predictions, 4, target: 0, targetRecall: 0.8);
+        pull.Value.Should().BeApproximately(0.5, 1e-12);
+        pull.Class.Should().Be(0);
+        pull.TargetShare.Should().BeApproximately(0.9, 1e-12);
+        pull.TargetRecall.Should().Be(0.8);
+
+        // A trigger that makes target images look like class 1 is no backdoor: a network without one does it too.
+        int[] distorted = [.. Enumerable.Repeat(0, 30), .. Enumerable.Repeat(1, 70)];
+        BackdoorPull.FromCleanLabel(distorted, 4, target: 0, targetRecall: 0.8).Value.Should().Be(0);
+        BackdoorPull.From(distorted, Labels, 4, target: 0).Value.Should().BeGreaterThan(0.5, "read as dirty-label, class 1 would pull");
+        BackdoorPull.FromCleanLabel(predictions, 4, target: 0, targetRecall: 1).Value.Should().Be(0, "nothing lies beyond a perfect recall");
+    }
+
+    [Fact]
+    public void Dirty_label_poison_shows_as_an_excess_of_target_labels_over_the_holdouts_share_and_clean_label_poison_does_not()
+    {
+        // Untrusted: 1000 samples, the target 10 % in the holdout. Dirty-label: 100 others relabelled, 200 target labels.
+        long[] holdout = [.. Enumerable.Repeat(0L, 10), .. Enumerable.Repeat(1L, 90)];
+        long[] dirty = [.. Enumerable.Repeat(0L, 200), .. Enumerable.Repeat(1L, 800)];
+        var evidence = PoisonLabellingEvidence.From(dirty, holdout, target: 0, suspects: 100);
+        evidence.Labelling.Should().Be(PoisonLabelling.DirtyLabel);
+        evidence.TargetLabelled.Should().Be(200);
+        evidence.ExpectedTargetLabelled.Should().BeApproximately(100, 1e-9);
+        evidence.ExcessPerSuspect.Should().BeApproximately(1, 1e-9);
+
+        // Clean-label: 80 of the 100 target images carry the trigger, the label counts are the holdout's.
+        long[] clean = [.. Enumerable.Repeat(0L, 100), .. Enumerable.Repeat(1L, 900)];
+        PoisonLabellingEvidence.From(clean, holdout, target: 0, suspects: 80).Labelling.Should().Be(PoisonLabelling.CleanLabel);
+        // The rule's edge: an excess of exactly half the suspects is dirty-label, one less is not.
+        long[] edge = [.. Enumerable.Repeat(0L, 140), .. Enumerable.Repeat(1L, 860)];
+        PoisonLabellingEvidence.From(edge, holdout, target: 0, suspects: 80).Labelling.Should().Be(PoisonLabelling.DirtyLabel);
+        PoisonLabellingEvidence.From(edge, holdout, target: 0, suspects: 82).Labelling.Should().Be(PoisonLabelling.CleanLabel);
+    }
 }

@@ -103,6 +103,41 @@ public sealed class PoisonScannerTests
     }
 
     [Fact]
+    public void The_poisoned_set_reads_as_dirty_label_and_clean_label_suspects_are_measured_against_the_networks_recall()
+    {
+        var f = Shared;
+        var scan = new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
+        var evidence = PoisonLabellingEvidence.Infer(f.Untrusted, f.Holdout, scan)!;
+        evidence.Labelling.Should().Be(PoisonLabelling.DirtyLabel, "48 non-target images were added to the target's labels");
+        evidence.Target.Should().Be(PoisonedSynthetic.Target);
+        evidence.TargetLabelled.Should().Be(f.Untrusted.LabelArray().Count(l => l == PoisonedSynthetic.Target));
+
+        // Clean target images as if a clean-label scan had flagged them: a network without a backdoor sends them to the
+        // target because they show it. Read as dirty-label that is a full pull; read as clean-label, it is no more than
+        // the network's recall of the target on the clean reference.
+        var labels = f.Untrusted.LabelArray();
+        var poisoned = f.PoisonedIndices.ToHashSet();
+        var targetImages = Enumerable.Range(0, f.Untrusted.Count).Where(i => labels[i] == PoisonedSynthetic.Target && !poisoned.Contains(i)).ToArray();
+        var cleanLabel = scan with { SuspectIndices = targetImages, InferredTarget = PoisonedSynthetic.Target };
+        var network = f.Replacement.Network;
+        var asDirty = PoisonScanner.EstimateBackdoorPull(network, f.Untrusted, cleanLabel, PoisonLabelling.DirtyLabel, f.Reference)!;
+        var asClean = PoisonScanner.EstimateBackdoorPull(network, f.Untrusted, cleanLabel, PoisonLabelling.CleanLabel, f.Reference)!;
+        asDirty.Value.Should().Be(PoisonScanner.EstimateBackdoorPull(network, f.Untrusted, cleanLabel)!.Value);
+        asDirty.Value.Should().BeGreaterThan(0.8, "the replaced head classifies target images as the target");
+        var referenceLabels = f.Reference.LabelArray();
+        using var referenceTarget = f.Reference.Subset(Enumerable.Range(0, f.Reference.Count).Where(i => referenceLabels[i] == PoisonedSynthetic.Target).ToArray(), "target");
+        double recall = TrapReplace.Evaluation.Evaluator.Accuracy(network, referenceTarget, TorchSharp.torch.CPU);
+        asClean.TargetRecall.Should().Be(recall);
+        asClean.TargetShare.Should().Be(asDirty.TargetShare);
+        asClean.Value.Should().Be(recall >= 1 ? 0 : Math.Max(0, (asClean.TargetShare - recall) / (1 - recall)));
+        asClean.Value.Should().BeLessThan(0.5);
+
+        using var noTarget = f.Reference.Subset(Enumerable.Range(0, f.Reference.Count).Where(i => referenceLabels[i] != PoisonedSynthetic.Target).ToArray(), "no-target");
+        var act = () => PoisonScanner.EstimateBackdoorPull(network, f.Untrusted, cleanLabel, PoisonLabelling.CleanLabel, noTarget);
+        act.Should().Throw<ArgumentException>().WithMessage("*no image of the target class 0*");
+    }
+
+    [Fact]
     public void The_fluent_result_scans_with_the_holdouts_validation_part()
     {
         var f = Shared;
