@@ -92,4 +92,21 @@ public sealed class ProfileAndDataTests
         var expected = Convert.ToHexStringLower(sha.ComputeHash(File.ReadAllBytes(Path.Combine(data.Root, "cifar-10-batches-bin", "test_batch.bin"))));
         experiment.TestFile.Should().Be(new TestFileCheck(Path.Combine(data.Root, "cifar-10-batches-bin", "test_batch.bin"), expected, false));
     }
+
+    [Fact]
+    public void The_run_places_and_seeds_every_stage_through_the_shared_runtime_part()
+    {
+        var settings = new RunSettings(new DataLocation("/data", "test", false, null), "results", Threads: 3, Device: "cuda:1", ChannelsLast: false);
+        var peer = settings.Apply(new TrapReplace.Peers.AdversarialNeuronPruningOptions(), modelSeed: 7, dataSeed: 8);
+        (peer.ModelSeed, peer.DataSeed, peer.Threads, peer.Device, peer.ChannelsLast).Should().Be((7, 8, 3, "cuda:1", false));
+
+        var profile = ExperimentProfile.Full;
+        var stage1 = profile.Stage1Options(trap: true, seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
+        (stage1.ModelSeed, stage1.DataSeed, stage1.Threads, stage1.Device, stage1.ChannelsLast).Should().Be((4, 4, 3, "cuda:1", false));
+        var replace = profile.ReplaceOptions(seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
+        (replace.ModelSeed, replace.DataSeed, replace.Threads, replace.Device, replace.ChannelsLast)
+            .Should().Be((ModelSeed.ForReplacementHead(4), 4, 3, "cuda:1", false), "the new head's weights have their own seed stream");
+        var fineTune = profile.FineTuneOptions(seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
+        (fineTune.ModelSeed, fineTune.DataSeed, fineTune.Threads, fineTune.Device, fineTune.ChannelsLast).Should().Be((4, 4, 3, "cuda:1", false));
+    }
 }

@@ -90,7 +90,7 @@ public sealed class StemCleansingOptions
     }
 
     /// <summary>Throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> listing every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(StemCleansingOptions), typeof(StemCleansingOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(StemCleansingOptions), typeof(StemCleansingOptions), Validate());
 
     /// <summary>A copy with copies of the nested options.</summary>
     public StemCleansingOptions Clone() => new()

@@ -145,7 +145,7 @@ public sealed class TrapAndReplaceBuilder
         if (backbone is null) errors.Add("A backbone is required: call WithBackbone(...).");
         errors.AddRange(trap.Validate().Select(e => "Trap." + e));
         errors.AddRange(replace.Validate().Select(e => "Replace." + e));
-        DeviceNames.ThrowIfAny("TrapAndReplace", typeof(TrapAndReplaceDefense), errors);
+        SettingChecks.ThrowIfAny("TrapAndReplace", typeof(TrapAndReplaceDefense), errors);
         built = true;
         return new TrapAndReplaceDefense(backbone!, trap.Clone(), replace.Clone(), loggerFactory);
     }

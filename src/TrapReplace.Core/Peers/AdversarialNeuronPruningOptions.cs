@@ -9,7 +9,7 @@ namespace TrapReplace.Peers;
 /// config: 2,000 mask iterations at batch 128, mask SGD lr 0.2 with momentum 0.9, eps 0.4, one noise
 /// step, trade-off alpha 0.2; pruning by mask threshold in steps of 0.05 up to 0.9.
 /// </summary>
-public sealed class AdversarialNeuronPruningOptions
+public sealed class AdversarialNeuronPruningOptions : ITrainingRuntime
 {
     /// <summary>Mask-optimisation steps (mini-batches), cycling over the holdout's training part.</summary>
     /// <value>2000 (BackdoorBench nb_iter).</value>
@@ -99,8 +99,7 @@ public sealed class AdversarialNeuronPruningOptions
         if (!(MaskLearningRate > 0) || double.IsInfinity(MaskLearningRate)) errors.Add($"MaskLearningRate must be a positive number; got {MaskLearningRate}.");
         if (!(MaskMomentum >= 0 && MaskMomentum < 1)) errors.Add($"MaskMomentum must be in [0, 1); got {MaskMomentum}.");
         if (CropPadding < 0) errors.Add($"CropPadding must be >= 0; got {CropPadding}.");
-        if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
-        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
+        SettingChecks.Runtime(errors, this);
         if (!(NoiseEpsilon >= 0) || double.IsInfinity(NoiseEpsilon)) errors.Add($"NoiseEpsilon must be >= 0; got {NoiseEpsilon}.");
         if (NoiseSteps < 1) errors.Add($"NoiseSteps must be >= 1; got {NoiseSteps}.");
         if (!(TradeOff >= 0 && TradeOff <= 1)) errors.Add($"TradeOff must be in [0, 1]; got {TradeOff}.");
@@ -113,7 +112,7 @@ public sealed class AdversarialNeuronPruningOptions
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(AdversarialNeuronPruningOptions), typeof(AdversarialNeuronPruningOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(AdversarialNeuronPruningOptions), typeof(AdversarialNeuronPruningOptions), Validate());
 
     /// <summary>A copy.</summary>
     public AdversarialNeuronPruningOptions Clone() => (AdversarialNeuronPruningOptions)MemberwiseClone();

@@ -21,7 +21,7 @@ public enum AscentLoss
 /// ascent. Differences: no Nesterov momentum, and the fine-tuning phase is cosine-annealed where
 /// BackdoorBench steps 0.1 / 0.01 / 0.001.
 /// </summary>
-public sealed class AntiBackdoorLearningOptions
+public sealed class AntiBackdoorLearningOptions : ITrainingRuntime
 {
     /// <summary>Epochs trained from scratch on all the untrusted data with <see cref="AscentLoss"/> before isolating.</summary>
     /// <value>20 (BackdoorBench tuning_epochs).</value>
@@ -111,9 +111,14 @@ public sealed class AntiBackdoorLearningOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        DeviceNames.AddScheduleErrors(errors, IsolationEpochs, BatchSize, Optimizer, IsolationLearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
-        for (int i = 0; i < errors.Count; i++)
-            errors[i] = errors[i].Replace("Epochs must", "IsolationEpochs must", StringComparison.Ordinal).Replace("LearningRate must", "IsolationLearningRate must", StringComparison.Ordinal);
+        SettingChecks.AtLeast(errors, nameof(IsolationEpochs), IsolationEpochs, 1);
+        SettingChecks.AtLeast(errors, nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Optimizer(errors, nameof(Optimizer), Optimizer);
+        SettingChecks.Positive(errors, nameof(IsolationLearningRate), IsolationLearningRate);
+        SettingChecks.NonNegative(errors, nameof(WeightDecay), WeightDecay);
+        SettingChecks.Momentum(errors, nameof(Momentum), Momentum);
+        SettingChecks.AtLeast(errors, nameof(CropPadding), CropPadding, 0);
+        SettingChecks.Runtime(errors, this);
         if (FinetuningEpochs < 0) errors.Add($"FinetuningEpochs must be >= 0; got {FinetuningEpochs}.");
         if (UnlearningEpochs < 0) errors.Add($"UnlearningEpochs must be >= 0; got {UnlearningEpochs}.");
         if (!(FinetuningLearningRate > 0) || double.IsInfinity(FinetuningLearningRate)) errors.Add($"FinetuningLearningRate must be a positive number; got {FinetuningLearningRate}.");
@@ -125,7 +130,7 @@ public sealed class AntiBackdoorLearningOptions
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(AntiBackdoorLearningOptions), typeof(AntiBackdoorLearningOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(AntiBackdoorLearningOptions), typeof(AntiBackdoorLearningOptions), Validate());
 
     /// <summary>A copy.</summary>
     public AntiBackdoorLearningOptions Clone() => (AntiBackdoorLearningOptions)MemberwiseClone();

@@ -10,7 +10,7 @@ namespace TrapReplace.Peers;
 /// clean subset, acc_ratio 0.1, once_prune_ratio 0.01), except that the pruning level is chosen on a
 /// validation split of the clean holdout, never on the test set.
 /// </summary>
-public sealed class FinePruningOptions
+public sealed class FinePruningOptions : ITrainingSchedule
 {
     /// <summary>Fine-tuning epochs after pruning (0 = prune only).</summary>
     /// <value>100 (BackdoorBench).</value>
@@ -86,8 +86,7 @@ public sealed class FinePruningOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Epochs < 0) errors.Add($"Epochs must be >= 0; got {Epochs}.");
-        DeviceNames.AddScheduleErrors(errors, Math.Max(Epochs, 1), BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
+        SettingChecks.Schedule(errors, this, minimumEpochs: 0);
         if (!(MinAccuracyRatio >= 0 && MinAccuracyRatio <= 1)) errors.Add($"MinAccuracyRatio must be in [0, 1]; got {MinAccuracyRatio}.");
         if (!(PruneStepRatio > 0 && PruneStepRatio <= 1)) errors.Add($"PruneStepRatio must be in (0, 1]; got {PruneStepRatio}.");
         if (!(MaxPruneRatio >= 0 && MaxPruneRatio <= 1)) errors.Add($"MaxPruneRatio must be in [0, 1]; got {MaxPruneRatio}.");
@@ -96,7 +95,7 @@ public sealed class FinePruningOptions
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(FinePruningOptions), typeof(FinePruningOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(FinePruningOptions), typeof(FinePruningOptions), Validate());
 
     /// <summary>A copy.</summary>
     public FinePruningOptions Clone() => (FinePruningOptions)MemberwiseClone();

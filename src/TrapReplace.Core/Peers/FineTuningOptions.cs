@@ -8,7 +8,7 @@ namespace TrapReplace.Peers;
 /// simplest post-training defense and the baseline every paper compares against. Defaults follow BackdoorBench's
 /// <c>ft</c> (SGD lr 0.01, momentum 0.9, weight decay 5e-4, cosine, batch 256, 100 epochs).
 /// </summary>
-public sealed class FineTuningOptions
+public sealed class FineTuningOptions : ITrainingSchedule
 {
     /// <summary>Epochs over the holdout.</summary>
     /// <value>100 (BackdoorBench).</value>
@@ -67,7 +67,7 @@ public sealed class FineTuningOptions
     public IReadOnlyList<string> Validate() => Trainer().Validate();
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(FineTuningOptions), typeof(FineTuningOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(FineTuningOptions), typeof(FineTuningOptions), Validate());
 
     /// <summary>A copy.</summary>
     public FineTuningOptions Clone() => (FineTuningOptions)MemberwiseClone();

@@ -9,7 +9,7 @@ namespace TrapReplace.Peers;
 /// steps, batch 100, outer Adam lr 0.001, perturbation SGD lr 10 with an L2 penalty of 0.001, inner map step
 /// 0.1, and the perturbation added to 1 % of each unlearning batch.
 /// </summary>
-public sealed class ImplicitBackdoorUnlearningOptions
+public sealed class ImplicitBackdoorUnlearningOptions : ITrainingRuntime
 {
     /// <summary>Rounds; each finds a universal perturbation in one pass over the holdout, then unlearns it in another.</summary>
     /// <value>5 (n_rounds).</value>
@@ -83,7 +83,10 @@ public sealed class ImplicitBackdoorUnlearningOptions
     {
         var errors = new List<string>();
         if (Rounds < 1) errors.Add($"Rounds must be >= 1; got {Rounds}.");
-        DeviceNames.AddScheduleErrors(errors, 1, BatchSize, Optimizer, LearningRate, 0, 0, 0, Threads, Device);
+        SettingChecks.AtLeast(errors, nameof(BatchSize), BatchSize, 1);
+        SettingChecks.Optimizer(errors, nameof(Optimizer), Optimizer);
+        SettingChecks.Positive(errors, nameof(LearningRate), LearningRate);
+        SettingChecks.Runtime(errors, this);
         if (FixedPointSteps < 1) errors.Add($"FixedPointSteps must be >= 1; got {FixedPointSteps}.");
         if (!(PerturbationLearningRate > 0) || double.IsInfinity(PerturbationLearningRate)) errors.Add($"PerturbationLearningRate must be a positive number; got {PerturbationLearningRate}.");
         if (!(PerturbationPenalty >= 0) || double.IsInfinity(PerturbationPenalty)) errors.Add($"PerturbationPenalty must be >= 0; got {PerturbationPenalty}.");
@@ -95,7 +98,7 @@ public sealed class ImplicitBackdoorUnlearningOptions
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(ImplicitBackdoorUnlearningOptions), typeof(ImplicitBackdoorUnlearningOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(ImplicitBackdoorUnlearningOptions), typeof(ImplicitBackdoorUnlearningOptions), Validate());
 
     /// <summary>A copy.</summary>
     public ImplicitBackdoorUnlearningOptions Clone() => (ImplicitBackdoorUnlearningOptions)MemberwiseClone();

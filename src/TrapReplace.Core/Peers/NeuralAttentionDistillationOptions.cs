@@ -10,7 +10,7 @@ namespace TrapReplace.Peers;
 /// betas 500/1000) and the paper's 20 student epochs; both phases use a cosine schedule where
 /// BackdoorBench steps the student's rate down to 1e-4 after epoch 20.
 /// </summary>
-public sealed class NeuralAttentionDistillationOptions
+public sealed class NeuralAttentionDistillationOptions : ITrainingSchedule
 {
     /// <summary>Epochs of fine-tuning the teacher (a copy of the model) on the clean holdout.</summary>
     /// <value>10 (BackdoorBench te_epochs).</value>
@@ -90,7 +90,7 @@ public sealed class NeuralAttentionDistillationOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        DeviceNames.AddScheduleErrors(errors, Epochs, BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
+        SettingChecks.Schedule(errors, this);
         if (TeacherEpochs < 1) errors.Add($"TeacherEpochs must be >= 1; got {TeacherEpochs}.");
         if (!(StemAttentionWeight >= 0) || double.IsInfinity(StemAttentionWeight)) errors.Add($"StemAttentionWeight must be >= 0; got {StemAttentionWeight}.");
         if (!(HeadAttentionWeight >= 0) || double.IsInfinity(HeadAttentionWeight)) errors.Add($"HeadAttentionWeight must be >= 0; got {HeadAttentionWeight}.");
@@ -100,7 +100,7 @@ public sealed class NeuralAttentionDistillationOptions
     }
 
     /// <summary>Throws one <see cref="OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(NeuralAttentionDistillationOptions), typeof(NeuralAttentionDistillationOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(NeuralAttentionDistillationOptions), typeof(NeuralAttentionDistillationOptions), Validate());
 
     /// <summary>A copy.</summary>
     public NeuralAttentionDistillationOptions Clone() => (NeuralAttentionDistillationOptions)MemberwiseClone();

@@ -25,7 +25,7 @@ public enum HeadSelection
 /// new head, CutMix on every batch with beta 1, label smoothing 0.1. Bindable from configuration
 /// (section <c>TrapReplace:Replace</c>).
 /// </summary>
-public sealed class HeadReplacerOptions
+public sealed class HeadReplacerOptions : ITrainingSchedule
 {
     /// <summary>Training epochs of the new head.</summary>
     /// <value>100.</value>
@@ -144,7 +144,7 @@ public sealed class HeadReplacerOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        DeviceNames.AddScheduleErrors(errors, Epochs, BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
+        SettingChecks.Schedule(errors, this);
         if (!(Dropout >= 0 && Dropout < 1)) errors.Add($"Dropout must be in [0, 1); got {Dropout}.");
         if (!(CutMixProbability >= 0 && CutMixProbability <= 1)) errors.Add($"CutMixProbability must be in [0, 1]; got {CutMixProbability}.");
         if (!(CutMixBeta > 0) || double.IsInfinity(CutMixBeta)) errors.Add($"CutMixBeta must be > 0; got {CutMixBeta}.");
@@ -158,7 +158,7 @@ public sealed class HeadReplacerOptions
     }
 
     /// <summary>Throws one <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> naming every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(HeadReplacerOptions), typeof(HeadReplacerOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(HeadReplacerOptions), typeof(HeadReplacerOptions), Validate());
 
     /// <summary>A copy.</summary>
     public HeadReplacerOptions Clone() => (HeadReplacerOptions)MemberwiseClone();

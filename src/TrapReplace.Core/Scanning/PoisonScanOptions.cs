@@ -52,7 +52,7 @@ public sealed class PoisonScanOptions
     }
 
     /// <summary>Throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> listing every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(PoisonScanOptions), typeof(PoisonScanOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(PoisonScanOptions), typeof(PoisonScanOptions), Validate());
 
     /// <summary>A shallow copy.</summary>
     public PoisonScanOptions Clone() => (PoisonScanOptions)MemberwiseClone();

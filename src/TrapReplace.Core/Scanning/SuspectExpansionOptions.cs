@@ -72,7 +72,7 @@ public sealed class SuspectExpansionOptions
 
     /// <summary>Throws when <see cref="Validate"/> finds problems.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Lists every problem.</exception>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(SuspectExpansionOptions), typeof(SuspectExpansionOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(SuspectExpansionOptions), typeof(SuspectExpansionOptions), Validate());
 
     /// <summary>A copy.</summary>
     public SuspectExpansionOptions Clone() => (SuspectExpansionOptions)MemberwiseClone();

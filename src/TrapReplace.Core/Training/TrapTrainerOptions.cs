@@ -7,7 +7,7 @@ namespace TrapReplace.Training;
 /// Bindable from configuration (section <c>TrapReplace:Trap</c>); validated as a whole by
 /// <see cref="Validate"/>, which names every bad value in one error.
 /// </summary>
-public sealed class TrapTrainerOptions
+public sealed class TrapTrainerOptions : ITrainingSchedule
 {
     /// <summary>Training epochs.</summary>
     /// <value>200.</value>
@@ -89,46 +89,15 @@ public sealed class TrapTrainerOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        DeviceNames.AddScheduleErrors(errors, Epochs, BatchSize, Optimizer, LearningRate, WeightDecay, Momentum, CropPadding, Threads, Device);
-        if (!(ReconstructionWeight >= 0) || double.IsInfinity(ReconstructionWeight)) errors.Add($"ReconstructionWeight must be >= 0; got {ReconstructionWeight}.");
-        if (!(TotalVariationWeight >= 0) || double.IsInfinity(TotalVariationWeight)) errors.Add($"TotalVariationWeight must be >= 0; got {TotalVariationWeight}.");
+        SettingChecks.Schedule(errors, this);
+        SettingChecks.NonNegative(errors, nameof(ReconstructionWeight), ReconstructionWeight);
+        SettingChecks.NonNegative(errors, nameof(TotalVariationWeight), TotalVariationWeight);
         return errors;
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every problem, if any.</summary>
-    public void ThrowIfInvalid() => DeviceNames.ThrowIfAny(nameof(TrapTrainerOptions), typeof(TrapTrainerOptions), Validate());
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(TrapTrainerOptions), typeof(TrapTrainerOptions), Validate());
 
     /// <summary>A copy (options are mutable for binding; trainers keep their own copy).</summary>
     public TrapTrainerOptions Clone() => (TrapTrainerOptions)MemberwiseClone();
-}
-
-/// <summary>Device names the library accepts (the options classes also share their validation helpers here).</summary>
-public static class DeviceNames
-{
-    /// <summary>True for <c>cpu</c>, <c>cuda</c> and <c>cuda:N</c>.</summary>
-    public static bool IsValid(string? device) =>
-        device is "cpu" or "cuda" ||
-        (device is not null && device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), out var n) && n >= 0);
-
-    /// <summary>Checks the settings every training stage shares (schedule, optimizer, augmentation, threads, device).</summary>
-    internal static void AddScheduleErrors(List<string> errors, int epochs, int batchSize, OptimizerKind optimizer, double learningRate,
-        double weightDecay, double momentum, int cropPadding, int threads, string device)
-    {
-        ArgumentNullException.ThrowIfNull(errors);
-        if (epochs < 1) errors.Add($"Epochs must be >= 1; got {epochs}.");
-        if (batchSize < 1) errors.Add($"BatchSize must be >= 1; got {batchSize}.");
-        if (!Enum.IsDefined(optimizer)) errors.Add($"Optimizer must be Adam or Sgd; got {optimizer}.");
-        if (!(learningRate > 0) || double.IsInfinity(learningRate)) errors.Add($"LearningRate must be a positive number; got {learningRate}.");
-        if (!(weightDecay >= 0) || double.IsInfinity(weightDecay)) errors.Add($"WeightDecay must be >= 0; got {weightDecay}.");
-        if (!(momentum >= 0 && momentum < 1)) errors.Add($"Momentum must be in [0, 1); got {momentum}.");
-        if (cropPadding < 0) errors.Add($"CropPadding must be >= 0; got {cropPadding}.");
-        if (threads < 0) errors.Add($"Threads must be >= 0; got {threads}.");
-        if (!IsValid(device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{device}'.");
-    }
-
-    /// <summary>Throws one <see cref="OptionsValidationException"/> naming every error.</summary>
-    internal static void ThrowIfAny(string name, Type type, IReadOnlyList<string> errors)
-    {
-        if (errors.Count > 0) throw new OptionsValidationException(name, type, errors);
-    }
 }

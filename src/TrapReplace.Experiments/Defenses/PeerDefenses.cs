@@ -73,16 +73,11 @@ internal sealed class FinePruningDefense : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = new FinePruningOptions
+        var options = context.Settings.Apply(new FinePruningOptions
         {
-            ChannelsLast = context.Settings.ChannelsLast,
             Epochs = context.Profile.DefenseEpochs,
             BatchSize = context.Profile.DefenseBatchSize,
-            ModelSeed = context.Spec.Seed,
-            DataSeed = context.Spec.Seed,
-            Threads = context.Settings.Threads,
-            Device = context.Settings.Device,
-        };
+        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new FinePruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
@@ -101,17 +96,12 @@ internal sealed class AttentionDistillationDefense : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = new NeuralAttentionDistillationOptions
+        var options = context.Settings.Apply(new NeuralAttentionDistillationOptions
         {
-            ChannelsLast = context.Settings.ChannelsLast,
             TeacherEpochs = Math.Clamp(context.Profile.DefenseEpochs / 2, 1, 10),
             Epochs = Math.Min(20, context.Profile.DefenseEpochs),
             BatchSize = context.Profile.DefenseBatchSize,
-            ModelSeed = context.Spec.Seed,
-            DataSeed = context.Spec.Seed,
-            Threads = context.Settings.Threads,
-            Device = context.Settings.Device,
-        };
+        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new NeuralAttentionDistillation(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
@@ -136,19 +126,14 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
     {
         int epochs = context.Profile.Stage1Epochs;
         int isolation = Math.Max(1, epochs / 4);
-        var options = new AntiBackdoorLearningOptions
+        var options = context.Settings.Apply(new AntiBackdoorLearningOptions
         {
-            ChannelsLast = context.Settings.ChannelsLast,
             IsolationEpochs = isolation,
             FinetuningEpochs = Math.Max(1, epochs - isolation),
             UnlearningEpochs = Math.Max(1, epochs / 4),
             BatchSize = context.Profile.Stage1BatchSize,
             Precision = context.Settings.Precision,
-            ModelSeed = context.Spec.Seed,
-            DataSeed = context.Spec.Seed,
-            Threads = context.Settings.Threads,
-            Device = context.Settings.Device,
-        };
+        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AntiBackdoorLearning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Fit(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
@@ -172,15 +157,10 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = new AdversarialNeuronPruningOptions
+        var options = context.Settings.Apply(new AdversarialNeuronPruningOptions
         {
-            ChannelsLast = context.Settings.ChannelsLast,
             Iterations = 20 * context.Profile.DefenseEpochs,
-            ModelSeed = context.Spec.Seed,
-            DataSeed = context.Spec.Seed,
-            Threads = context.Settings.Threads,
-            Device = context.Settings.Device,
-        };
+        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AdversarialNeuronPruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
@@ -202,15 +182,10 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = new ImplicitBackdoorUnlearningOptions
+        var options = context.Settings.Apply(new ImplicitBackdoorUnlearningOptions
         {
-            ChannelsLast = context.Settings.ChannelsLast,
             Rounds = Math.Min(5, context.Profile.DefenseEpochs),
-            ModelSeed = context.Spec.Seed,
-            DataSeed = context.Spec.Seed,
-            Threads = context.Settings.Threads,
-            Device = context.Settings.Device,
-        };
+        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new ImplicitBackdoorUnlearning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);

@@ -80,34 +80,22 @@ public sealed record ExperimentProfile(
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
 
     /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
-    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
-    {
-        Epochs = Stage1Epochs,
-        BatchSize = Stage1BatchSize,
-        WeightDecay = Stage1WeightDecay,
-        ReconstructionWeight = trap ? 10 : 0,
-        TotalVariationWeight = trap ? 1 : 0,
-        ModelSeed = seed,
-        DataSeed = seed,
-        Threads = threads,
-        Device = device,
-        ChannelsLast = channelsLast,
-        Precision = precision,
-    };
+    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+        RunSettings.Place(new TrapTrainerOptions
+        {
+            Epochs = Stage1Epochs,
+            BatchSize = Stage1BatchSize,
+            WeightDecay = Stage1WeightDecay,
+            ReconstructionWeight = trap ? 10 : 0,
+            TotalVariationWeight = trap ? 1 : 0,
+            Precision = precision,
+        }, modelSeed: seed, dataSeed: seed, threads, device, channelsLast);
 
     /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size; the new head's
     /// weights come from their own seed stream (<see cref="ModelSeed.ForReplacementHead"/>), not stage 1's.</summary>
-    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
-    {
-        Epochs = DefenseEpochs,
-        BatchSize = DefenseBatchSize,
-        ModelSeed = ModelSeed.ForReplacementHead(seed),
-        DataSeed = seed,
-        Threads = threads,
-        Device = device,
-        ChannelsLast = channelsLast,
-        Precision = precision,
-    };
+    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+        RunSettings.Place(new HeadReplacerOptions { Epochs = DefenseEpochs, BatchSize = DefenseBatchSize, Precision = precision },
+            modelSeed: ModelSeed.ForReplacementHead(seed), dataSeed: seed, threads, device, channelsLast);
 
     /// <summary>
     /// Stem cleansing (<c>trap-cleanse</c>), two rounds of: stage 1 continued for a twelfth of its epochs (5 in
@@ -138,15 +126,7 @@ public sealed record ExperimentProfile(
     /// FineTuningOptions' defaults (SGD lr 0.01 momentum 0.9, cosine: BackdoorBench's fine-tuning setting),
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
-    public FineTuningOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) => new()
-    {
-        Epochs = DefenseEpochs,
-        BatchSize = DefenseBatchSize,
-        ModelSeed = seed,
-        DataSeed = seed,
-        Threads = threads,
-        Device = device,
-        ChannelsLast = channelsLast,
-        Precision = precision,
-    };
+    public FineTuningOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+        RunSettings.Place(new FineTuningOptions { Epochs = DefenseEpochs, BatchSize = DefenseBatchSize, Precision = precision },
+            modelSeed: seed, dataSeed: seed, threads, device, channelsLast);
 }

@@ -1,4 +1,5 @@
 using TrapReplace.Runtime;
+using TrapReplace.Training;
 
 namespace TrapReplace.Experiments.Specs;
 
@@ -10,4 +11,21 @@ namespace TrapReplace.Experiments.Specs;
 /// <param name="ChannelsLast">Run batches channels-last (faster on CPU).</param>
 /// <param name="Precision">Arithmetic of the training forward passes.</param>
 public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int Threads, string Device, bool ChannelsLast = true,
-    Precision Precision = Precision.Float32);
+    Precision Precision = Precision.Float32)
+{
+    /// <summary>Places <paramref name="options"/> on this run's device, threads and layout and seeds it.</summary>
+    internal T Apply<T>(T options, int modelSeed, int dataSeed)
+        where T : ITrainingRuntime => Place(options, modelSeed, dataSeed, Threads, Device, ChannelsLast);
+
+    /// <summary>Sets the runtime part every training options class shares.</summary>
+    internal static T Place<T>(T options, int modelSeed, int dataSeed, int threads, string device, bool channelsLast)
+        where T : ITrainingRuntime
+    {
+        options.ModelSeed = modelSeed;
+        options.DataSeed = dataSeed;
+        options.Threads = threads;
+        options.Device = device;
+        options.ChannelsLast = channelsLast;
+        return options;
+    }
+}
