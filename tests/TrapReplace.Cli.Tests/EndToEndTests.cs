@@ -147,7 +147,28 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         else
             (cleansed, scan["inferred_target"] is null || scan["suspects"]!.GetValue<int>() == 0).Should().Be((false, true), "without a target or suspects there is nothing to cleanse");
         int rounds = attempted ? defense["rounds"]!.AsArray().Count : 0;
-        if (attempted) rounds.Should().BeInRange(1, 2);
+        if (attempted)
+        {
+            rounds.Should().BeInRange(1, 2);
+            // Dirty-label when the target's labels exceed the holdout's share by at least half the suspects (smoke's tiny
+            // networks may infer a wrong target, so the verdict is checked against its own counts).
+            var labelling = defense["suspects_labelling"]!;
+            labelling["labelling"]!.GetValue<string>().Should().Be(labelling["excess_per_suspect"]!.GetValue<double>() >= 0.5 ? "dirty_label" : "clean_label");
+            (labelling["excess_per_suspect"]!.GetValue<double>() * scan["suspects"]!.GetValue<int>())
+                .Should().BeApproximately(labelling["target_labelled"]!.GetValue<int>() - labelling["expected_target_labelled"]!.GetValue<double>(), 1e-6);
+            // What the choice gave up, measured after it: the networks not returned, each with test metrics.
+            var candidates = defense["candidates"]!.AsObject();
+            bool continued = defense["kept_continued_network"]!.GetValue<bool>();
+            var expected = new List<string> { continued ? "replaced_head" : "continued_network" };
+            if (cleansed) expected.Add("trap_and_replace");
+            else expected.Add(continued ? "continued_network" : "replaced_head");
+            candidates.Select(c => c.Key).Should().BeEquivalentTo(expected.Distinct());
+            foreach (var (_, metrics) in candidates)
+            {
+                metrics!["clean_accuracy"]!.GetValue<double>().Should().BeInRange(0, 1);
+                metrics["attack_success_rate"]!.GetValue<double>().Should().BeInRange(0, 1);
+            }
+        }
         result.Curves.Where(c => c.Phase == "defense").Should().HaveCount(1 + (2 * rounds), "first replacement, then per round a continued stage 1 and a replacement");
         result.Undefended.Should().NotBeNull("the trapped head is the reference");
     }

@@ -104,9 +104,12 @@ internal sealed class TrapCleanse : ICellDefense
             first.Network.Dispose();
             throw;
         }
-        // Only the network the cleanser kept survives.
+        // The network the cleanser did not keep goes to the runner as a candidate, measured after the fact.
         var final = cleansed.Final;
-        (final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network).Dispose();
+        var candidates = new Dictionary<string, TrapNetwork>
+        {
+            [final.KeptContinuedNetwork ? "replaced_head" : "continued_network"] = final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network,
+        };
         cleansed.Replacement.DisposeSnapshots();
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
         var labelling = cleansed.Labelling?.Labelling ?? PoisonLabelling.DirtyLabel;
@@ -157,14 +160,14 @@ internal sealed class TrapCleanse : ICellDefense
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
         if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess) is { } reason)
         {
-            cleansed.Defended.Dispose();
+            candidates[final.KeptContinuedNetwork ? "continued_network" : "replaced_head"] = cleansed.Defended;
             json["cleansed"] = false;
             json["cleansing_undone_because"] = reason;
-            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
+            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
         }
-        first.Network.Dispose();
+        candidates["trap_and_replace"] = first.Network;
         json["cleansed"] = true;
-        return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan };
+        return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
     }
 
     /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is

@@ -47,6 +47,10 @@ public sealed record DefenseOutcome(TrapNetwork Network, double Seconds, int Epo
 
     /// <summary>The poison scan the defense ran (trap-replace, trap-cleanse), for the runner to measure against the true poisoned indices.</summary>
     public Scanning.PoisonScanResult? Scan { get; init; }
+
+    /// <summary>Networks the defense chose between and did not return, by name, for the runner to measure on the test
+    /// set after the fact (evaluation only: the choice was made without it) and dispose.</summary>
+    public IReadOnlyDictionary<string, TrapNetwork> Candidates { get; init; } = new Dictionary<string, TrapNetwork>();
 }
 
 /// <summary>A <c>--defense</c> choice of the runner.</summary>

@@ -83,6 +83,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 e => curves.Add(MeasureEpoch("defense", curves.Count(c => c.Phase == "defense") + 1, e, data.CurveTest, curveTriggered, device)));
             var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken);
             outcome = defense.Apply(trapped, context);
+            using var candidatesOnError = new DisposeOnError(outcome.Candidates.Values);
             using (outcome.Network)
             {
                 // A damaged network is never reported: NaN weights would read as CA 10 % and ASR 100 %.
@@ -100,6 +101,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 var poisonedSet = poisonedIndices.ToHashSet();
                 outcome.Options["isolated_poisoned_fraction"] = (double)isolated.Count(poisonedSet.Contains) / isolated.Count;
             }
+            if (outcome.Candidates.Count > 0)
+                outcome.Options["candidates"] = MeasureCandidates(outcome.Candidates, data, attack, device);
+            candidatesOnError.Complete();
             if (outcome.Scan is { } scan)
                 outcome.Options["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack == "none" ? null : spec.TargetClass);
         }
@@ -264,6 +268,28 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
     }
 
     // CIFAR-10's test records 0-999 hold the official images in every copy; null where there is no such subset.
+    // The networks a defense chose between and did not return: measured here, after the choice, so a result file shows
+    // what the choice gave up; each is disposed once measured.
+    private JsonObject MeasureCandidates(IReadOnlyDictionary<string, TrapNetwork> candidates, ExperimentData data, AttackSetup attack, Device device)
+    {
+        var measured = new JsonObject();
+        foreach (var (name, network) in candidates)
+            using (network)
+            {
+                var report = Metrics.From(Evaluator.Evaluate(network, data.Test, attack.Triggered, device, channelsLast: settings.ChannelsLast));
+                var exact = EvaluateExact(network, data, attack, device);
+                measured[name] = new JsonObject
+                {
+                    ["clean_accuracy"] = report.CleanAccuracy,
+                    ["attack_success_rate"] = report.AttackSuccessRate,
+                    ["robust_accuracy"] = report.RobustAccuracy,
+                    ["exact_test_clean_accuracy"] = exact?.CleanAccuracy,
+                    ["exact_test_attack_success_rate"] = exact?.AttackSuccessRate,
+                };
+            }
+        return measured;
+    }
+
     private EvaluationReport? EvaluateExact(TrapNetwork network, ExperimentData data, AttackSetup attack, Device device) =>
         data.ExactTest is { Count: > 0 } exact ? Evaluator.Evaluate(network, exact, attack.ExactTriggered, device, channelsLast: settings.ChannelsLast) : null;
 
@@ -299,5 +325,19 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             .FirstOrDefault(a => a.Key == "LibTorchVersion")?.Value ?? "unknown";
         return new VersionInfo(Informational(typeof(TrapTrainer).Assembly), Informational(typeof(TorchSharp.torch).Assembly), libtorch,
             Environment.Version.ToString(), System.Runtime.InteropServices.RuntimeInformation.OSDescription, Environment.ProcessorCount);
+    }
+}
+
+/// <summary>Disposes networks unless <see cref="Complete"/> was called first (they were handed on or disposed already).</summary>
+internal sealed class DisposeOnError(IEnumerable<TrapNetwork> networks) : IDisposable
+{
+    private bool completed;
+
+    public void Complete() => completed = true;
+
+    public void Dispose()
+    {
+        if (completed) return;
+        foreach (var network in networks) network.Dispose();
     }
 }
