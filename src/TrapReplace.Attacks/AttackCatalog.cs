@@ -18,6 +18,17 @@ public static class AttackCatalog
         "blend", "smooth", "sig", "sig-smooth", "label-consistent", "wanet",
     ];
 
+    /// <summary>Gets the attacks that are clean-label by definition: they poison target-class images and keep their labels.</summary>
+    public static IReadOnlyList<string> CleanLabelNames { get; } = ["sig", "sig-smooth", "label-consistent"];
+
+    /// <summary>True for an attack that is clean-label by definition (<see cref="CleanLabelNames"/>; case-insensitive).</summary>
+    /// <param name="name">An attack name.</param>
+    public static bool IsCleanLabel(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return CleanLabelNames.Contains(name.Trim().ToLowerInvariant());
+    }
+
     /// <summary>Creates an attack.</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
     /// <param name="policy">The poisoning policy. sig, sig-smooth and label-consistent are clean-label by definition and override

@@ -61,6 +61,17 @@ public sealed class AttackCatalogTests
         act.Should().Throw<ArgumentException>().WithParameterName("name").WithMessage("*'badnet'*badnets, badnets-grid*wanet*");
     }
 
+    [Fact]
+    public void The_catalog_names_exactly_the_attacks_that_force_clean_labels()
+    {
+        var parameters = new AttackParameters { SurrogateModel = x => x.flatten(1) };
+        var forced = AttackCatalog.Names.Where(name =>
+            AttackCatalog.Create(name, new PoisoningPolicy(LabelMode: LabelMode.DirtyLabel), parameters).Policy.LabelMode == LabelMode.CleanLabel);
+        AttackCatalog.CleanLabelNames.Should().Equal(forced);
+        AttackCatalog.IsCleanLabel(" SIG ").Should().BeTrue();
+        AttackCatalog.IsCleanLabel("blend").Should().BeFalse();
+    }
+
     [Theory]
     [InlineData("sig")]
     [InlineData("sig-smooth")]

@@ -11,7 +11,7 @@ namespace TrapReplace.Experiments.Specs;
 /// <param name="Attack">An <see cref="AttackCatalog"/> name, or <c>none</c>.</param>
 /// <param name="Defense">A defense's name (<c>DefenseCatalog.Names</c>).</param>
 /// <param name="Seed">Seeds weight initialisation, batch order, augmentation and the choice of poisoned samples.</param>
-/// <param name="Profile">paper, quick or smoke.</param>
+/// <param name="Profile">An <see cref="ExperimentProfile"/> name (<see cref="ExperimentProfile.All"/>).</param>
 /// <param name="TargetClass">The attack's target class.</param>
 /// <param name="PoisonRatio">Fraction poisoned; null = the attack's default (see <see cref="ResolvedRatio"/>).</param>
 public sealed record CellSpec(string Dataset, string Backbone, string Attack, string Defense, int Seed, string Profile, int TargetClass = 0, double? PoisonRatio = null)
@@ -27,7 +27,7 @@ public sealed record CellSpec(string Dataset, string Backbone, string Attack, st
     public static IReadOnlyList<string> Attacks { get; } = ["none", .. AttackCatalog.Names];
 
     /// <summary>Clean-label attacks poison only target-class images; their ratio counts within the target class.</summary>
-    public static bool IsCleanLabel(string attack) => attack is "sig" or "sig-smooth" or "label-consistent";
+    public static bool IsCleanLabel(string attack) => attack != "none" && AttackCatalog.IsCleanLabel(attack);
 
     /// <summary>
     /// The poison ratio in use: the given one, else 0.1 of the training set (dirty-label; for WaNet 0.1 of every
