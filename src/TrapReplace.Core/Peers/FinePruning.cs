@@ -150,7 +150,7 @@ public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
             network.train();
             var record = runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
             {
-                var logits = network.call(images);
+                var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                 var ce = nn.functional.cross_entropy(logits, labels);
                 return new StepOutput(ce, logits, ce);
             }, () =>

@@ -82,6 +82,11 @@ public sealed class FinePruningOptions : ITrainingSchedule
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>The training forward passes' arithmetic (<see cref="Runtime.Precision"/>): the fine-tuning steps' forward
+    /// pass under bf16 autocast, losses in float32; the pruning's activation ranking stays float32.
+    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -83,7 +83,7 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
                 teacher.train();
                 var record = teacherRunner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
                 {
-                    var logits = teacher.call(images);
+                    var logits = MixedPrecision.Float32Output(options.Precision, () => teacher.call(images));
                     var ce = nn.functional.cross_entropy(logits, labels);
                     return new StepOutput(ce, logits, ce);
                 }, null, cancellationToken);
@@ -118,9 +118,16 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
                 student.train();
                 var record = studentRunner.Run(optimizer, loader, epoch, options.TeacherEpochs + epoch, rate, (images, labels) =>
                 {
-                    var (logits, stemFeatures, headFeatures) = studentPoints.Forward(images);
-                    Tensor teacherStem, teacherHead;
-                    using (no_grad()) (_, teacherStem, teacherHead) = teacherPoints.Forward(images);
+                    // Forward passes under the chosen precision; logits and attention features back in float32 for the losses.
+                    Tensor logits, stemFeatures, headFeatures, teacherStem, teacherHead;
+                    using (MixedPrecision.ScopeFor(options.Precision))
+                    {
+                        (logits, stemFeatures, headFeatures) = studentPoints.Forward(images);
+                        using (no_grad()) (_, teacherStem, teacherHead) = teacherPoints.Forward(images);
+                    }
+                    if (options.Precision != Precision.Float32)
+                        (logits, stemFeatures, headFeatures, teacherStem, teacherHead) = (logits.to(ScalarType.Float32), stemFeatures.to(ScalarType.Float32),
+                            headFeatures.to(ScalarType.Float32), teacherStem.to(ScalarType.Float32), teacherHead.to(ScalarType.Float32));
                     var ce = nn.functional.cross_entropy(logits, labels);
                     var loss = ce
                         + options.StemAttentionWeight * AttentionDistillation.Loss(stemFeatures, teacherStem, options.AttentionPower)

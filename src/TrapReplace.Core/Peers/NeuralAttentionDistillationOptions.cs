@@ -86,6 +86,11 @@ public sealed class NeuralAttentionDistillationOptions : ITrainingSchedule
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>The training forward passes' arithmetic (<see cref="Runtime.Precision"/>): teacher and student forward
+    /// passes under bf16 autocast; the cross-entropy and the attention maps and their loss in float32.
+    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

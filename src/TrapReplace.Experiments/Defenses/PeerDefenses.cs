@@ -77,6 +77,7 @@ internal sealed class FinePruningDefense : ICellDefense
         {
             Epochs = context.Profile.DefenseEpochs,
             BatchSize = context.Profile.DefenseBatchSize,
+            Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new FinePruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
@@ -101,6 +102,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
             TeacherEpochs = Math.Clamp(context.Profile.DefenseEpochs / 2, 1, 10),
             Epochs = Math.Min(20, context.Profile.DefenseEpochs),
             BatchSize = context.Profile.DefenseBatchSize,
+            Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new NeuralAttentionDistillation(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);

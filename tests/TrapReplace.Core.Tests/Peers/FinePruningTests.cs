@@ -115,6 +115,28 @@ public sealed class FinePruningTests
         PeerTestModels.DisposeAll(before);
     }
 
+    [Fact]
+    public void In_bf16_the_pruning_is_the_same_and_the_fine_tuning_runs_mixed_with_float32_weights()
+    {
+        var backbone = new WideResNet16Backbone(4);
+        var model = PeerTestModels.SharedWrn;
+        using var holdout = Synthetic.ColourClasses(96, seed: 6);
+        FinePruningOptions Options(TrapReplace.Runtime.Precision precision) =>
+            new() { Epochs = 2, BatchSize = 16, MinAccuracyRatio = 0.5, ValidationFraction = 0.25, Threads = 2, Precision = precision };
+
+        var full = new FinePruning(Options(TrapReplace.Runtime.Precision.Float32)).Fit(model, backbone, holdout);
+        using var fullNetwork = full.Network;
+        var mixed = new FinePruning(Options(TrapReplace.Runtime.Precision.BFloat16)).Fit(model, backbone, holdout);
+        using var mixedNetwork = mixed.Network;
+
+        mixed.PrunedChannels.Should().Be(full.PrunedChannels, "channels are ranked by float32 activations before any training");
+        mixed.History.Should().OnlyContain(r => double.IsFinite(r.Loss.Total));
+        mixedNetwork.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
+        var weight = mixedNetwork.Head.Module.state_dict()["fc.weight"];
+        Enumerable.Range(0, 64).Count(c => weight[TensorIndex.Colon, c].abs().max().ToSingle() == 0).Should().Be((int)mixed.PrunedChannels);
+        PeerTestModels.MaxDifference(mixedNetwork, fullNetwork).Should().BeGreaterThan(0, "the bf16 forward passes change the training");
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -78,6 +78,25 @@ public sealed class NeuralAttentionDistillationTests
     }
 
     [Fact]
+    public void In_bf16_the_student_still_moves_toward_the_teachers_attention_with_float32_weights()
+    {
+        var model = PeerTestModels.SharedWrn;
+        using var holdout = Synthetic.ColourClasses(64, seed: 6);
+        var options = Small();
+
+        var full = new NeuralAttentionDistillation(options).Fit(model, Backbone, holdout);
+        using var fullStudent = full.Network;
+        options.Precision = TrapReplace.Runtime.Precision.BFloat16;
+        var mixed = new NeuralAttentionDistillation(options).Fit(model, Backbone, holdout);
+        using var mixedStudent = mixed.Network;
+
+        mixed.History.Should().OnlyContain(r => double.IsFinite(r.Loss.Total));
+        mixed.AttentionLossAfter!.Value.Should().BeLessThan(mixed.AttentionLossBefore!.Value * 0.8);
+        mixedStudent.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
+        PeerTestModels.MaxDifference(mixedStudent, fullStudent).Should().BeGreaterThan(0, "the bf16 forward passes change the training");
+    }
+
+    [Fact]
     public void Invalid_options_are_all_reported_together()
     {
         var options = new NeuralAttentionDistillationOptions { TeacherEpochs = 0, HeadAttentionWeight = -1, AttentionPower = 0, ValidationFraction = 1 };
