@@ -72,6 +72,41 @@ public sealed class SpecAndReportTests
     }
 
     [Fact]
+    public void Each_defense_gets_its_mean_DER_its_defended_count_and_its_mean_on_the_attacks_all_defenses_share()
+    {
+        var before = new Metrics(0.80, 1.0, 0.0);
+        CellResult Cell(string attack, string defense, double ca, double asr, double der) =>
+            SampleResults.Result(attack, defense, 0, ca, asr, before) with { Der = der };
+        var results = new[]
+        {
+            SampleResults.Result("badnets", "none", 0, 0.80, 1.0, null),
+            Cell("badnets", "trap-replace", 0.76, 0.02, 0.95),   // CA 4 points down: not defended
+            Cell("badnets", "trap-cleanse", 0.79, 0.01, 0.99),
+            Cell("blend", "trap-replace", 0.78, 0.50, 0.70),
+            Cell("blend", "trap-cleanse", 0.785, 0.05, 0.97),   // exactly at both bars: defended
+            Cell("badnets", "fine-tune", 0.78, 0.03, 0.96),
+        };
+
+        var (standings, common) = DefenseStanding.Of(SummaryRow.Build(results));
+
+        common.Should().Equal("badnets");
+        standings.Select(s => s.Defense).Should().Equal("trap-replace", "trap-cleanse", "fine-tune");
+        standings[0].MeanDer.Should().BeApproximately(0.825, 1e-12);
+        standings[0].Defended.Should().Be(0);
+        standings[0].CommonMeanDer.Should().BeApproximately(0.95, 1e-12);
+        standings[1].Attacks.Should().Equal("badnets", "blend");
+        standings[1].MeanDer.Should().BeApproximately(0.98, 1e-12);
+        standings[1].Defended.Should().Be(2);
+        standings[1].CommonMeanDer.Should().BeApproximately(0.99, 1e-12);
+        standings[2].Defended.Should().Be(1);
+
+        var markdown = ReportWriter.Markdown(SummaryRow.Build(results));
+        markdown.Should().Contain("attacks they share (badnets)");
+        markdown.Should().Contain("| trap-cleanse | 2 | 0.980 | 2 of 2 | 0.990 |");
+        markdown.Should().Contain("| trap-replace | 2 | 0.825 | 0 of 2 | 0.950 |");
+    }
+
+    [Fact]
     public void The_report_tabulates_scans_and_draws_the_schedule_crossover_across_profiles()
     {
         var scanned = SampleResults.Result("blend", "trap-cleanse", 0, 0.8, 0.03, new Metrics(0.82, 1.0, 0.0)) with

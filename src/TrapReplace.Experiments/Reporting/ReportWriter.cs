@@ -48,6 +48,19 @@ public static class ReportWriter
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {AttackLabel(attack.Key.Attack, attack.Key.PoisonRatio)} | {string.Join(" | ", cells)} |");
             }
             md.AppendLine();
+            var (standings, common) = DefenseStanding.Of(block);
+            if (standings.Count > 0)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"Per defense: mean DER over the attacks it was measured on; defended = ASR <= {DefenseStanding.DefendedAttackSuccess:P0} with CA within {DefenseStanding.DefendedCleanAccuracyLoss * 100:F0} points of the network it started from; the last column compares all of them on the attacks they share ({(common.Count == 0 ? "none" : string.Join(", ", common))}):");
+                md.AppendLine();
+                md.AppendLine("| defense | attacks | mean DER | defended | mean DER on the shared attacks |");
+                md.AppendLine("|---|---|---|---|---|");
+                foreach (var s in standings)
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {s.Defense} | {s.Attacks.Count} | {s.MeanDer:F3} | {s.Defended} of {s.Attacks.Count} | {(s.CommonMeanDer is double c ? c.ToString("F3", CultureInfo.InvariantCulture) : "-")} |");
+                md.AppendLine();
+            }
             md.AppendLine("All metrics (undefended = the reference the defense started from; DER per BackdoorBench; defense s = wall time of the defense alone, train s = stage 1 + defense):");
             md.AppendLine();
             md.AppendLine("| attack | defense | seeds | CA % | ASR % | RA % | DER | undefended CA % | undefended ASR % | defense s | train s |");

@@ -71,3 +71,44 @@ public sealed record SummaryRow(
         return list.Count;
     }
 }
+
+/// <summary>
+/// One defense's standing across the attacks of a report block: its mean DER, and how many attacks it defended by the
+/// scan-and-cleanse issue's bar (ASR at most <see cref="DefendedAttackSuccess"/>, CA within <see cref="DefendedCleanAccuracyLoss"/>
+/// of the network it started from).
+/// </summary>
+/// <param name="Defense">The defense.</param>
+/// <param name="Attacks">Attacks with a DER for it.</param>
+/// <param name="MeanDer">Mean DER over <paramref name="Attacks"/>.</param>
+/// <param name="Defended">Of those, the attacks it defended.</param>
+/// <param name="CommonMeanDer">Mean DER over the attacks every defense of the block has; null when they share none.</param>
+public sealed record DefenseStanding(string Defense, IReadOnlyList<string> Attacks, double MeanDer, int Defended, double? CommonMeanDer)
+{
+    /// <summary>The bar on ASR: 5 %.</summary>
+    public const double DefendedAttackSuccess = 0.05;
+
+    /// <summary>The bar on clean accuracy: within 3 points of the undefended network.</summary>
+    public const double DefendedCleanAccuracyLoss = 0.03;
+
+    /// <summary>The standings of every defense with a DER among <paramref name="rows"/> (one block: data set, backbone,
+    /// profile), in the runner's order, and the attacks all of them share.</summary>
+    public static (IReadOnlyList<DefenseStanding> Standings, IReadOnlyList<string> CommonAttacks) Of(IEnumerable<SummaryRow> rows)
+    {
+        var rated = rows.Where(r => r.Der is not null).ToList();
+        var byDefense = rated.GroupBy(r => r.Defense).OrderBy(g => SummaryRow.DefenseOrder(g.Key)).ToList();
+        var common = byDefense.Count == 0 ? [] : byDefense
+            .Select(g => g.Select(r => r.Attack).ToHashSet())
+            .Aggregate((a, b) => { a.IntersectWith(b); return a; })
+            .OrderBy(SummaryRow.AttackOrder).ToList();
+        var standings = byDefense.Select(g =>
+        {
+            var attacks = g.OrderBy(r => SummaryRow.AttackOrder(r.Attack)).ToList();
+            int defended = attacks.Count(r => r.AttackSuccessRate?.Mean <= DefendedAttackSuccess
+                && r.UndefendedCleanAccuracy is { } before && r.CleanAccuracy.Mean >= before.Mean - DefendedCleanAccuracyLoss);
+            var shared = attacks.Where(r => common.Contains(r.Attack)).ToList();
+            return new DefenseStanding(g.Key, attacks.Select(r => r.Attack).ToList(), attacks.Average(r => r.Der!.Mean), defended,
+                shared.Count == 0 ? null : shared.Average(r => r.Der!.Mean));
+        }).ToList();
+        return (standings, common);
+    }
+}
