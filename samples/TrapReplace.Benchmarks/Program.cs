@@ -15,6 +15,7 @@ using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 int threads = Arg("--threads", 2);

@@ -7,6 +7,7 @@ using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Scanning;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Cleansing;

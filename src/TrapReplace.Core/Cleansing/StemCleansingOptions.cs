@@ -1,6 +1,7 @@
 using TrapReplace.Replacement;
 using TrapReplace.Scanning;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Cleansing;
 

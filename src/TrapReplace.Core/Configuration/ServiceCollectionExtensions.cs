@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Configuration;
 

@@ -5,6 +5,7 @@ using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Scanning;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Defense;
 

@@ -4,6 +4,7 @@ using TrapReplace.Data;
 using TrapReplace.Defense;
 using TrapReplace.Models;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Peers;
 

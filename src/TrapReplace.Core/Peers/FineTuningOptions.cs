@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Peers;
 

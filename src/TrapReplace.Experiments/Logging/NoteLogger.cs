@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Experiments.Logging;
 
@@ -7,7 +8,7 @@ namespace TrapReplace.Experiments.Logging;
 internal sealed class NoteLogger(Action<string>? note, LogLevel minimum) : ILogger
 {
     /// <summary>The same notes as the typed logger a trainer takes.</summary>
-    public ILogger<Training.TrapTrainer> ForTrainer() => new Typed<Training.TrapTrainer>(this);
+    public ILogger<Trapping.TrapTrainer> ForTrainer() => new Typed<Trapping.TrapTrainer>(this);
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 

@@ -19,6 +19,7 @@ using TrapReplace.Experiments.Splits;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Experiments.Running;

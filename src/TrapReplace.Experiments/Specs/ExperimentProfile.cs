@@ -4,6 +4,7 @@ using TrapReplace.Peers;
 using TrapReplace.Replacement;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Experiments.Specs;
 

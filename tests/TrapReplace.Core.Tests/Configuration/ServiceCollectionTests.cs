@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using TrapReplace.Configuration;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Core.Tests.Configuration;
 

@@ -2,6 +2,7 @@ using TrapReplace.Core.Tests.Infrastructure;
 using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;

@@ -4,6 +4,7 @@ using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Persistence;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Persistence;

@@ -1,6 +1,7 @@
 using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Core.Tests.Replacement;
 

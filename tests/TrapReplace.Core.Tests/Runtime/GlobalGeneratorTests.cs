@@ -2,6 +2,7 @@ using TrapReplace.Core.Tests.Infrastructure;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Core.Tests.Runtime;
 

@@ -3,6 +3,7 @@ using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Runtime;

@@ -4,6 +4,7 @@ using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Runtime;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Runtime;

@@ -3,6 +3,7 @@ using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Scanning;

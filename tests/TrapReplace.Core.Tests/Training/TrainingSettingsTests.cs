@@ -1,5 +1,6 @@
 using System.Reflection;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 
 namespace TrapReplace.Core.Tests.Training;
 

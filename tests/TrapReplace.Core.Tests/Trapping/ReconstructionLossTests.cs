@@ -1,7 +1,8 @@
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
-namespace TrapReplace.Core.Tests.Training;
+namespace TrapReplace.Core.Tests.Trapping;
 
 public sealed class ReconstructionLossTests
 {

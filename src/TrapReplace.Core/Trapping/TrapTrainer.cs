@@ -7,8 +7,9 @@ using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Runtime;
 using static TorchSharp.torch;
+using TrapReplace.Training;
 
-namespace TrapReplace.Training;
+namespace TrapReplace.Trapping;
 
 /// <summary>The outcome of stage 1.</summary>
 /// <param name="Network">The trapped network (stem, original head, decoder), in eval mode. The caller owns it.</param>
@@ -185,22 +186,4 @@ public sealed class TrapTrainer
             problems.Add($"the training set '{data.Name}' has {data.Count} samples, fewer than one batch of {optionPrefix}BatchSize {options.BatchSize}");
         return problems;
     }
-}
-
-/// <summary>Sample-weighted running means of the loss parts.</summary>
-internal sealed class LossAccumulator
-{
-    private double total, classification, reconstruction, tv;
-    private long count;
-
-    public void Add(LossParts parts, int samples)
-    {
-        total += parts.Total * samples;
-        classification += parts.Classification * samples;
-        reconstruction += parts.Reconstruction * samples;
-        tv += parts.TotalVariation * samples;
-        count += samples;
-    }
-
-    public LossParts Mean() => count == 0 ? new LossParts(0, 0, 0, 0) : new LossParts(total / count, classification / count, reconstruction / count, tv / count);
 }

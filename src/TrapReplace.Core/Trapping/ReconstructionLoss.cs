@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace TrapReplace.Training;
+namespace TrapReplace.Trapping;
 
 /// <summary>The image-reconstruction terms of the stage-1 loss, as the reference computes them.</summary>
 public static class ReconstructionLoss

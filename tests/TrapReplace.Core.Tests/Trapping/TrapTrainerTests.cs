@@ -4,9 +4,10 @@ using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Training;
+using TrapReplace.Trapping;
 using static TorchSharp.torch;
 
-namespace TrapReplace.Core.Tests.Training;
+namespace TrapReplace.Core.Tests.Trapping;
 
 public sealed class TrapTrainerTests : IDisposable
 {

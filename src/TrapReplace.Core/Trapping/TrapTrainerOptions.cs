@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
+using TrapReplace.Training;
 
-namespace TrapReplace.Training;
+namespace TrapReplace.Trapping;
 
 /// <summary>
 /// Stage 1 ("bait and trap") settings. Defaults are the reference's CIFAR-10/GTSRB schedule.
