@@ -173,7 +173,7 @@ public sealed class StemCleanser
         // recall of the target on the validation part of the holdout (the part no replaced head trains on).
         var labelling = PoisonLabellingEvidence.Infer(untrusted, holdout, scan);
         using var pullReference = options.Replace.ValidationFraction > 0
-            ? holdout.Subset(HoldoutSplit.Create(holdout.LabelArray(), options.Replace.ValidationFraction, options.Replace.DataSeed).HoldoutIndices, holdout.Name + "-validation")
+            ? holdout.Subset(options.Replace.ValidationSplit(holdout).HoldoutIndices, holdout.Name + "-validation")
             : holdout.Subset(Enumerable.Range(0, holdout.Count).ToArray(), holdout.Name);
         double? Pull(TrapNetwork network) => probe is null ? null
             : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast)?.Value;
@@ -251,7 +251,7 @@ public sealed class StemCleanser
                 if (added == 0) break;
             }
 
-            var final = ChooseFinal(continued!, replacement!, holdout, probe is null ? null : Pull, device);
+            var final = ChooseFinal(continued!, replacement!, pullReference, probe is null ? null : Pull, device);
             return new StemCleansingResult(continued!, replacement!, options.Mode, suspects.Count + estimateSet.Count, relabelled, clock.Elapsed.TotalSeconds)
             {
                 EstimateSuspects = estimateSet,
@@ -326,13 +326,12 @@ public sealed class StemCleanser
     // the way stage 2 chooses its epoch (validation accuracy minus the label-free attack estimate, both on data the
     // continued training never saw) and kept only when that beats the replaced head; without an estimate it is not
     // considered, since nothing would then show that its head unlearned the trigger.
-    private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset holdout,
+    private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset validation,
         Func<TrapNetwork, double?>? pull, Device device)
     {
         double? replacedEstimate = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch)?.EstimatedAttackSuccess;
         if (!options.ConsiderContinuedNetwork || pull is null || replacement.ValidationIndices.Count == 0 || replacement.ValidationAccuracy is not double replacedAccuracy)
             return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
-        using var validation = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation");
         double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
         double? estimate = pull(continued.Network);
         bool keep = estimate is double e && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);

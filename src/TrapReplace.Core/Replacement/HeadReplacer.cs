@@ -153,7 +153,7 @@ public sealed class HeadReplacer
         IReadOnlyList<int> validationIndices = [];
         if (options.ValidationFraction > 0)
         {
-            var split = HoldoutSplit.Create(holdout.LabelArray(), options.ValidationFraction, options.DataSeed);
+            var split = options.ValidationSplit(holdout);
             (trainPart, validation) = split.Apply(holdout);
             validationIndices = split.HoldoutIndices;
         }

@@ -162,4 +162,8 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
 
     /// <summary>A copy.</summary>
     public HeadReplacerOptions Clone() => (HeadReplacerOptions)MemberwiseClone();
+
+    /// <summary>The split of <paramref name="holdout"/> into the part the new head trains on and its validation part
+    /// (<see cref="ValidationFraction"/> > 0), seeded by <see cref="DataSeed"/>: the one place that decides it.</summary>
+    internal Data.HoldoutSplit ValidationSplit(Data.ImageDataset holdout) => Data.HoldoutSplit.Create(holdout.LabelArray(), ValidationFraction, DataSeed);
 }

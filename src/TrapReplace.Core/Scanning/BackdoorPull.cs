@@ -17,9 +17,7 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
     {
         var expected = NonTargetShares(labels, classes, target);
-        var counts = new int[classes];
-        foreach (var p in predictions) counts[p]++;
-        var shares = counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
+        var shares = SharesOf(predictions, classes);
         double best = -1;
         int bestClass = target;
         for (int c = 0; c < classes; c++)
@@ -37,11 +35,17 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     /// with an attack success of 0.0 % sent 30–36 % of the suspects to one other class).</summary>
     internal static BackdoorPull FromCleanLabel(IReadOnlyList<int> predictions, int classes, int target, double targetRecall)
     {
-        var counts = new int[classes];
-        foreach (var p in predictions) counts[p]++;
-        var shares = counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
+        var shares = SharesOf(predictions, classes);
         double pull = targetRecall >= 1 ? 0 : Math.Max(0, (shares[target] - targetRecall) / (1 - targetRecall));
         return new BackdoorPull(pull, target, shares[target], shares) { TargetRecall = targetRecall };
+    }
+
+    // Each class's share of the predictions.
+    private static double[] SharesOf(IReadOnlyList<int> predictions, int classes)
+    {
+        var counts = new int[classes];
+        foreach (var p in predictions) counts[p]++;
+        return counts.Select(k => predictions.Count == 0 ? 0 : (double)k / predictions.Count).ToArray();
     }
 
     /// <summary>Each class's share of the samples not labelled <paramref name="target"/> (0 for the target itself; no

@@ -309,9 +309,14 @@ public sealed class PoisonScanner
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(scan);
         if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
-        using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
-        var predictions = Argmax(Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast), untrusted.ClassCount);
-        return BackdoorPull.From(predictions, untrusted.LabelArray(), untrusted.ClassCount, target);
+        return BackdoorPull.From(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.LabelArray(), untrusted.ClassCount, target);
+    }
+
+    // The network's class for each of `indices` in `data`.
+    private static int[] Predictions(nn.Module<Tensor, Tensor> network, ImageDataset data, IReadOnlyList<int> indices, Device? device, bool channelsLast)
+    {
+        using var subset = data.Subset(indices, data.Name + "-subset");
+        return Argmax(Evaluator.LogProbabilities(network, subset, device ?? CPU, channelsLast: channelsLast), data.ClassCount);
     }
 
     /// <summary>
@@ -344,12 +349,8 @@ public sealed class PoisonScanner
         var targetImages = Enumerable.Range(0, cleanReference.Count).Where(i => referenceLabels[i] == target).ToArray();
         if (targetImages.Length == 0)
             throw new ArgumentException($"the clean reference {cleanReference.Name} holds no image of the target class {target}: the network's recall of it cannot be measured", nameof(cleanReference));
-        using var reference = cleanReference.Subset(targetImages, cleanReference.Name + "-target");
-        var onReference = Argmax(Evaluator.LogProbabilities(network, reference, device ?? CPU, channelsLast: channelsLast), cleanReference.ClassCount);
-        double recall = (double)onReference.Count(p => p == target) / onReference.Length;
-        using var suspects = untrusted.Subset(scan.SuspectIndices, untrusted.Name + "-suspects");
-        var predictions = Argmax(Evaluator.LogProbabilities(network, suspects, device ?? CPU, channelsLast: channelsLast), untrusted.ClassCount);
-        return BackdoorPull.FromCleanLabel(predictions, untrusted.ClassCount, target, recall);
+        double recall = (double)Predictions(network, cleanReference, targetImages, device, channelsLast).Count(p => p == target) / targetImages.Length;
+        return BackdoorPull.FromCleanLabel(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.ClassCount, target, recall);
     }
 
     // Every score kind for every sample of `data`, from the two heads' log-probabilities.

@@ -104,11 +104,12 @@ internal sealed class TrapCleanse : ICellDefense
             first.Network.Dispose();
             throw;
         }
-        // The network the cleanser did not keep goes to the runner as a candidate, measured after the fact.
+        // Every network not returned goes to the runner as a candidate, measured after the fact.
         var final = cleansed.Final;
         var candidates = new Dictionary<string, TrapNetwork>
         {
-            [final.KeptContinuedNetwork ? "replaced_head" : "continued_network"] = final.KeptContinuedNetwork ? cleansed.Replacement.Network : cleansed.Continued.Network,
+            ["continued_network"] = cleansed.Continued.Network,
+            ["replaced_head"] = cleansed.Replacement.Network,
         };
         cleansed.Replacement.DisposeSnapshots();
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
@@ -160,11 +161,11 @@ internal sealed class TrapCleanse : ICellDefense
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
         if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess) is { } reason)
         {
-            candidates[final.KeptContinuedNetwork ? "continued_network" : "replaced_head"] = cleansed.Defended;
             json["cleansed"] = false;
             json["cleansing_undone_because"] = reason;
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
         }
+        candidates.Remove(final.KeptContinuedNetwork ? "continued_network" : "replaced_head");
         candidates["trap_and_replace"] = first.Network;
         json["cleansed"] = true;
         return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
