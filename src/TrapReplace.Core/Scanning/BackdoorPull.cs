@@ -12,6 +12,13 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     /// measured against; null for dirty-label ones.</summary>
     public double? TargetRecall { get; init; }
 
+    /// <summary>For clean-label suspects, how many clean target images <see cref="TargetRecall"/> was measured on; null for
+    /// dirty-label ones.</summary>
+    public int? TargetRecallImages { get; init; }
+
+    /// <summary>The one-sided normal quantile (95 %) of the clean-label excess's lower confidence bound.</summary>
+    public const double CleanLabelConfidenceZ = 1.6448536269514722;
+
     /// <summary>The pull of <paramref name="predictions"/> (one per suspect) against the class shares of
     /// <paramref name="labels"/> (the whole scanned set's given labels) without the target.</summary>
     internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
@@ -29,15 +36,45 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     }
 
     /// <summary>The pull of <paramref name="predictions"/> on clean-label suspects (images of the target class under their
-    /// true label): only an excess of the target's share over <paramref name="targetRecall"/>, the network's own recall
-    /// of the target on clean images, (share − recall) / (1 − recall). Other classes do not count: their shares show how
-    /// the trigger distorts a target image, which a network without the backdoor shows as much (measured on SIG: heads
-    /// with an attack success of 0.0 % sent 30–36 % of the suspects to one other class).</summary>
-    internal static BackdoorPull FromCleanLabel(IReadOnlyList<int> predictions, int classes, int target, double targetRecall)
+    /// true label): only an excess of the target's share over the network's own recall of the target on clean images
+    /// (<paramref name="recalled"/> of <paramref name="targetImages"/>), and only as much of it as both sample sizes
+    /// support: the lower 95 % confidence bound of share − recall (Newcombe's hybrid score interval, from the two Wilson
+    /// intervals), over 1 − recall. The bound matters because both samples can be small: a few dozen target images in a
+    /// validation split, and a handful of held-out suspects when the scan flagged few (measured on WaNet at the full
+    /// profile: 6 held-out suspects, all predicted as their label by a network that memorised them in stage 1, read as a
+    /// pull of 1 and rejected the best network). Other classes do not count: their shares show how the trigger distorts
+    /// a target image, which a network without the backdoor shows as much (measured on SIG: heads with an attack success
+    /// of 0.0 % sent 30–36 % of the suspects to one other class).</summary>
+    internal static BackdoorPull FromCleanLabel(IReadOnlyList<int> predictions, int classes, int target, int recalled, int targetImages)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(targetImages, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(recalled);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(recalled, targetImages);
         var shares = SharesOf(predictions, classes);
-        double pull = targetRecall >= 1 ? 0 : Math.Max(0, (shares[target] - targetRecall) / (1 - targetRecall));
-        return new BackdoorPull(pull, target, shares[target], shares) { TargetRecall = targetRecall };
+        double recall = (double)recalled / targetImages;
+        double excess = ExcessLowerBound(shares[target], predictions.Count, recall, targetImages, CleanLabelConfidenceZ);
+        double pull = recall >= 1 ? 0 : Math.Max(0, excess / (1 - recall));
+        return new BackdoorPull(pull, target, shares[target], shares) { TargetRecall = recall, TargetRecallImages = targetImages };
+    }
+
+    /// <summary>Lower confidence bound of p1 − p2 for two independent proportions (Newcombe 1998, method 10):
+    /// (p1 − p2) − √((p1 − l1)² + (u2 − p2)²), where l1 is p1's lower and u2 is p2's upper Wilson bound at
+    /// <paramref name="z"/>.</summary>
+    internal static double ExcessLowerBound(double p1, int n1, double p2, int n2, double z)
+    {
+        if (n1 == 0) return double.NegativeInfinity;
+        var (l1, _) = Wilson(p1, n1, z);
+        var (_, u2) = Wilson(p2, n2, z);
+        return p1 - p2 - Math.Sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
+    }
+
+    /// <summary>The Wilson score interval of a proportion <paramref name="p"/> measured on <paramref name="n"/> trials.</summary>
+    internal static (double Lower, double Upper) Wilson(double p, int n, double z)
+    {
+        double z2n = z * z / n;
+        double centre = (p + z2n / 2) / (1 + z2n);
+        double half = z * Math.Sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n);
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
     }
 
     // Each class's share of the predictions.

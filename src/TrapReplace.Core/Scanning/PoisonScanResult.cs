@@ -42,6 +42,10 @@ public sealed record PoisonScanResult
     /// no label is over-represented with the required significance (clean data, clean-label or batch-time attacks).</summary>
     public int? InferredTarget { get; init; }
 
+    /// <summary>The target the heads' scan inferred and the stem probe refuted (<see cref="SuspectExpansion.Refuted"/>):
+    /// then <see cref="InferredTarget"/> is null and no sample is suspected. Null otherwise.</summary>
+    public int? RefutedTarget { get; init; }
+
     /// <summary>Chernoff bound on the chance of the inferred target's over-representation (smaller is surer); 1 without a target.</summary>
     public double TargetChanceBound { get; init; } = 1;
 

@@ -324,8 +324,8 @@ public sealed class PoisonScanner
     /// read the way <paramref name="labelling"/> says the suspects were poisoned. Dirty-label: as that overload.
     /// Clean-label: the suspects are target images, so a network without the backdoor sends many of them to the target
     /// too; only the target's share beyond the network's recall of the target on <paramref name="cleanReference"/>'s
-    /// images counts (<see cref="BackdoorPull.Value"/> is (share − recall) / (1 − recall)). Null when the scan inferred
-    /// no target or has no suspects.
+    /// images counts, and only as far as the two sample sizes support it (<see cref="BackdoorPull.Value"/> is the lower
+    /// 95 % confidence bound of share − recall, over 1 − recall). Null when the scan inferred no target or has no suspects.
     /// </summary>
     /// <param name="network">Any classifier over the same classes.</param>
     /// <param name="untrusted">The scanned set (the suspects index into it).</param>
@@ -349,8 +349,8 @@ public sealed class PoisonScanner
         var targetImages = Enumerable.Range(0, cleanReference.Count).Where(i => referenceLabels[i] == target).ToArray();
         if (targetImages.Length == 0)
             throw new ArgumentException($"the clean reference {cleanReference.Name} holds no image of the target class {target}: the network's recall of it cannot be measured", nameof(cleanReference));
-        double recall = (double)Predictions(network, cleanReference, targetImages, device, channelsLast).Count(p => p == target) / targetImages.Length;
-        return BackdoorPull.FromCleanLabel(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.ClassCount, target, recall);
+        int recalled = Predictions(network, cleanReference, targetImages, device, channelsLast).Count(p => p == target);
+        return BackdoorPull.FromCleanLabel(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.ClassCount, target, recalled, targetImages.Length);
     }
 
     // Every score kind for every sample of `data`, from the two heads' log-probabilities.

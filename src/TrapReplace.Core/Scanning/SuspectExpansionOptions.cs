@@ -52,6 +52,12 @@ public sealed class SuspectExpansionOptions
     /// <value>Default true.</value></summary>
     public bool PruneSeeds { get; set; } = true;
 
+    /// <summary>With <see cref="PruneSeeds"/>, the share of the scan's suspects the probe must confirm for the scan's
+    /// target to stand; below it the suspects are withdrawn (<see cref="SuspectExpansion.Refuted"/>). Measured at the full
+    /// profile on CIFAR-10: real attacks 85-99 % confirmed, WaNet's stored set (no poison) 2 %. 0 never refutes.
+    /// <value>Default 0.5.</value></summary>
+    public double MinimumConfirmedShare { get; set; } = 0.5;
+
     /// <summary>Every problem with the options, empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -61,6 +67,7 @@ public sealed class SuspectExpansionOptions
         if (MaximumNegatives < 1) errors.Add($"MaximumNegatives must be >= 1; got {MaximumNegatives}.");
         if (MaximumFeatures < 1) errors.Add($"MaximumFeatures must be >= 1; got {MaximumFeatures}.");
         if (MinimumSeeds < 1) errors.Add($"MinimumSeeds must be >= 1; got {MinimumSeeds}.");
+        if (!(MinimumConfirmedShare >= 0 && MinimumConfirmedShare <= 1)) errors.Add($"MinimumConfirmedShare must be in [0, 1]; got {MinimumConfirmedShare}.");
         if (Steps < 1) errors.Add($"Steps must be >= 1; got {Steps}.");
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) errors.Add($"LearningRate must be positive and finite; got {LearningRate}.");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) errors.Add($"WeightDecay must be >= 0 and finite; got {WeightDecay}.");

@@ -86,7 +86,9 @@ internal sealed class TrapCleanse : ICellDefense
         if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
         {
             json["cleansed"] = false;
-            json["cleansing_skipped_because"] = scan.InferredTarget is null
+            json["cleansing_skipped_because"] = scan.RefutedTarget is int refuted
+                ? $"the stem probe confirmed {scan.Expansion!.Confirmed} of the {scan.Expansion.Seeds} suspects of class {refuted}: they carry no common trigger feature, so the scan's target was withdrawn"
+                : scan.InferredTarget is null
                 ? "the scan inferred no target class, so it has no suspects to cleanse"
                 : "no suspect is left: the stem probe saw no trigger in any of the heads' suspects";
             return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
@@ -130,9 +132,11 @@ internal sealed class TrapCleanse : ICellDefense
                 ["excess_per_suspect"] = evidence.ExcessPerSuspect,
             };
         json["estimate"] = labelling == PoisonLabelling.CleanLabel
-            ? "clean-label suspects: the target's share of the held-out suspects beyond the network's recall of the target on validation, (share - recall) / (1 - recall)"
+            ? "clean-label suspects: the target's share of the held-out suspects beyond the network's recall of the target on validation, as far as both sample sizes support it: the lower 95 % confidence bound of share - recall (Newcombe hybrid score), over 1 - recall"
             : "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
         json["first_estimated_target_recall"] = firstPull?.TargetRecall;
+        json["first_estimated_target_recall_images"] = firstPull?.TargetRecallImages;
+        json["first_estimated_target_share"] = firstPull?.TargetShare;
         json["first_estimated_attack_success"] = firstPull?.Value;
         json["first_estimated_pull_class"] = firstPull?.Class;
         json["selected_epoch"] = cleansed.Replacement.SelectedEpoch + 1;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 using ScottPlot;
 using TrapReplace.Experiments.Results;
 using TrapReplace.Experiments.Specs;
@@ -38,11 +39,15 @@ public static class ScanAndCrossover
         {
             var s = r.Options["defense"]!["scan"]!;
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Dataset} | {r.Profile} | {r.Attack} | {r.Defense} | {r.Seed} | {r.PoisonedCount} | {s["flagged"]} | {s["suspects"]} | {F(s["precision"], "F3")} | {F(s["recall"], "F3")} | {F(s["auroc"], "F3")} | {s["inferred_target"]?.ToString() ?? "none"} | {s["target_correct"]?.ToString() ?? "-"} | {F(s["reference_false_positive_rate"], "P2").TrimEnd('%').Trim()} |");
+                $"| {r.Dataset} | {r.Profile} | {r.Attack} | {r.Defense} | {r.Seed} | {r.PoisonedCount} | {s["flagged"]} | {s["suspects"]} | {F(s["precision"], "F3")} | {F(s["recall"], "F3")} | {F(s["auroc"], "F3")} | {TargetCell(s)} | {s["target_correct"]?.ToString() ?? "-"} | {F(s["reference_false_positive_rate"], "P2").TrimEnd('%').Trim()} |");
         }
         md.AppendLine();
         return md.ToString();
     }
+
+    // The inferred target, or why there is none (the stem probe withdrew the heads' target).
+    private static string TargetCell(JsonNode s) =>
+        s["inferred_target"]?.ToString() ?? (s["refuted_target"] is { } refuted ? $"none ({refuted} refuted)" : "none");
 
     /// <summary>The crossover table (ASR and CA after each defense against stage-1 epochs); empty with fewer than two lengths.</summary>
     public static string CrossoverMarkdown(IReadOnlyList<SummaryRow> rows)

@@ -43,19 +43,46 @@ public sealed class BackdoorPullTests
     [Fact]
     public void Clean_label_suspects_pull_only_by_the_targets_share_beyond_the_networks_recall_of_it()
     {
-        // 90 % of the suspects to the target against a recall of 80 %: (0.9 - 0.8) / (1 - 0.8) = 0.5.
-        int[] predictions = [.. Enumerable.Repeat(0, 90), .. Enumerable.Repeat(3, 10)];
-        var pull = BackdoorPull.FromCleanLabel(predictions, 4, target: 0, targetRecall: 0.8);
-        pull.Value.Should().BeApproximately(0.5, 1e-12);
+        // 900 of 1000 suspects to the target against a recall of 200 of 250: the point excess is 0.1; Newcombe's lower
+        // bound subtracts sqrt((0.9 - l1)^2 + (u2 - 0.8)^2) with the Wilson bounds at z = 1.645.
+        int[] predictions = [.. Enumerable.Repeat(0, 900), .. Enumerable.Repeat(3, 100)];
+        var pull = BackdoorPull.FromCleanLabel(predictions, 4, target: 0, recalled: 200, targetImages: 250);
+        var (l1, _) = BackdoorPull.Wilson(0.9, 1000, BackdoorPull.CleanLabelConfidenceZ);
+        var (_, u2) = BackdoorPull.Wilson(0.8, 250, BackdoorPull.CleanLabelConfidenceZ);
+        double expected = (0.1 - Math.Sqrt((0.9 - l1) * (0.9 - l1) + (u2 - 0.8) * (u2 - 0.8))) / 0.2;
+        pull.Value.Should().BeApproximately(expected, 1e-12);
+        pull.Value.Should().BeInRange(0.2, 0.3, "a 95 % bound of an excess of 0.1 measured on 1000 and 250 images keeps about half of it");
         pull.Class.Should().Be(0);
         pull.TargetShare.Should().BeApproximately(0.9, 1e-12);
         pull.TargetRecall.Should().Be(0.8);
+        pull.TargetRecallImages.Should().Be(250);
 
         // A trigger that makes target images look like class 1 is no backdoor: a network without one does it too.
-        int[] distorted = [.. Enumerable.Repeat(0, 30), .. Enumerable.Repeat(1, 70)];
-        BackdoorPull.FromCleanLabel(distorted, 4, target: 0, targetRecall: 0.8).Value.Should().Be(0);
+        int[] distorted = [.. Enumerable.Repeat(0, 300), .. Enumerable.Repeat(1, 700)];
+        BackdoorPull.FromCleanLabel(distorted, 4, target: 0, recalled: 200, targetImages: 250).Value.Should().Be(0);
         BackdoorPull.From(distorted, Labels, 4, target: 0).Value.Should().BeGreaterThan(0.5, "read as dirty-label, class 1 would pull");
-        BackdoorPull.FromCleanLabel(predictions, 4, target: 0, targetRecall: 1).Value.Should().Be(0, "nothing lies beyond a perfect recall");
+        BackdoorPull.FromCleanLabel(predictions, 4, target: 0, recalled: 250, targetImages: 250).Value.Should().Be(0, "nothing lies beyond a perfect recall");
+    }
+
+    [Fact]
+    public void A_clean_label_excess_that_few_suspects_or_few_reference_images_cannot_support_is_no_pull()
+    {
+        // WaNet at the full profile: 6 held-out suspects, all predicted as their (given, true) label, against a recall of
+        // 15 of 25 validation images. The point estimate reads a pull of 1; the bound keeps what six images support.
+        int[] six = Enumerable.Repeat(3, 6).ToArray();
+        BackdoorPull.FromCleanLabel(six, 10, target: 3, recalled: 15, targetImages: 25).Value.Should().BeInRange(0.1, 0.2);
+        BackdoorPull.FromCleanLabel(six, 10, target: 3, recalled: 18, targetImages: 25).Value.Should().Be(0, "against a recall of 72 % six images show nothing");
+        // The same shares on 600 suspects and 2500 reference images are a real pull.
+        int[] many = Enumerable.Repeat(3, 600).ToArray();
+        BackdoorPull.FromCleanLabel(many, 10, target: 3, recalled: 1500, targetImages: 2500).Value.Should().BeGreaterThan(0.9);
+        // Wilson bounds: symmetric around 0.5, inside [0, 1] at the edges, and the exact value for 0 of 10 at z = 1.96.
+        var (lo, hi) = BackdoorPull.Wilson(0.5, 100, 1.96);
+        (lo + hi).Should().BeApproximately(1, 1e-12);
+        BackdoorPull.Wilson(1, 6, 1.645).Upper.Should().BeApproximately(1, 1e-12);
+        BackdoorPull.Wilson(0, 10, 1.96).Upper.Should().BeApproximately(3.8416 / 13.8416, 1e-12);
+        // Bad counts are refused rather than read.
+        var act = () => BackdoorPull.FromCleanLabel(six, 10, target: 3, recalled: 26, targetImages: 25);
+        act.Should().Throw<ArgumentOutOfRangeException>();
     }
 
     [Fact]

@@ -129,8 +129,11 @@ public sealed class PoisonScannerTests
         using var referenceTarget = f.Reference.Subset(Enumerable.Range(0, f.Reference.Count).Where(i => referenceLabels[i] == PoisonedSynthetic.Target).ToArray(), "target");
         double recall = TrapReplace.Evaluation.Evaluator.Accuracy(network, referenceTarget, TorchSharp.torch.CPU);
         asClean.TargetRecall.Should().Be(recall);
+        asClean.TargetRecallImages.Should().Be(referenceTarget.Count);
         asClean.TargetShare.Should().Be(asDirty.TargetShare);
-        asClean.Value.Should().Be(recall >= 1 ? 0 : Math.Max(0, (asClean.TargetShare - recall) / (1 - recall)));
+        double bound = BackdoorPull.ExcessLowerBound(asClean.TargetShare, targetImages.Length, recall, referenceTarget.Count, BackdoorPull.CleanLabelConfidenceZ);
+        asClean.Value.Should().Be(recall >= 1 ? 0 : Math.Max(0, bound / (1 - recall)));
+        asClean.Value.Should().BeLessThanOrEqualTo(recall >= 1 ? 0 : Math.Max(0, (asClean.TargetShare - recall) / (1 - recall)), "the bound never exceeds the point estimate");
         asClean.Value.Should().BeLessThan(0.5);
 
         using var noTarget = f.Reference.Subset(Enumerable.Range(0, f.Reference.Count).Where(i => referenceLabels[i] != PoisonedSynthetic.Target).ToArray(), "no-target");

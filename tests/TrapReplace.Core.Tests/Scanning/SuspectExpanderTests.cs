@@ -63,6 +63,44 @@ public sealed class SuspectExpanderTests
     }
 
     [Fact]
+    public void Suspects_that_share_no_trigger_feature_are_refuted_and_the_target_withdrawn()
+    {
+        // Only clean target-class images as suspects, as a scan flags the hardest class when no poison is stored (WaNet).
+        var f = Shared;
+        var weak = WeakScan(f);
+        var labels = f.Untrusted.LabelArray();
+        var clean = Enumerable.Range(0, f.Untrusted.Count).Where(i => labels[i] == Target && !f.PoisonedIndices.Contains(i)).Take(20).ToArray();
+        clean.Should().HaveCount(20);
+        var hardClass = weak with { SuspectIndices = clean };
+
+        var refuted = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2 }).Expand(f.Trapped, f.Untrusted, f.Holdout, hardClass);
+
+        refuted.InferredTarget.Should().BeNull();
+        refuted.RefutedTarget.Should().Be(Target);
+        refuted.TargetChanceBound.Should().Be(1);
+        refuted.SuspectIndices.Should().BeEmpty();
+        refuted.FlaggedIndices.Should().Equal(hardClass.FlaggedIndices, "what the heads flagged stays on record");
+        var expansion = refuted.Expansion!;
+        expansion.Refuted.Should().BeTrue();
+        expansion.Seeds.Should().Be(20);
+        expansion.Confirmed.Should().BeLessThan(10, "the stem sees no square in clean images");
+        expansion.DroppedIndices.Should().Equal(clean);
+        expansion.AddedIndices.Should().BeEmpty();
+
+        // Real poison stands: the weak scan's seeds are confirmed, and without the rule nothing is refuted.
+        var confirmed = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2 }).Expand(f.Trapped, f.Untrusted, f.Holdout, weak);
+        confirmed.InferredTarget.Should().Be(Target);
+        confirmed.RefutedTarget.Should().BeNull();
+        confirmed.Expansion!.Refuted.Should().BeFalse();
+        confirmed.Expansion.Confirmed.Should().Be(weak.SuspectIndices.Count - confirmed.Expansion.DroppedIndices.Count);
+        var lenient = new SuspectExpander(new SuspectExpansionOptions { MinimumSeeds = 5, Threads = 2, MinimumConfirmedShare = 0 })
+            .Expand(f.Trapped, f.Untrusted, f.Holdout, hardClass);
+        lenient.InferredTarget.Should().Be(Target);
+        lenient.Expansion!.Refuted.Should().BeFalse();
+        lenient.Expansion.Confirmed.Should().Be(expansion.Confirmed, "the same probe, only the decision differs");
+    }
+
+    [Fact]
     public void Expanding_is_reproducible_and_leaves_a_scan_without_target_or_seeds_unchanged()
     {
         var f = Shared;
@@ -83,9 +121,10 @@ public sealed class SuspectExpanderTests
     [Fact]
     public void Bad_options_and_mismatched_inputs_are_named()
     {
-        var act = () => new SuspectExpander(new SuspectExpansionOptions { Folds = 1, Quantile = 1, Steps = 0, LearningRate = double.NaN });
-        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(4)
-            .And.Contain(m => m.Contains("Folds")).And.Contain(m => m.Contains("Quantile")).And.Contain(m => m.Contains("Steps")).And.Contain(m => m.Contains("LearningRate"));
+        var act = () => new SuspectExpander(new SuspectExpansionOptions { Folds = 1, Quantile = 1, Steps = 0, LearningRate = double.NaN, MinimumConfirmedShare = 1.5 });
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(5)
+            .And.Contain(m => m.Contains("Folds")).And.Contain(m => m.Contains("Quantile")).And.Contain(m => m.Contains("Steps")).And.Contain(m => m.Contains("LearningRate"))
+            .And.Contain(m => m.Contains("MinimumConfirmedShare must be in [0, 1]; got 1.5"));
 
         var f = Shared;
         var weak = WeakScan(f);
