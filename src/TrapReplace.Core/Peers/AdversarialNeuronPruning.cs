@@ -166,6 +166,8 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
             work.train();
             var record = runner.Run(optimizer, loader, pass, pass, options.MaskLearningRate, (images, labels) =>
             {
+                // Forward passes in the chosen precision, logits back in float32 for the losses.
+                Tensor Logits() => MixedPrecision.Float32Output(options.Precision, () => work.call(images));
                 Tensor? robust = null;
                 if (eps > 0)
                 {
@@ -173,11 +175,11 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
                     perturbation.ResetNoise(eps);
                     perturbation.Perturbed = true;
                     for (int s = 0; s < options.NoiseSteps; s++)
-                        perturbation.AscendNoise(() => nn.functional.cross_entropy(work.call(images), labels), eps / options.NoiseSteps, eps);
-                    robust = nn.functional.cross_entropy(work.call(images), labels);
+                        perturbation.AscendNoise(() => nn.functional.cross_entropy(Logits(), labels), eps / options.NoiseSteps, eps);
+                    robust = nn.functional.cross_entropy(Logits(), labels);
                 }
                 perturbation.Perturbed = false;
-                var logits = work.call(images);
+                var logits = Logits();
                 var natural = nn.functional.cross_entropy(logits, labels);
                 var loss = robust is null ? natural : natural.mul(options.TradeOff).add(robust.mul(1 - options.TradeOff));
                 return new StepOutput(loss, logits, natural);

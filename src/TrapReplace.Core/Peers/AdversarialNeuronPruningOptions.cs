@@ -90,6 +90,12 @@ public sealed class AdversarialNeuronPruningOptions : ITrainingRuntime
     /// <value>0.</value>
     public int Threads { get; set; }
 
+    /// <summary>The mask optimisation's forward passes' arithmetic (<see cref="Runtime.Precision"/>): the network under
+    /// bf16 autocast; the masks, the noise, each BatchNorm's recomputed output (from its input upcast to float32) and the
+    /// losses in float32. Choosing the threshold and pruning are unaffected (float32 evaluation).
+    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -115,6 +115,9 @@ internal sealed class NeuronPerturbation : IDisposable
         layer.Used = true;
         layer.EverUsed = true;
         var bn = layer.Module;
+        // Under bf16 autocast the convolution before hands over bf16; the statistics and the perturbed affine map are
+        // float32, as BatchNorm's own kernel computes them.
+        if (input.dtype != ScalarType.Float32) input = input.to(ScalarType.Float32);
         Tensor mean, variance;
         if (bn.training) (variance, mean) = torch.var_mean(input, [0, 2, 3], unbiased: false);
         else

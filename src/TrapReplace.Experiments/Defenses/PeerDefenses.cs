@@ -162,6 +162,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
         var options = context.Settings.Apply(new AdversarialNeuronPruningOptions
         {
             Iterations = 20 * context.Profile.DefenseEpochs,
+            Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AdversarialNeuronPruning(options);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);

@@ -129,6 +129,36 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void In_bf16_the_masks_learn_under_autocast_in_float32_and_pruning_still_removes_the_backdoor()
+    {
+        var fixture = PeerTestModels.Backdoored;
+        AdversarialNeuronPruningOptions Options(TrapReplace.Runtime.Precision precision) => new()
+        {
+            Iterations = 100, BatchSize = 32, ValidationFraction = 0.25, CropPadding = 0, HorizontalFlip = false, Threads = 2, Precision = precision,
+        };
+        IReadOnlyList<NeuronMask> Masks(TrapReplace.Runtime.Precision precision, out AdversarialNeuronPruningResult result)
+        {
+            var defense = new AdversarialNeuronPruning(Options(precision));
+            IReadOnlyList<NeuronMask> masks = [];
+            defense.MasksLearned += (_, e) => masks = e.Masks;
+            result = defense.Fit(fixture.Network, fixture.Backbone, fixture.Holdout);
+            return masks;
+        }
+
+        var full = Masks(TrapReplace.Runtime.Precision.Float32, out var fullResult);
+        using var fullNetwork = fullResult.Network;
+        var mixed = Masks(TrapReplace.Runtime.Precision.BFloat16, out var mixedResult);
+        using var mixedNetwork = mixedResult.Network;
+
+        mixed.Should().HaveCount(full.Count).And.OnlyContain(m => double.IsFinite(m.Value) && m.Value >= 0 && m.Value <= 1);
+        mixed.Zip(full).Count(p => p.First.Value != p.Second.Value).Should().BeGreaterThan(0, "the bf16 forward passes change the mask optimisation");
+        mixedResult.History.Should().OnlyContain(r => double.IsFinite(r.Loss.Total));
+        mixedNetwork.parameters().Should().OnlyContain(p => p.dtype == ScalarType.Float32);
+        fixture.AttackSuccessRate(mixedNetwork).Should().BeLessThan(0.5, "as in float32, the low masks single out the backdoor's neurons");
+        fixture.CleanAccuracy(mixedNetwork).Should().BeGreaterThan(fixture.CleanAccuracy(fixture.Network) - 0.05);
+    }
+
+    [Fact]
     public void Learn_masks_alone_gives_one_mask_in_the_unit_interval_per_neuron_and_leaves_the_model_alone()
     {
         var backbone = new WideResNet16Backbone(4);
