@@ -145,4 +145,24 @@ public sealed class SpecAndReportTests
         written.Should().Contain(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png"));
         new FileInfo(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png")).Length.Should().BeGreaterThan(1000);
     }
+
+    [Fact]
+    public void The_scan_table_names_the_target_and_says_when_the_stem_probe_refuted_one()
+    {
+        static CellResult Scanned(string attack, JsonObject scan) =>
+            SampleResults.Result(attack, "trap-cleanse", 0, 0.79, 0.01, new Metrics(0.8, 1.0, 0.0)) with { Options = new JsonObject { ["defense"] = new JsonObject { ["scan"] = scan } } };
+        var results = new[]
+        {
+            Scanned("badnets", new JsonObject { ["flagged"] = 5538, ["suspects"] = 4891, ["precision"] = 0.971, ["recall"] = 1.0, ["inferred_target"] = 0, ["target_correct"] = true }),
+            Scanned("wanet", new JsonObject { ["flagged"] = 1614, ["suspects"] = 0, ["inferred_target"] = null, ["refuted_target"] = 3 }),
+            Scanned("sig", new JsonObject { ["flagged"] = 40, ["suspects"] = 0, ["inferred_target"] = null }),
+        };
+
+        var rows = ScanAndCrossover.ScanMarkdown(results).Split('\n').Where(l => l.StartsWith("| cifar10", StringComparison.Ordinal)).ToList();
+
+        rows.Should().HaveCount(3);
+        rows.Single(r => r.Contains("| badnets |", StringComparison.Ordinal)).Should().Contain("| 0 | true |");
+        rows.Single(r => r.Contains("| wanet |", StringComparison.Ordinal)).Should().Contain("| none (3 refuted) |");
+        rows.Single(r => r.Contains("| sig |", StringComparison.Ordinal)).Should().Contain("| none |").And.NotContain("refuted");
+    }
 }
