@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using TrapReplace.Cli.FolderScan;
 using TrapReplace.Cli.Matrix;
 using TrapReplace.Cli.Terminal;
 using TrapReplace.Experiments.Defenses;
@@ -80,6 +81,7 @@ public static class CommandLine
         root.Subcommands.Add(MatrixCommand());
         root.Subcommands.Add(ReportCommand());
         root.Subcommands.Add(RespondCommand());
+        root.Subcommands.Add(ScanCommand());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -209,7 +211,14 @@ public static class CommandLine
         if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
         var layout = p.GetValue(Layout)!;
         if (layout is not (ChannelsLastLayout or StandardLayout)) throw new UsageException($"--layout must be {ChannelsLastLayout} or {StandardLayout}; got '{layout}'");
-        var precision = p.GetValue(PrecisionOption)! switch
+        var precision = ParsePrecision(p.GetValue(PrecisionOption)!, device);
+        var results = WritableFolder(p.GetValue(Out)!);
+        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), results, threads, device, layout == ChannelsLastLayout, precision);
+    }
+
+    private static Precision ParsePrecision(string value, string device)
+    {
+        var precision = value switch
         {
             Float32Precision => Precision.Float32,
             BFloat16Precision => Precision.BFloat16,
@@ -217,8 +226,61 @@ public static class CommandLine
             var other => throw new UsageException($"--precision must be {Float32Precision}, {BFloat16Precision} or {AutoPrecision}; got '{other}'"),
         };
         if (precision == Precision.BFloat16 && device != "cpu") throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
-        var results = WritableFolder(p.GetValue(Out)!);
-        return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), results, threads, device, layout == ChannelsLastLayout, precision);
+        return precision;
+    }
+
+    private static readonly Option<string> UntrustedFolder = new("--untrusted") { Description = "the training images you do not fully trust: one sub-folder per class (png or jpg)", Required = true };
+    private static readonly Option<string> HoldoutFolder = new("--holdout") { Description = "a small set of clean images you trust, same class folders (the paper uses 5 % of the data; at least 5 per class)", Required = true };
+    private static readonly Option<string> ScanOut = new("--out") { Description = "where suspects.csv, scan.json, defended.model and the stage checkpoints go", DefaultValueFactory = _ => "scan" };
+    private static readonly Option<int> ImageSize = new("--image-size") { Description = "images are resized to this square (WRN-16-1 and PreAct-ResNet-18 take 32)", DefaultValueFactory = _ => 32 };
+    private static readonly Option<int> TrapEpochs = new("--trap-epochs") { Description = "stage-1 epochs on the untrusted images (the full profile's 60)", DefaultValueFactory = _ => 60 };
+    private static readonly Option<int> ReplaceEpochs = new("--replace-epochs") { Description = "stage-2 epochs of the new head on the clean holdout (the reference's 100)", DefaultValueFactory = _ => 100 };
+    private static readonly Option<int> TrapBatchSize = new("--batch-size") { Description = "stage-1 batch size (the reference's 256); the untrusted folder must hold at least one batch", DefaultValueFactory = _ => 256 };
+    private static readonly Option<string> ScanPrecision = new("--precision")
+    {
+        Description = "arithmetic of the training forward passes: fp32, bf16 or auto (bf16 where the CPU has native bf16)",
+        DefaultValueFactory = _ => AutoPrecision,
+    };
+
+    private static Command ScanCommand()
+    {
+        var command = new Command("scan", "Which of my images are poisoned: Trap and Replace on your own image folders, then the poison scan; writes suspects.csv (one row per untrusted image), scan.json and defended.model.")
+        {
+            UntrustedFolder, HoldoutFolder, ScanOut, Backbone, ImageSize, TrapEpochs, ReplaceEpochs, TrapBatchSize, Seed, Threads, Device, ScanPrecision, Quiet,
+        };
+        command.SetAction((p, ct) => Guard(() =>
+        {
+            int threads = p.GetValue(Threads), size = p.GetValue(ImageSize), trapEpochs = p.GetValue(TrapEpochs), replaceEpochs = p.GetValue(ReplaceEpochs);
+            if (threads < 1) throw new UsageException($"--threads must be >= 1; got {threads}");
+            if (size < 8) throw new UsageException($"--image-size must be >= 8; got {size}");
+            if (trapEpochs < 1) throw new UsageException($"--trap-epochs must be >= 1; got {trapEpochs}");
+            if (replaceEpochs < 1) throw new UsageException($"--replace-epochs must be >= 1; got {replaceEpochs}");
+            int batch = p.GetValue(TrapBatchSize);
+            if (batch < 1) throw new UsageException($"--batch-size must be >= 1; got {batch}");
+            var device = p.GetValue(Device)!;
+            if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
+            var backbone = p.GetValue(Backbone)!;
+            if (!CellSpec.Backbones.Contains(backbone)) throw new UsageException($"unknown --backbone '{backbone}'; one of {string.Join(", ", CellSpec.Backbones)}");
+            var request = new FolderScanRequest(Path.GetFullPath(p.GetValue(UntrustedFolder)!), Path.GetFullPath(p.GetValue(HoldoutFolder)!), WritableFolder(p.GetValue(ScanOut)!),
+                backbone, size, trapEpochs, replaceEpochs, batch, p.GetValue(Seed), threads, device, ParsePrecision(p.GetValue(ScanPrecision)!, device));
+            foreach (var (folder, option) in new[] { (request.Untrusted, "--untrusted"), (request.Holdout, "--holdout") })
+                if (!Directory.Exists(folder)) throw new UsageException($"{option} '{folder}' is not a folder");
+            TorchRuntime.Prepare(threads);
+            bool quiet = p.GetValue(Quiet);
+            var outcome = FolderScanner.Run(request, quiet ? null : line => Console.Error.WriteLine(line), ct);
+            var verdict = outcome.Target is { } target
+                ? string.Create(CultureInfo.InvariantCulture, $"{outcome.Suspected} of {outcome.Scanned} images suspected, poisoned to look like '{target}'")
+                : outcome.RefutedTarget is { } refuted
+                ? $"no poisoned population found: the heads flagged images of '{refuted}', but the stem probe found no trigger feature they share"
+                : "no poisoned population found: no class is over-represented among the flagged images";
+            Console.Out.WriteLine(verdict);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {outcome.Flagged} images scored above the threshold, which {Format.Percent(outcome.ReferenceFalsePositiveRate)} of the clean reference images pass"));
+            Console.Out.WriteLine($"  suspects: {outcome.SuspectsFile}");
+            Console.Out.WriteLine($"  scan: {outcome.SummaryFile}; defended network: {outcome.ModelFile}");
+            return Task.FromResult(Ok);
+        }));
+        return command;
     }
 
     // --out is checked before any data is loaded or any epoch trained: it must be a folder we can write in, or a
