@@ -9,7 +9,7 @@ public static class DefenseCatalog
     private static readonly ICellDefense[] All =
     [
         new HeadReplacement(afterTrap: true),
-        new TrapCleanse(),
+        new TrapCleanseDefense(),
         new HeadReplacement(afterTrap: false),
         new FineTuningDefense(),
         new FinePruningDefense(),

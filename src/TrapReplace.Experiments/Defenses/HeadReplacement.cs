@@ -54,11 +54,11 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
 }
 
 /// <summary>
-/// Trap and Replace, then the poison scan, then stem cleansing (<c>trap-cleanse</c>): when the scan infers a target,
-/// stage 1 continues on the untrusted set with the suspects relabelled by the scanning head (a fifth of them held out
-/// for the attack estimate) and the head is replaced again; when it does not (clean-label or batch-time attacks, clean data), the Trap-and-Replace network is the result.
+/// Trap and Replace, then the poison scan, then stem cleansing (<c>trap-cleanse</c>): the library's
+/// <see cref="TrapCleanse"/> on the cell's stage-1 network, with the profile's options; this class only writes
+/// what it decided into the result file.
 /// </summary>
-internal sealed class TrapCleanse : ICellDefense
+internal sealed class TrapCleanseDefense : ICellDefense
 {
     public string Name => "trap-cleanse";
 
@@ -68,58 +68,30 @@ internal sealed class TrapCleanse : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var replaceOptions = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
-        var replacer = new HeadReplacer(replaceOptions);
-        context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
-        var first = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
-        var scan = HeadReplacement.Scan(undefended, first, context);
-        first.DisposeSnapshots();
-
-        var options = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var options = new TrapCleanseOptions
+        {
+            FirstReplacement = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
+            Cleansing = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
+        };
+        var defense = new TrapCleanse(options);
+        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
+        var result = defense.Apply(undefended, context.Backbone, context.Untrusted, context.Holdout, context.CancellationToken);
+        var (first, scan, replaceOptions, cleanseOptions) = (result.First, result.Scan, options.FirstReplacement, options.Cleansing);
         var json = new JsonObject
         {
             ["first_replacement"] = JsonSerializer.SerializeToNode(replaceOptions, ExperimentJson.Options),
             ["first_selected_epoch"] = first.SelectedEpoch + 1,
-            ["cleansing"] = JsonSerializer.SerializeToNode(options, ExperimentJson.Options),
+            ["cleansing"] = JsonSerializer.SerializeToNode(cleanseOptions, ExperimentJson.Options),
         };
-        if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
+        if (result.Cleansing is not { } cleansed)
         {
             json["cleansed"] = false;
-            json["cleansing_skipped_because"] = scan.RefutedTarget is int refuted
-                ? $"the stem probe confirmed {scan.Expansion!.Confirmed} of the {scan.Expansion.Seeds} suspects of class {refuted}: they carry no common trigger feature, so the scan's target was withdrawn"
-                : scan.InferredTarget is null
-                ? "the scan inferred no target class, so it has no suspects to cleanse"
-                : "no suspect is left: the stem probe saw no trigger in any of the heads' suspects";
-            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, replaceOptions.Epochs, json) { Scan = scan };
+            json["cleansing_skipped_because"] = result.SkippedBecause;
+            return new DefenseOutcome(result.Network, result.Seconds, replaceOptions.Epochs, json) { Scan = scan };
         }
-
-        var cleanser = new StemCleanser(options);
-        context.Events.Attach(h => cleanser.StepCompleted += h, h => cleanser.EpochCompleted += h);
-        StemCleansingResult cleansed;
-        try
-        {
-            cleansed = cleanser.Cleanse(undefended, context.Backbone, context.Untrusted, context.Holdout, scan, context.CancellationToken);
-        }
-        catch
-        {
-            first.Network.Dispose();
-            throw;
-        }
-        // Every network not returned goes to the runner as a candidate, measured after the fact.
         var final = cleansed.Final;
-        var candidates = new Dictionary<string, TrapNetwork>
-        {
-            ["continued_network"] = cleansed.Continued.Network,
-            ["replaced_head"] = cleansed.Replacement.Network,
-        };
-        cleansed.Replacement.DisposeSnapshots();
-        var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
+        var firstPull = result.FirstPull;
         var labelling = cleansed.Labelling?.Labelling ?? PoisonLabelling.DirtyLabel;
-        BackdoorPull? firstPull;
-        using (var validation = context.Holdout.Subset(cleansed.Replacement.ValidationIndices, context.Holdout.Name + "-validation"))
-            firstPull = validation.Count == 0 ? null
-                : PoisonScanner.EstimateBackdoorPull(first.Network, context.Untrusted, probe, labelling, validation, channelsLast: context.Settings.ChannelsLast);
         json["estimate_suspects"] = cleansed.EstimateSuspects.Count;
         json["suspects_relabelled_to_another_class"] = cleansed.RelabelledToOtherClass;
         json["first_validation_accuracy"] = first.ValidationAccuracy;
@@ -162,36 +134,10 @@ internal sealed class TrapCleanse : ICellDefense
         }).ToArray());
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
-        int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (options.Continue.Epochs + options.Replace.Epochs));
-        if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess) is { } reason)
-        {
-            json["cleansed"] = false;
-            json["cleansing_undone_because"] = reason;
-            return new DefenseOutcome(first.Network, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
-        }
-        candidates.Remove(final.KeptContinuedNetwork ? "continued_network" : "replaced_head");
-        candidates["trap_and_replace"] = first.Network;
-        json["cleansed"] = true;
-        return new DefenseOutcome(cleansed.Defended, clock.Elapsed.TotalSeconds, epochs, json) { Scan = scan, Candidates = candidates };
-    }
-
-    /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is
-    /// undone (the bound on clean accuracy: within 3 points).</summary>
-    internal const double MaxValidationLoss = 0.03;
-
-    /// <summary>
-    /// Why the cleansed network must give way to Trap and Replace's, or null when it stays. Never worse than Trap and
-    /// Replace on what the defender can see: not when it costs more than <see cref="MaxValidationLoss"/> of validation
-    /// accuracy (a wrong target relabels clean samples), and not when it scores no higher on validation accuracy minus
-    /// the largest class pull on the held-out suspects, the label-free score that chose it. A missing value skips its rule.
-    /// </summary>
-    internal static string? UndoReason(double? firstAccuracy, double? firstPull, double? cleansedAccuracy, double? cleansedPull)
-    {
-        var culture = System.Globalization.CultureInfo.InvariantCulture;
-        if (cleansedAccuracy < firstAccuracy - MaxValidationLoss)
-            return string.Create(culture, $"validation accuracy fell from {firstAccuracy:P1} to {cleansedAccuracy:P1}, more than {MaxValidationLoss:P0}");
-        if (firstAccuracy is double a && firstPull is double p && cleansedAccuracy is double b && cleansedPull is double q && a - p >= b - q)
-            return string.Create(culture, $"Trap and Replace scored {a:P1} - {p:P1} on validation accuracy minus the pull estimate, the cleansed network only {b:P1} - {q:P1}");
-        return null;
+        int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (cleanseOptions.Continue.Epochs + cleanseOptions.Replace.Epochs));
+        // Every network not returned goes to the runner as a candidate, measured after the fact.
+        json["cleansed"] = result.Cleansed;
+        if (result.UndoneBecause is { } reason) json["cleansing_undone_because"] = reason;
+        return new DefenseOutcome(result.Network, result.Seconds, epochs, json) { Scan = scan, Candidates = new Dictionary<string, TrapNetwork>(result.Candidates) };
     }
 }

@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TrapReplace.Data;
+using TrapReplace.Defense;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Scanning;
+using TrapReplace.Training;
+
+namespace TrapReplace.Cleansing;
+
+/// <summary>Options of <see cref="TrapCleanse"/>.</summary>
+public sealed class TrapCleanseOptions
+{
+    /// <summary>Stage 2 on the trapped network: the Trap-and-Replace result the cleansing must beat. Its validation split
+    /// is the scan's clean reference, so it must keep one (<see cref="HeadReplacerOptions.ValidationFraction"/> &gt; 0).</summary>
+    public HeadReplacerOptions FirstReplacement { get; set; } = new();
+
+    /// <summary>The cleansing; its <see cref="StemCleansingOptions.Scan"/> and <see cref="StemCleansingOptions.Expansion"/>
+    /// also make the first scan.</summary>
+    public StemCleansingOptions Cleansing { get; set; } = new() { Expansion = new SuspectExpansionOptions() };
+
+    /// <summary>Validation accuracy the cleansed network may lose against Trap and Replace's before the cleansing is
+    /// undone (a wrong target relabels clean samples). Default 0.03, the scan-and-cleanse goal's bound on clean accuracy.</summary>
+    public double MaxValidationLoss { get; set; } = 0.03;
+
+    /// <summary>Every problem with the options, empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        errors.AddRange(FirstReplacement.Validate().Select(e => "FirstReplacement." + e));
+        errors.AddRange(Cleansing.Validate().Select(e => "Cleansing." + e));
+        if (!(FirstReplacement.ValidationFraction > 0)) errors.Add("FirstReplacement.ValidationFraction must be > 0: the scan's clean reference is stage 2's validation split.");
+        if (!(MaxValidationLoss >= 0 && MaxValidationLoss <= 1)) errors.Add($"MaxValidationLoss must be in [0, 1]; got {MaxValidationLoss}.");
+        return errors;
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds problems.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Lists every problem.</exception>
+    public void ThrowIfInvalid() => SettingChecks.ThrowIfAny(nameof(TrapCleanseOptions), typeof(TrapCleanseOptions), Validate());
+
+    /// <summary>A deep copy.</summary>
+    public TrapCleanseOptions Clone() => new() { FirstReplacement = FirstReplacement.Clone(), Cleansing = Cleansing.Clone(), MaxValidationLoss = MaxValidationLoss };
+}
+
+/// <summary>What <see cref="TrapCleanse"/> decided. <see cref="BackdoorDefenseResult.Network"/> is the returned network;
+/// <see cref="Candidates"/> the ones it passed over (owned by the result, disposed with it).</summary>
+public sealed record TrapCleanseResult : BackdoorDefenseResult
+{
+    /// <summary>The first replacement (Trap and Replace); its network is <see cref="BackdoorDefenseResult.Network"/> or a
+    /// candidate. Its head snapshots are already released.</summary>
+    public required HeadReplacementResult First { get; init; }
+
+    /// <summary>The poison scan of the untrusted set (heads' scan widened and checked by the stem probe).</summary>
+    public required PoisonScanResult Scan { get; init; }
+
+    /// <summary>The cleansing, or null when it was skipped (<see cref="SkippedBecause"/>). Its networks are
+    /// <see cref="BackdoorDefenseResult.Network"/> or candidates; its head snapshots are already released.</summary>
+    public StemCleansingResult? Cleansing { get; init; }
+
+    /// <summary>The first replacement's label-free pull on the held-out suspects, read the way the suspects were
+    /// poisoned; null without a cleansing.</summary>
+    public BackdoorPull? FirstPull { get; init; }
+
+    /// <summary>True when the cleansed network is the result.</summary>
+    public bool Cleansed { get; init; }
+
+    /// <summary>Why no cleansing ran (no target, or the stem probe refuted it); null when it ran.</summary>
+    public string? SkippedBecause { get; init; }
+
+    /// <summary>Why the cleansed network gave way to Trap and Replace's; null when it was kept or never made.</summary>
+    public string? UndoneBecause { get; init; }
+
+    /// <summary>The networks not returned, by role (<c>trap_and_replace</c>, <c>continued_network</c>, <c>replaced_head</c>).</summary>
+    public IReadOnlyDictionary<string, TrapNetwork> Candidates { get; init; } = new Dictionary<string, TrapNetwork>();
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        foreach (var candidate in Candidates.Values) candidate.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// The defense beyond the paper (<c>trap-cleanse</c>): Trap and Replace's stage 2 on a trapped network, the poison scan,
+/// then, when the scan names a target, stem cleansing (<see cref="StemCleanser"/>), kept only when it is not worse than
+/// Trap and Replace on what the defender can see: its validation accuracy no more than
+/// <see cref="TrapCleanseOptions.MaxValidationLoss"/> below, and validation accuracy minus the label-free pull on the
+/// held-out suspects no lower. Sees only the trapped network, the untrusted set and the clean holdout.
+/// </summary>
+public sealed class TrapCleanse
+{
+    private readonly TrapCleanseOptions options;
+    private readonly ILoggerFactory loggerFactory;
+
+    /// <summary>Creates the defense; the options are validated and copied.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is invalid (all problems are listed).</exception>
+    public TrapCleanse(TrapCleanseOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        this.options = (options ?? new TrapCleanseOptions()).Clone();
+        this.options.ThrowIfInvalid();
+        this.loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
+
+    /// <summary>A copy of the options in use.</summary>
+    public TrapCleanseOptions Options => options.Clone();
+
+    /// <summary>Raised after every step of every phase.</summary>
+    public event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch of every phase.</summary>
+    public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+
+    /// <summary>Runs the defense on a trapped (stage-1) network.</summary>
+    /// <param name="trapped">The stage-1 network with its decoder; not modified.</param>
+    /// <param name="backbone">Its architecture.</param>
+    /// <param name="untrusted">The set stage 1 trained on.</param>
+    /// <param name="holdout">The clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public TrapCleanseResult Apply(TrapNetwork trapped, IBackbone backbone, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapped);
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(holdout);
+        var clock = Stopwatch.StartNew();
+        var replacer = new HeadReplacer(options.FirstReplacement, loggerFactory.CreateLogger<HeadReplacer>());
+        replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
+        replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+        var first = replacer.Fit(trapped, backbone, holdout, cancellationToken);
+        PoisonScanResult scan;
+        try
+        {
+            using (var reference = holdout.Subset(first.ValidationIndices, holdout.Name + "-validation"))
+                scan = new PoisonScanner(options.Cleansing.Scan, loggerFactory.CreateLogger<PoisonScanner>()).ScanSnapshots(trapped, first, untrusted, reference, cancellationToken);
+            if (options.Cleansing.Expansion is { } expansion)
+                scan = new SuspectExpander(expansion, loggerFactory.CreateLogger<SuspectExpander>()).Expand(trapped, untrusted, holdout, scan, cancellationToken);
+        }
+        catch
+        {
+            first.Network.Dispose();
+            first.DisposeSnapshots();
+            throw;
+        }
+        first.DisposeSnapshots();
+
+        if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
+        {
+            string reason = scan.RefutedTarget is int refuted
+                ? $"the stem probe confirmed {scan.Expansion!.Confirmed} of the {scan.Expansion.Seeds} suspects of class {refuted}: they carry no common trigger feature, so the scan's target was withdrawn"
+                : scan.InferredTarget is null
+                ? "the scan inferred no target class, so it has no suspects to cleanse"
+                : "no suspect is left: the stem probe saw no trigger in any of the heads' suspects";
+            return new TrapCleanseResult
+            {
+                Network = first.Network, History = first.History, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, SkippedBecause = reason,
+            };
+        }
+
+        var cleanser = new StemCleanser(options.Cleansing, loggerFactory);
+        cleanser.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
+        cleanser.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+        StemCleansingResult cleansed;
+        try
+        {
+            cleansed = cleanser.Cleanse(trapped, backbone, untrusted, holdout, scan, cancellationToken);
+        }
+        catch
+        {
+            first.Network.Dispose();
+            throw;
+        }
+        cleansed.Replacement.DisposeSnapshots();
+        var candidates = new Dictionary<string, TrapNetwork>
+        {
+            ["continued_network"] = cleansed.Continued.Network,
+            ["replaced_head"] = cleansed.Replacement.Network,
+        };
+        // The first replacement read the same way the cleansed network was chosen: on the held-out suspects.
+        var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
+        var labelling = cleansed.Labelling?.Labelling ?? PoisonLabelling.DirtyLabel;
+        BackdoorPull? firstPull;
+        using (var validation = holdout.Subset(cleansed.Replacement.ValidationIndices, holdout.Name + "-validation"))
+            firstPull = validation.Count == 0 ? null
+                : PoisonScanner.EstimateBackdoorPull(first.Network, untrusted, probe, labelling, validation, channelsLast: options.Cleansing.Replace.ChannelsLast);
+        var final = cleansed.Final;
+        var history = first.History.Concat(cleansed.Continued.History).Concat(cleansed.Replacement.History).ToList();
+        if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess, options.MaxValidationLoss) is { } undone)
+            return new TrapCleanseResult
+            {
+                Network = first.Network, History = history, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, Cleansing = cleansed,
+                FirstPull = firstPull, UndoneBecause = undone, Candidates = candidates,
+            };
+        candidates.Remove(final.KeptContinuedNetwork ? "continued_network" : "replaced_head");
+        candidates["trap_and_replace"] = first.Network;
+        return new TrapCleanseResult
+        {
+            Network = cleansed.Defended, History = history, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, Cleansing = cleansed,
+            FirstPull = firstPull, Cleansed = true, Candidates = candidates,
+        };
+    }
+
+    /// <summary>
+    /// Why the cleansed network must give way to Trap and Replace's, or null when it stays. Never worse than Trap and
+    /// Replace on what the defender can see: not when it costs more than <paramref name="maxValidationLoss"/> of
+    /// validation accuracy (a wrong target relabels clean samples), and not when it scores no higher on validation
+    /// accuracy minus the label-free pull on the held-out suspects, the score that chose it. A missing value skips its rule.
+    /// </summary>
+    internal static string? UndoReason(double? firstAccuracy, double? firstPull, double? cleansedAccuracy, double? cleansedPull, double maxValidationLoss)
+    {
+        var culture = CultureInfo.InvariantCulture;
+        if (cleansedAccuracy < firstAccuracy - maxValidationLoss)
+            return string.Create(culture, $"validation accuracy fell from {firstAccuracy:P1} to {cleansedAccuracy:P1}, more than {maxValidationLoss:P0}");
+        if (firstAccuracy is double a && firstPull is double p && cleansedAccuracy is double b && cleansedPull is double q && a - p >= b - q)
+            return string.Create(culture, $"Trap and Replace scored {a:P1} - {p:P1} on validation accuracy minus the pull estimate, the cleansed network only {b:P1} - {q:P1}");
+        return null;
+    }
+}

@@ -1,0 +1,136 @@
+using Microsoft.Extensions.Options;
+using TrapReplace.Cleansing;
+using TrapReplace.Core.Tests.Scanning;
+using TrapReplace.Models;
+using TrapReplace.Replacement;
+using TrapReplace.Scanning;
+using TrapReplace.Trapping;
+
+namespace TrapReplace.Core.Tests.Cleansing;
+
+public sealed class TrapCleanseTests
+{
+    private static TrapCleanseOptions Small() => new()
+    {
+        FirstReplacement = new HeadReplacerOptions
+        {
+            Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = ModelSeed.ForReplacementHead(0),
+        },
+        Cleansing = new StemCleansingOptions
+        {
+            Rounds = 1,
+            Continue = new TrapTrainerOptions { Epochs = 2, BatchSize = 32, LearningRate = 3e-3, Threads = 2 },
+            Replace = new HeadReplacerOptions
+            {
+                Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2,
+                ModelSeed = ModelSeed.ForReplacementHead(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
+            },
+            Scan = new PoisonScanOptions { Threads = 2 },
+            Expansion = new SuspectExpansionOptions { Threads = 2, MinimumSeeds = 5 },
+        },
+    };
+
+    [Fact]
+    public void Returns_one_network_and_hands_over_every_other_as_a_candidate_with_the_decision_that_chose()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var stages = new List<string>();
+        var defense = new TrapCleanse(Small());
+        defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
+
+        using var result = defense.Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+
+        result.Scan.InferredTarget.Should().Be(PoisonedSynthetic.Target, "the toy poison is a square on 48 relabelled images");
+        result.SkippedBecause.Should().BeNull();
+        var cleansed = result.Cleansing!;
+        stages.Should().Equal("replace", "replace", "replace", "trap", "trap", "replace", "replace", "replace");
+        result.History.Should().HaveCount(8);
+        result.FirstPull.Should().NotBeNull("the first replacement is read on the held-out suspects");
+        var all = new[] { result.First.Network, cleansed.Continued.Network, cleansed.Replacement.Network };
+        all.Should().Contain(result.Network);
+        result.Candidates.Values.Should().NotContain(result.Network).And.HaveCount(2);
+        var handedOver = result.Candidates.Values.Append(result.Network).ToHashSet(ReferenceEqualityComparer.Instance);
+        handedOver.Should().HaveCount(3);
+        all.Should().OnlyContain(n => handedOver.Contains(n), "every network made is either returned or a candidate, none twice");
+        var expected = TrapCleanse.UndoReason(result.First.ValidationAccuracy, result.FirstPull!.Value, cleansed.Final.ValidationAccuracy,
+            cleansed.Final.EstimatedAttackSuccess, 0.03);
+        result.UndoneBecause.Should().Be(expected);
+        result.Cleansed.Should().Be(expected is null);
+        if (result.Cleansed)
+        {
+            result.Network.Should().BeSameAs(cleansed.Defended);
+            result.Candidates.Should().ContainKey("trap_and_replace");
+        }
+        else
+        {
+            result.Network.Should().BeSameAs(result.First.Network);
+            result.Candidates.Keys.Should().BeEquivalentTo("continued_network", "replaced_head");
+        }
+    }
+
+    [Fact]
+    public void A_refuted_or_absent_target_skips_the_cleansing_and_returns_trap_and_replace()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var options = Small();
+        // A scan that never infers a target: a chance bound no over-representation can reach.
+        options.Cleansing.Scan.TargetSignificance = double.Epsilon;
+        var defense = new TrapCleanse(options);
+
+        using var result = defense.Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+
+        result.Scan.InferredTarget.Should().BeNull();
+        result.Cleansing.Should().BeNull();
+        result.Cleansed.Should().BeFalse();
+        result.SkippedBecause.Should().Be("the scan inferred no target class, so it has no suspects to cleanse");
+        result.Network.Should().BeSameAs(result.First.Network);
+        result.Candidates.Should().BeEmpty();
+        result.History.Should().HaveCount(3);
+    }
+
+    [Fact]
+    public void A_cleansing_that_beats_trap_and_replace_on_both_counts_stays()
+    {
+        // Blend as measured: Trap and Replace 82.4 % validation, 57.8 % pull; the kept continued network 85.2 %, 2.3 %.
+        TrapCleanse.UndoReason(0.824, 0.578, 0.852, 0.023, 0.03).Should().BeNull();
+    }
+
+    [Fact]
+    public void A_cleansing_that_costs_more_than_the_allowed_validation_accuracy_is_undone()
+    {
+        TrapCleanse.UndoReason(0.80, 0.50, 0.76, 0.0, 0.03).Should().Be("validation accuracy fell from 80.0 % to 76.0 %, more than 3 %");
+        TrapCleanse.UndoReason(0.80, 0.50, 0.76, 0.0, 0.05).Should().BeNull("a defender who accepts 5 points keeps it");
+    }
+
+    [Fact]
+    public void A_cleansing_that_scores_no_higher_than_trap_and_replace_on_accuracy_minus_pull_is_undone()
+    {
+        // Within three points, but the backdoor pulls harder after the cleansing (a moved or kept backdoor).
+        TrapCleanse.UndoReason(0.80, 0.05, 0.81, 0.20, 0.03).Should()
+            .Be("Trap and Replace scored 80.0 % - 5.0 % on validation accuracy minus the pull estimate, the cleansed network only 81.0 % - 20.0 %");
+        // A tie keeps Trap and Replace: the cleansing must earn its place.
+        TrapCleanse.UndoReason(0.80, 0.10, 0.80, 0.10, 0.03).Should().NotBeNull();
+    }
+
+    [Fact]
+    public void Without_an_estimate_only_the_accuracy_rule_applies()
+    {
+        TrapCleanse.UndoReason(0.80, null, 0.79, 0.5, 0.03).Should().BeNull();
+        TrapCleanse.UndoReason(0.80, null, 0.70, null, 0.03).Should().NotBeNull();
+    }
+
+    [Fact]
+    public void Bad_options_are_named_together_with_their_part()
+    {
+        var options = new TrapCleanseOptions { MaxValidationLoss = 2 };
+        options.FirstReplacement.ValidationFraction = 0;
+        options.Cleansing.Rounds = 0;
+
+        var act = () => new TrapCleanse(options);
+
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should()
+            .Contain("MaxValidationLoss must be in [0, 1]; got 2.")
+            .And.Contain(m => m.StartsWith("FirstReplacement.ValidationFraction must be > 0", StringComparison.Ordinal))
+            .And.Contain(m => m.StartsWith("Cleansing.Rounds", StringComparison.Ordinal));
+    }
+}
