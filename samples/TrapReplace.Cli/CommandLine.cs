@@ -236,6 +236,7 @@ public static class CommandLine
     private static readonly Option<int> TrapEpochs = new("--trap-epochs") { Description = "stage-1 epochs on the untrusted images (the full profile's 60)", DefaultValueFactory = _ => 60 };
     private static readonly Option<int> ReplaceEpochs = new("--replace-epochs") { Description = "stage-2 epochs of the new head on the clean holdout (the reference's 100)", DefaultValueFactory = _ => 100 };
     private static readonly Option<int> TrapBatchSize = new("--batch-size") { Description = "stage-1 batch size (the reference's 256); the untrusted folder must hold at least one batch", DefaultValueFactory = _ => 256 };
+    private static readonly Option<bool> CleanseOption = new("--cleanse") { Description = "also repair the stem (the runner's trap-cleanse: continue stage 1 with the suspects relabelled, replace the head again, keep the result only if it beats Trap and Replace on validation); defended.model is then the better of the two" };
     private static readonly Option<string> ScanPrecision = new("--precision")
     {
         Description = "arithmetic of the training forward passes: fp32, bf16 or auto (bf16 where the CPU has native bf16)",
@@ -246,7 +247,7 @@ public static class CommandLine
     {
         var command = new Command("scan", "Which of my images are poisoned: Trap and Replace on your own image folders, then the poison scan; writes suspects.csv (one row per untrusted image), scan.json and defended.model.")
         {
-            UntrustedFolder, HoldoutFolder, ScanOut, Backbone, ImageSize, TrapEpochs, ReplaceEpochs, TrapBatchSize, Seed, Threads, Device, ScanPrecision, Quiet,
+            UntrustedFolder, HoldoutFolder, ScanOut, Backbone, ImageSize, TrapEpochs, ReplaceEpochs, TrapBatchSize, CleanseOption, Seed, Threads, Device, ScanPrecision, Quiet,
         };
         command.SetAction((p, ct) => Guard(() =>
         {
@@ -262,7 +263,7 @@ public static class CommandLine
             var backbone = p.GetValue(Backbone)!;
             if (!CellSpec.Backbones.Contains(backbone)) throw new UsageException($"unknown --backbone '{backbone}'; one of {string.Join(", ", CellSpec.Backbones)}");
             var request = new FolderScanRequest(Path.GetFullPath(p.GetValue(UntrustedFolder)!), Path.GetFullPath(p.GetValue(HoldoutFolder)!), WritableFolder(p.GetValue(ScanOut)!),
-                backbone, size, trapEpochs, replaceEpochs, batch, p.GetValue(Seed), threads, device, ParsePrecision(p.GetValue(ScanPrecision)!, device));
+                backbone, size, trapEpochs, replaceEpochs, batch, p.GetValue(Seed), threads, device, ParsePrecision(p.GetValue(ScanPrecision)!, device), p.GetValue(CleanseOption));
             foreach (var (folder, option) in new[] { (request.Untrusted, "--untrusted"), (request.Holdout, "--holdout") })
                 if (!Directory.Exists(folder)) throw new UsageException($"{option} '{folder}' is not a folder");
             TorchRuntime.Prepare(threads);
@@ -276,6 +277,7 @@ public static class CommandLine
             Console.Out.WriteLine(verdict);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {outcome.Flagged} images scored above the threshold, which {Format.Percent(outcome.ReferenceFalsePositiveRate)} of the clean reference images pass"));
+            if (outcome.Cleansing is { } cleansing) Console.Out.WriteLine($"  {cleansing}");
             Console.Out.WriteLine($"  suspects: {outcome.SuspectsFile}");
             Console.Out.WriteLine($"  scan: {outcome.SummaryFile}; defended network: {outcome.ModelFile}");
             return Task.FromResult(Ok);

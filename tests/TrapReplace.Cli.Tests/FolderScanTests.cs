@@ -97,6 +97,27 @@ public sealed class FolderScanTests
     }
 
     [Fact]
+    public void With_cleanse_the_summary_says_which_network_was_kept_and_the_table_is_the_same_shape()
+    {
+        using var root = new TempFolder();
+        var (untrusted, holdout, files) = Folders(root, perClass: 24, holdoutPerClass: 8);
+        var output = Path.Combine(root.Path, "out");
+
+        var run = CliProcess.Run(["scan", "--untrusted", untrusted, "--holdout", holdout, "--out", output, "--trap-epochs", "3", "--replace-epochs", "3",
+            "--batch-size", "16", "--threads", "2", "--precision", "fp32", "--cleanse"]);
+
+        run.ExitCode.Should().Be(0, run.StdErr);
+        run.StdErr.Should().Contain("scanning and cleansing the stem");
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "scan.json")));
+        summary.RootElement.GetProperty("settings").GetProperty("cleanse").GetBoolean().Should().BeTrue();
+        var cleansing = summary.RootElement.GetProperty("cleansing").GetString();
+        cleansing.Should().MatchRegex("^(cleansed: |Trap and Replace kept: )");
+        run.StdOut.Should().Contain(cleansing);
+        File.ReadAllLines(Path.Combine(output, "suspects.csv")).Should().HaveCount(1 + files.Count);
+        File.Exists(Path.Combine(output, "defended.model")).Should().BeTrue();
+    }
+
+    [Fact]
     public void Folders_that_cannot_work_are_refused_before_any_training()
     {
         using var root = new TempFolder();

@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using TrapReplace.Cleansing;
 using TrapReplace.Data;
 using TrapReplace.Defense;
 using TrapReplace.Models;
+using TrapReplace.Replacement;
 using TrapReplace.Persistence;
 using TrapReplace.Runtime;
 using TrapReplace.Experiments.Specs;
@@ -13,11 +15,15 @@ namespace TrapReplace.Cli.FolderScan;
 
 /// <summary>What the <c>scan</c> command was asked to do.</summary>
 internal sealed record FolderScanRequest(string Untrusted, string Holdout, string Out, string Backbone, int ImageSize, int TrapEpochs, int ReplaceEpochs,
-    int BatchSize, int Seed, int Threads, string Device, Precision Precision);
+    int BatchSize, int Seed, int Threads, string Device, Precision Precision, bool Cleanse);
 
 /// <summary>What the <c>scan</c> command found and wrote.</summary>
 internal sealed record FolderScanOutcome(int Scanned, int Flagged, int Suspected, string? Target, string? RefutedTarget, double ReferenceFalsePositiveRate,
-    double? ValidationAccuracy, string SuspectsFile, string SummaryFile, string ModelFile);
+    double? ValidationAccuracy, string SuspectsFile, string SummaryFile, string ModelFile)
+{
+    /// <summary>With --cleanse: whether the cleansed network is the defended one, or why Trap and Replace's was kept.</summary>
+    public string? Cleansing { get; init; }
+}
 
 /// <summary>
 /// The question a team with untrusted images asks first, on its own image folders: Trap and Replace on the untrusted
@@ -74,20 +80,54 @@ internal static class FolderScanner
                 $"{e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}{(e.Record.ValidationAccuracy is double v ? $", validation {v:P1}" : "")}, {e.Record.ImagesPerSecond:F0} img/s"));
         using var result = defense.Fit(untrusted, holdout, cancellationToken: cancellationToken);
 
-        progress?.Invoke("scanning the untrusted images");
-        var scan = result.ScanForPoison(untrusted, holdout,
-            new PoisonScanOptions { Threads = request.Threads, Device = request.Device },
-            new SuspectExpansionOptions { Threads = request.Threads, Device = request.Device, Seed = request.Seed },
-            cancellationToken: cancellationToken);
+        var scanOptions = new PoisonScanOptions { Threads = request.Threads, Device = request.Device };
+        var expansionOptions = new SuspectExpansionOptions { Threads = request.Threads, Device = request.Device, Seed = request.Seed };
+        PoisonScanResult scan;
+        TrapCleanseResult? cleansed = null;
+        if (!request.Cleanse)
+        {
+            progress?.Invoke("scanning the untrusted images");
+            scan = result.ScanForPoison(untrusted, holdout, scanOptions, expansionOptions, cancellationToken: cancellationToken);
+        }
+        else
+        {
+            // The runner's trap-cleanse on the trapped network: stage 2 again (the same options and seeds, so the same head
+            // and scan), the cleansing, and the guard that keeps Trap and Replace's network unless the cleansed one is better.
+            progress?.Invoke("scanning and cleansing the stem");
+            var replace = defense.ReplaceOptions;
+            replace.CheckpointDirectory = null; // the fluent stage 2's checkpoints are its own
+            var cleanseReplace = replace.Clone();
+            cleanseReplace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
+            var resume = defense.TrapOptions;
+            resume.Epochs = Math.Max(1, request.TrapEpochs / 12);
+            resume.CheckpointDirectory = null;
+            var cleanse = new TrapCleanse(new TrapCleanseOptions
+            {
+                FirstReplacement = replace,
+                Cleansing = new StemCleansingOptions { Continue = resume, Replace = cleanseReplace, Scan = scanOptions, Expansion = expansionOptions },
+            });
+            if (progress is not null)
+                cleanse.EpochCompleted += (_, e) => progress(string.Create(CultureInfo.InvariantCulture,
+                    $"cleanse: {e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}{(e.Record.ValidationAccuracy is double v ? $", validation {v:P1}" : "")}"));
+            cleansed = cleanse.Apply(result.Trapped, backbone, untrusted, holdout, cancellationToken);
+            scan = cleansed.Scan;
+        }
 
         Directory.CreateDirectory(request.Out);
         var names = untrustedIndex.Files.Select(f => Path.GetRelativePath(untrustedIndex.Root, f.Path)).ToArray();
         SuspectTable.Write(outputs[0], scan, untrusted, names);
         string? Class(int? c) => c is int k ? untrustedIndex.ClassNames[k] : null;
         var outcome = new FolderScanOutcome(untrusted.Count, scan.FlaggedIndices.Count, scan.SuspectIndices.Count, Class(scan.InferredTarget), Class(scan.RefutedTarget),
-            scan.ReferenceFalsePositiveRate, result.ValidationAccuracy, outputs[0], outputs[1], outputs[2]);
-        WriteSummary(outputs[1], request, untrustedIndex, holdoutIndex, scan, outcome);
-        ModelFile.Save(result.Defended, outputs[2]);
+            scan.ReferenceFalsePositiveRate, result.ValidationAccuracy, outputs[0], outputs[1], outputs[2])
+        {
+            Cleansing = cleansed is null ? null : cleansed.Cleansed ? "cleansed: the defended network is the cleansed one"
+                : $"Trap and Replace kept: {cleansed.SkippedBecause ?? cleansed.UndoneBecause}",
+        };
+        using (cleansed)
+        {
+            WriteSummary(outputs[1], request, untrustedIndex, holdoutIndex, scan, outcome);
+            ModelFile.Save(cleansed?.Network ?? result.Defended, outputs[2]);
+        }
         return outcome;
     }
 
@@ -115,6 +155,7 @@ internal static class FolderScanner
                 ? new JsonObject { ["seeds"] = e.Seeds, ["confirmed"] = e.Confirmed, ["added"] = e.AddedIndices.Count, ["dropped"] = e.DroppedIndices.Count, ["refuted"] = e.Refuted }
                 : null,
             ["replaced_head_validation_accuracy"] = outcome.ValidationAccuracy,
+            ["cleansing"] = outcome.Cleansing,
             ["settings"] = new JsonObject
             {
                 ["backbone"] = request.Backbone,
@@ -126,6 +167,7 @@ internal static class FolderScanner
                 ["threads"] = request.Threads,
                 ["device"] = request.Device,
                 ["precision"] = request.Precision == Precision.BFloat16 ? "bf16" : "fp32",
+                ["cleanse"] = request.Cleanse,
             },
             ["suspects_file"] = Path.GetFileName(outcome.SuspectsFile),
             ["model_file"] = Path.GetFileName(outcome.ModelFile),
