@@ -52,7 +52,7 @@ public sealed partial class ArchitectureTests
         var json = JsonSerializer.SerializeToElement(SampleResults.Result("badnets", "trap-replace", 0, 0.8, 0.02, new Metrics(0.81, 1.0, 0.0)), ExperimentJson.Options);
 
         // Adding, renaming or removing a field is a schema change: bump CellResult.Schema and say so in docs/results.md.
-        json.GetProperty("schema").GetInt32().Should().Be(1);
+        json.GetProperty("schema").GetInt32().Should().Be(2);
         json.EnumerateObject().Select(p => p.Name).Should().Equal(
             "schema", "dataset", "backbone", "attack", "defense", "seed", "profile", "target_class", "poison_ratio", "poison_ratio_of",
             "poisoned_count", "clean_accuracy", "attack_success_rate", "robust_accuracy", "undefended", "der", "exact_test",
@@ -60,7 +60,7 @@ public sealed partial class ArchitectureTests
             "train_seconds", "stage1_seconds", "defense_seconds", "evaluation_seconds", "images_per_second", "stage1_reused", "curves", "options",
             "versions", "threads", "device", "finished_utc");
         json.GetProperty("undefended").EnumerateObject().Select(p => p.Name).Should().Equal("clean_accuracy", "attack_success_rate", "robust_accuracy");
-        json.GetProperty("versions").EnumerateObject().Select(p => p.Name).Should().Equal("trap_replace", "torch_sharp", "libtorch", "dotnet", "os", "processor_count");
+        json.GetProperty("versions").EnumerateObject().Select(p => p.Name).Should().Equal("trap_replace", "torch_sharp", "libtorch", "dotnet", "os", "processor_count", "cpu");
     }
 
     private static string RepositoryRoot()

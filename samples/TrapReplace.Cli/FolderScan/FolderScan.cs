@@ -10,6 +10,7 @@ using TrapReplace.Persistence;
 using TrapReplace.Runtime;
 using TrapReplace.Experiments.Specs;
 using TrapReplace.Scanning;
+using TrapReplace.Training;
 
 namespace TrapReplace.Cli.FolderScan;
 
@@ -40,6 +41,9 @@ internal static class FolderScanner
 
     // The stem probe splits the holdout's images of the inferred target into this many folds.
     private const int MinimumHoldoutPerClass = 5;
+
+    private static string EpochLine(EpochCompletedEventArgs e) => string.Create(CultureInfo.InvariantCulture,
+        $"{e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}{(e.Record.ValidationAccuracy is double v ? $", validation {v:P1}" : "")}, {e.Record.ImagesPerSecond:F0} img/s");
 
     public static FolderScanOutcome Run(FolderScanRequest request, Action<string>? progress, CancellationToken cancellationToken)
     {
@@ -76,8 +80,7 @@ internal static class FolderScanner
             .WithCheckpoints(Path.Combine(request.Out, "checkpoints"))
             .Build();
         if (progress is not null)
-            defense.EpochCompleted += (_, e) => progress(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}{(e.Record.ValidationAccuracy is double v ? $", validation {v:P1}" : "")}, {e.Record.ImagesPerSecond:F0} img/s"));
+            defense.EpochCompleted += (_, e) => progress(EpochLine(e));
         using var result = defense.Fit(untrusted, holdout, cancellationToken: cancellationToken);
 
         var scanOptions = new PoisonScanOptions { Threads = request.Threads, Device = request.Device };
@@ -107,8 +110,7 @@ internal static class FolderScanner
                 Cleansing = new StemCleansingOptions { Continue = resume, Replace = cleanseReplace, Scan = scanOptions, Expansion = expansionOptions },
             });
             if (progress is not null)
-                cleanse.EpochCompleted += (_, e) => progress(string.Create(CultureInfo.InvariantCulture,
-                    $"cleanse: {e.Stage} epoch {e.Record.Epoch + 1}/{e.Epochs}: loss {e.Record.Loss.Total:F3}{(e.Record.ValidationAccuracy is double v ? $", validation {v:P1}" : "")}"));
+                cleanse.EpochCompleted += (_, e) => progress("cleanse: " + EpochLine(e));
             cleansed = cleanse.Apply(result.Trapped, backbone, untrusted, holdout, cancellationToken);
             scan = cleansed.Scan;
         }

@@ -134,10 +134,8 @@ public sealed class TrapCleanse
         PoisonScanResult scan;
         try
         {
-            using (var reference = holdout.Subset(first.ValidationIndices, holdout.Name + "-validation"))
-                scan = new PoisonScanner(options.Cleansing.Scan, loggerFactory.CreateLogger<PoisonScanner>()).ScanSnapshots(trapped, first, untrusted, reference, cancellationToken);
-            if (options.Cleansing.Expansion is { } expansion)
-                scan = new SuspectExpander(expansion, loggerFactory.CreateLogger<SuspectExpander>()).Expand(trapped, untrusted, holdout, scan, cancellationToken);
+            var expander = options.Cleansing.Expansion is { } expansion ? new SuspectExpander(expansion, loggerFactory.CreateLogger<SuspectExpander>()) : null;
+            scan = new PoisonScanner(options.Cleansing.Scan, loggerFactory.CreateLogger<PoisonScanner>()).ScanAfterReplacement(trapped, first, untrusted, holdout, expander, cancellationToken);
         }
         catch
         {

@@ -296,12 +296,7 @@ public sealed record TrapAndReplaceResult : BackdoorDefenseResult
     {
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(cleanHoldout);
-        if (Replacement.ValidationIndices.Count == 0)
-            throw new InvalidOperationException("the poison scan needs clean images neither head trained on, and stage 2 kept no validation split: " +
-                "set Replace(o => o.ValidationFraction = 0.1), or call PoisonScanner.Scan with your own clean reference images");
-        using var reference = cleanHoldout.Subset(Replacement.ValidationIndices, cleanHoldout.Name + "-validation");
-        var scan = new PoisonScanner(options).ScanSnapshots(Trapped, Replacement, untrusted, reference, cancellationToken);
-        return expand ? new SuspectExpander(expansion).Expand(Trapped, untrusted, cleanHoldout, scan, cancellationToken) : scan;
+        return new PoisonScanner(options).ScanAfterReplacement(Trapped, Replacement, untrusted, cleanHoldout, expand ? new SuspectExpander(expansion) : null, cancellationToken);
     }
 
     /// <inheritdoc />

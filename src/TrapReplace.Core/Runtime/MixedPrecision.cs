@@ -76,20 +76,8 @@ public static class MixedPrecision
         }
     }
 
-    private static string? DetectNativeBFloat16()
-    {
-        try
-        {
-            if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo")) return null;
-            var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?
-                .Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet() ?? [];
-            return flags.Contains("amx_bf16") ? "amx_bf16" : flags.Contains("avx512_bf16") ? "avx512_bf16" : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    private static string? DetectNativeBFloat16() =>
+        CpuIdentity.Current?.Flags is { } flags ? flags.Contains("amx_bf16") ? "amx_bf16" : flags.Contains("avx512_bf16") ? "avx512_bf16" : null : null;
 
     // libtorch is loaded by TorchSharp's backend package; find the same file.
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)

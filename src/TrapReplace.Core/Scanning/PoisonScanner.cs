@@ -74,6 +74,33 @@ public sealed class PoisonScanner
     }
 
     /// <summary>
+    /// The scan after Trap and Replace's stage 2, as every caller in this library runs it: <see cref="ScanSnapshots"/>
+    /// with the holdout's validation split (the clean images neither head trained on) as the reference, then, when an
+    /// <paramref name="expander"/> is given, the stem probe over the whole holdout (<see cref="SuspectExpander.Expand"/>),
+    /// which finds the poison a stem that learned the trigger hides from every clean head.
+    /// </summary>
+    /// <param name="trapped">The stage-1 network.</param>
+    /// <param name="replacement">Stage 2 on <paramref name="trapped"/>, fitted on <paramref name="holdout"/>.</param>
+    /// <param name="untrusted">The set stage 1 trained on.</param>
+    /// <param name="holdout">The holdout stage 2 trained on, all of it (its validation split is found through <paramref name="replacement"/>).</param>
+    /// <param name="expander">The stem probe; null returns the heads' scan alone.</param>
+    /// <param name="cancellationToken">Checked between passes.</param>
+    /// <exception cref="InvalidOperationException">Stage 2 kept no validation split (its ValidationFraction was 0).</exception>
+    public PoisonScanResult ScanAfterReplacement(TrapNetwork trapped, HeadReplacementResult replacement, ImageDataset untrusted, ImageDataset holdout,
+        SuspectExpander? expander = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(replacement);
+        ArgumentNullException.ThrowIfNull(holdout);
+        if (replacement.ValidationIndices.Count == 0)
+            throw new InvalidOperationException("the poison scan needs clean images neither head trained on, and stage 2 kept no validation split: " +
+                "give stage 2 a ValidationFraction above 0 (0.1 is enough), or call PoisonScanner.Scan with your own clean reference images");
+        PoisonScanResult scan;
+        using (var reference = holdout.Subset(replacement.ValidationIndices, holdout.Name + "-validation"))
+            scan = ScanSnapshots(trapped, replacement, untrusted, reference, cancellationToken);
+        return expander?.Expand(trapped, untrusted, holdout, scan, cancellationToken) ?? scan;
+    }
+
+    /// <summary>
     /// Scans with the stage-2 head that kept least of the backdoor. A stem that learned the trigger lets the replaced
     /// head drift back to the target during stage 2 (its attack success rises and falls from epoch to epoch), and a
     /// head that assigns poisoned images to the target hides them from the scan. Every head of

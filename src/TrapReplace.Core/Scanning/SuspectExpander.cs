@@ -157,8 +157,6 @@ public sealed class SuspectExpander
         var targetScores = targetHoldout.Select(i => outOfFold[i]).ToArray();
         double threshold = PoisonScanner.Quantile(targetScores, options.Quantile);
         double falsePositiveRate = (double)targetScores.Count(s => s > threshold) / targetScores.Length;
-        var scores = candidateScores.data<float>().ToArray();
-        var added = Enumerable.Range(0, candidates.Length).Where(j => scores[j] > threshold).Select(j => candidates[j]).ToArray();
         var dropped = options.PruneSeeds ? Enumerable.Range(0, seeds.Length).Where(j => seedScores[j] <= threshold).Select(j => seeds[j]).ToArray() : [];
         int confirmed = seeds.Length - dropped.Length;
         if (options.PruneSeeds && confirmed < options.MinimumConfirmedShare * seeds.Length)
@@ -175,6 +173,8 @@ public sealed class SuspectExpander
             ExpansionLog.Refuted(logger, target, confirmed, seeds.Length, options.MinimumConfirmedShare, threshold, refutation.Seconds);
             return scan with { SuspectIndices = [], InferredTarget = null, TargetChanceBound = 1, RefutedTarget = target, Expansion = refutation };
         }
+        var scores = candidateScores.data<float>().ToArray();
+        var added = Enumerable.Range(0, candidates.Length).Where(j => scores[j] > threshold).Select(j => candidates[j]).ToArray();
         var expansion = new SuspectExpansion(added, threshold, falsePositiveRate, (int)untrustedFeatures.shape[1], scan.SuspectIndices.Count, clock.Elapsed.TotalSeconds)
         {
             DroppedIndices = dropped,

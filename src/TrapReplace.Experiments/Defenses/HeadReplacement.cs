@@ -39,17 +39,15 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
 
     internal static PoisonScanResult Scan(TrapNetwork trapped, HeadReplacementResult replacement, DefenseContext context)
     {
-        using var reference = context.Holdout.Subset(replacement.ValidationIndices, context.Holdout.Name + "-validation");
         var scanner = new PoisonScanner(new PoisonScanOptions
         {
             Threads = context.Settings.Threads,
             Device = context.Settings.Device,
             ChannelsLast = context.Settings.ChannelsLast,
         });
-        var scan = scanner.ScanSnapshots(trapped, replacement, context.Untrusted, reference, context.CancellationToken);
         // The stem probe widens the suspects (the whole holdout is its clean side; the probe never trains the stem).
-        return new SuspectExpander(ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast))
-            .Expand(trapped, context.Untrusted, context.Holdout, scan, context.CancellationToken);
+        var expander = new SuspectExpander(ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast));
+        return scanner.ScanAfterReplacement(trapped, replacement, context.Untrusted, context.Holdout, expander, context.CancellationToken);
     }
 }
 

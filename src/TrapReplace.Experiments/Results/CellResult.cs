@@ -50,8 +50,16 @@ public sealed record ExactTestMetrics(string Records, int TestCount, int Trigger
 /// <param name="Defense">The defense, all its sub-stages together (0 for none).</param>
 public sealed record EpochCounts(int Stage1, int Defense);
 
-/// <summary>Library and native versions behind a result.</summary>
-public sealed record VersionInfo(string TrapReplace, string TorchSharp, string Libtorch, string Dotnet, string Os, int ProcessorCount);
+/// <summary>Library and native versions behind a result, and the CPU it ran on.</summary>
+/// <param name="TrapReplace">This library's version.</param>
+/// <param name="TorchSharp">TorchSharp's version.</param>
+/// <param name="Libtorch">The native libtorch version.</param>
+/// <param name="Dotnet">The .NET runtime version.</param>
+/// <param name="Os">The operating system.</param>
+/// <param name="ProcessorCount">Logical processors the process could see.</param>
+/// <param name="Cpu">The CPU (<see cref="TrapReplace.Runtime.CpuIdentity.Describe"/>): speed figures and the last bits of the
+/// floating point depend on it; null where it cannot be read and in files of schema 1.</param>
+public sealed record VersionInfo(string TrapReplace, string TorchSharp, string Libtorch, string Dotnet, string Os, int ProcessorCount, string? Cpu = null);
 
 /// <summary>
 /// The result file of one cell. Field names are a contract (snake_case in JSON): dataset, backbone,
@@ -60,8 +68,11 @@ public sealed record VersionInfo(string TrapReplace, string TorchSharp, string L
 /// </summary>
 public sealed record CellResult
 {
+    /// <summary>The format version this library writes. 2 added <see cref="VersionInfo.Cpu"/>; files of schema 1 still read.</summary>
+    public const int CurrentSchema = 2;
+
     /// <summary>Format version of this file.</summary>
-    public int Schema { get; init; } = 1;
+    public int Schema { get; init; } = CurrentSchema;
 
     /// <summary>cifar10 or gtsrb.</summary>
     public required string Dataset { get; init; }

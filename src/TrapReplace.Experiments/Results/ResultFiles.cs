@@ -16,8 +16,30 @@ public static class ResultFiles
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result, ExperimentJson.Options));
 
     /// <summary>Reads one result file.</summary>
-    /// <exception cref="InvalidDataException">The file is not a result file; the message names it.</exception>
-    public static CellResult Read(string path)
+    /// <exception cref="InvalidDataException">The file is not a result file, or a newer TrapReplace wrote it; the message names it.</exception>
+    public static CellResult Read(string path) => RefuseNewer(path, Parse(path));
+
+    /// <summary>True when the cell's result file exists and reads back as the same cell.</summary>
+    /// <exception cref="InvalidDataException">A newer TrapReplace wrote the file: it is not damaged, so the cell must not run again over it.</exception>
+    public static bool IsFinished(string resultsDirectory, CellSpec spec)
+    {
+        var path = Path.Combine(resultsDirectory, spec.FileName);
+        if (!File.Exists(path)) return false;
+        CellResult r;
+        try
+        {
+            r = Parse(path);
+        }
+        catch (InvalidDataException)
+        {
+            return false; // damaged: the cell runs again
+        }
+        RefuseNewer(path, r);
+        return r.Dataset == spec.Dataset && r.Backbone == spec.Backbone && r.Attack == spec.Attack && r.Defense == spec.Defense
+            && r.Seed == spec.Seed && r.Profile == spec.Profile;
+    }
+
+    private static CellResult Parse(string path)
     {
         try
         {
@@ -30,22 +52,9 @@ public static class ResultFiles
         }
     }
 
-    /// <summary>True when the cell's result file exists and reads back as the same cell.</summary>
-    public static bool IsFinished(string resultsDirectory, CellSpec spec)
-    {
-        var path = Path.Combine(resultsDirectory, spec.FileName);
-        if (!File.Exists(path)) return false;
-        try
-        {
-            var r = Read(path);
-            return r.Dataset == spec.Dataset && r.Backbone == spec.Backbone && r.Attack == spec.Attack && r.Defense == spec.Defense
-                && r.Seed == spec.Seed && r.Profile == spec.Profile;
-        }
-        catch (InvalidDataException)
-        {
-            return false;
-        }
-    }
+    // A newer file may mean something this version cannot tell; refusing beats misreading it.
+    private static CellResult RefuseNewer(string path, CellResult result) => result.Schema <= CellResult.CurrentSchema ? result
+        : throw new InvalidDataException($"{path}: result file schema {result.Schema} is newer than this TrapReplace reads (up to {CellResult.CurrentSchema}); update TrapReplace");
 
     /// <summary>Every result file under <paramref name="directory"/> (recursively, skipping the stage-1 cache).</summary>
     public static IReadOnlyList<(string Path, CellResult Result)> ReadAll(string directory)

@@ -325,7 +325,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var libtorch = typeof(CellRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "LibTorchVersion")?.Value ?? "unknown";
         return new VersionInfo(Informational(typeof(TrapTrainer).Assembly), Informational(typeof(TorchSharp.torch).Assembly), libtorch,
-            Environment.Version.ToString(), System.Runtime.InteropServices.RuntimeInformation.OSDescription, Environment.ProcessorCount);
+            Environment.Version.ToString(), System.Runtime.InteropServices.RuntimeInformation.OSDescription, Environment.ProcessorCount,
+            CpuIdentity.Current?.Describe());
     }
 }
 
