@@ -4,6 +4,8 @@
 // what NativeHeap.RetainFreedMemory is worth; --nchw runs the standard layout instead of channels-last batches
 // (ChannelsLast = false), to measure what MemoryLayout is worth. --write FILE also writes the table, with the
 // command line, date and machine, to FILE (atomically: a run that fails leaves an existing FILE as it was).
+// --kernel-check instead compares libtorch's float32 convolution kernels with float64 on this CPU (KernelCheck.cs)
+// and exits 1 when one is wrong.
 // It trains on synthetic 32x32 data through the real TrapTrainer / HeadReplacer / Evaluator code paths
 // (data loading and augmentation included) and prints a Markdown table of median step times.
 using System.Diagnostics;
@@ -27,6 +29,11 @@ bool bf16 = args.Contains("--bf16");
 string? writeTo = ArgString("--write", "") is { Length: > 0 } path ? Path.GetFullPath(path) : null;
 var lines = new List<string>();
 const int Warmup = 5;
+if (args.Contains("--kernel-check"))
+{
+    TorchRuntime.Prepare(threads);
+    return TrapReplace.Benchmarks.KernelCheck.Run(Console.WriteLine);
+}
 TorchRuntime.RetainNativeMemory = !defaultAllocator;
 TorchRuntime.Prepare(threads);
 string heap = defaultAllocator ? "C allocator defaults" : NativeHeap.RetainFreedMemory().Detail;
@@ -103,6 +110,7 @@ if (writeTo is not null)
     File.Move(temporary, writeTo, overwrite: true);
     Console.WriteLine($"wrote {writeTo}");
 }
+return 0;
 
 void Emit(string line)
 {

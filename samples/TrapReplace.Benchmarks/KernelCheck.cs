@@ -1,0 +1,60 @@
+using System.Globalization;
+using TrapReplace.Runtime;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace TrapReplace.Benchmarks;
+
+/// <summary>
+/// <c>--kernel-check</c>: libtorch's float32 convolution kernels against float64 on this CPU, in both layouts and over
+/// channel counts that are and are not multiples of 16. A wrong kernel shows as a relative error far above float32's
+/// ~1e-6 (or NaN). Found on the Zen 5 EPYC (family 26) with libtorch 2.10: standard-layout convolutions whose input has
+/// 3-12 or 24 channels at stride 1 in a transposed convolution (a convolution's input gradient) return wrong values,
+/// and a 24-channel forward convolution NaN; channels-last is right everywhere. WRN-16-1's own layers (3 input
+/// channels forward, then 16/32/64) are not among them.
+/// </summary>
+internal static class KernelCheck
+{
+    private const double Tolerance = 1e-4;
+
+    public static int Run(Action<string> emit)
+    {
+        emit($"float32 against float64, relative error (max |difference| / max |float64|); 'WRONG' above {Tolerance:E0}. CPU: {CpuIdentity.Current?.Describe() ?? "unknown"}");
+        emit("");
+        emit("| layout | input channels | conv2d 3x3 | conv_transpose2d 4x4 stride 2 | conv_transpose2d 3x3 stride 1 (= a convolution's input gradient) |");
+        emit("|---|---|---|---|---|");
+        int wrong = 0;
+        foreach (var channelsLast in new[] { false, true })
+            foreach (var channels in new[] { 3, 4, 8, 12, 16, 24, 32, 64 })
+            {
+                using var scope = NewDisposeScope();
+                manual_seed(7);
+                var x = randn(4, channels, 8, 8);
+                if (channelsLast) x = MemoryLayout.ToChannelsLast(x);
+                var weight3 = randn(32, channels, 3, 3);
+                var transposed4 = randn(channels, 32, 4, 4);
+                var transposed3 = randn(channels, 32, 3, 3);
+                var cells = new[]
+                {
+                    Error(x, t => functional.conv2d(t, weight3.to(t.dtype), padding: [1, 1])),
+                    Error(x, t => functional.conv_transpose2d(t, transposed4.to(t.dtype), strides: [2, 2], padding: [1, 1])),
+                    Error(x, t => functional.conv_transpose2d(t, transposed3.to(t.dtype), padding: [1, 1])),
+                };
+                wrong += cells.Count(e => !(e <= Tolerance));
+                emit($"| {(channelsLast ? "channels-last" : "NCHW")} | {channels} | {string.Join(" | ", cells.Select(Cell))} |");
+            }
+        emit("");
+        emit(wrong == 0 ? "every kernel checked is right on this CPU" : $"{wrong} kernel(s) wrong on this CPU: keep the layers that reach them in channels-last (the library's default)");
+        return wrong == 0 ? 0 : 1;
+    }
+
+    private static double Error(Tensor input, Func<Tensor, Tensor> op)
+    {
+        var single = op(input);
+        var exact = op(input.to(ScalarType.Float64));
+        return single.to(ScalarType.Float64).sub(exact).abs().max().item<double>() / exact.abs().max().item<double>();
+    }
+
+    private static string Cell(double error) =>
+        (error <= Tolerance ? "" : "WRONG ") + error.ToString("E1", CultureInfo.InvariantCulture);
+}
