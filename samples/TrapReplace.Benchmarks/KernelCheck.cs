@@ -8,7 +8,8 @@ namespace TrapReplace.Benchmarks;
 
 /// <summary>
 /// <c>--kernel-check</c>: libtorch's float32 convolution kernels against float64 on this CPU, in both layouts and over
-/// channel counts that are and are not multiples of 16. A wrong kernel shows as a relative error far above float32's
+/// channel counts that are and are not multiples of 16; then training-mode BatchNorm by input mean, and one whole
+/// trap-network training step. A wrong kernel shows as a relative error far above float32's
 /// ~1e-6 (or NaN). Found on the Zen 5 EPYC (family 26) with libtorch 2.10: standard-layout convolutions whose input has
 /// 3-12 or 24 channels at stride 1 in a transposed convolution (a convolution's input gradient) return wrong values,
 /// and a 24-channel forward convolution NaN; channels-last is right everywhere. WRN-16-1's own layers (3 input
