@@ -94,24 +94,22 @@ internal static class FolderScanner
         }
         else
         {
-            // The runner's trap-cleanse on the trapped network: stage 2 again (the same options and seeds, so the same head
-            // and scan), the cleansing, and the guard that keeps Trap and Replace's network unless the cleansed one is better.
+            // The runner's trap-cleanse continuing from the fluent result (stage 2 does not run again): the scan, the
+            // cleansing, and the guard that keeps Trap and Replace's network unless the cleansed one is better.
             progress?.Invoke("scanning and cleansing the stem");
-            var replace = defense.ReplaceOptions;
-            replace.CheckpointDirectory = null; // the fluent stage 2's checkpoints are its own
-            var cleanseReplace = replace.Clone();
+            var cleanseReplace = defense.ReplaceOptions;
+            cleanseReplace.CheckpointDirectory = null; // the fluent stage 2's checkpoints are its own
             cleanseReplace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
             var resume = defense.TrapOptions;
             resume.Epochs = Math.Max(1, request.TrapEpochs / 12);
             resume.CheckpointDirectory = null;
             var cleanse = new TrapCleanse(new TrapCleanseOptions
             {
-                FirstReplacement = replace,
                 Cleansing = new StemCleansingOptions { Continue = resume, Replace = cleanseReplace, Scan = scanOptions, Expansion = expansionOptions },
             });
             if (progress is not null)
                 cleanse.EpochCompleted += (_, e) => progress("cleanse: " + EpochLine(e));
-            cleansed = cleanse.Apply(result.Trapped, backbone, untrusted, holdout, cancellationToken);
+            cleansed = cleanse.Apply(result, untrusted, holdout, cancellationToken);
             scan = cleansed.Scan;
         }
 

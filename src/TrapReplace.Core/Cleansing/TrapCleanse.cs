@@ -46,7 +46,8 @@ public sealed class TrapCleanseOptions
 }
 
 /// <summary>What <see cref="TrapCleanse"/> decided. <see cref="BackdoorDefenseResult.Network"/> is the returned network;
-/// <see cref="Candidates"/> the ones it passed over (owned by the result, disposed with it).</summary>
+/// <see cref="Candidates"/> the ones it passed over (owned by the result, disposed with it, except the Trap-and-Replace
+/// network a caller lent through <see cref="TrapCleanse.Apply(TrapAndReplaceResult, ImageDataset, ImageDataset, CancellationToken)"/>).</summary>
 public sealed record TrapCleanseResult : BackdoorDefenseResult
 {
     /// <summary>The first replacement (Trap and Replace); its network is <see cref="BackdoorDefenseResult.Network"/> or a
@@ -76,11 +77,16 @@ public sealed record TrapCleanseResult : BackdoorDefenseResult
     /// <summary>The networks not returned, by role (<c>trap_and_replace</c>, <c>continued_network</c>, <c>replaced_head</c>).</summary>
     public IReadOnlyDictionary<string, TrapNetwork> Candidates { get; init; } = new Dictionary<string, TrapNetwork>();
 
+    // The first replacement's network when the caller lent it (Apply on a TrapAndReplaceResult): never disposed here.
+    internal TrapNetwork? Borrowed { get; init; }
+
     /// <inheritdoc />
     public override void Dispose()
     {
-        foreach (var candidate in Candidates.Values) candidate.Dispose();
-        base.Dispose();
+        foreach (var candidate in Candidates.Values)
+            if (!ReferenceEquals(candidate, Borrowed)) candidate.Dispose();
+        if (ReferenceEquals(Network, Borrowed)) GC.SuppressFinalize(this);
+        else base.Dispose();
     }
 }
 
@@ -134,8 +140,7 @@ public sealed class TrapCleanse
         PoisonScanResult scan;
         try
         {
-            var expander = options.Cleansing.Expansion is { } expansion ? new SuspectExpander(expansion, loggerFactory.CreateLogger<SuspectExpander>()) : null;
-            scan = new PoisonScanner(options.Cleansing.Scan, loggerFactory.CreateLogger<PoisonScanner>()).ScanAfterReplacement(trapped, first, untrusted, holdout, expander, cancellationToken);
+            scan = Scan(trapped, first, untrusted, holdout, cancellationToken);
         }
         catch
         {
@@ -144,6 +149,49 @@ public sealed class TrapCleanse
             throw;
         }
         first.DisposeSnapshots();
+        return Cleanse(trapped, backbone, first, scan, untrusted, holdout, borrowed: null, clock, cancellationToken);
+    }
+
+    /// <summary>
+    /// Continues from a Trap-and-Replace result the caller already has (<see cref="TrapAndReplaceDefense.Fit(ImageDataset, ImageDataset, IBatchTransform?, CancellationToken)"/>),
+    /// so stage 2 does not run a second time: the scan, the cleansing and the guard as in
+    /// <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, ImageDataset, CancellationToken)"/>, with
+    /// <paramref name="trapAndReplace"/>'s replacement as the first one (<see cref="TrapCleanseOptions.FirstReplacement"/> is not used).
+    /// The result borrows <paramref name="trapAndReplace"/>'s networks: disposing it never disposes them, and its
+    /// <see cref="BackdoorDefenseResult.Network"/> is <see cref="TrapAndReplaceResult.Defended"/> when Trap and Replace is
+    /// kept, so dispose <paramref name="trapAndReplace"/> after you are done with both.
+    /// </summary>
+    /// <param name="trapAndReplace">Both stages' outcome; its stage 2 must have kept a validation split (the scan's clean reference).</param>
+    /// <param name="untrusted">The set stage 1 trained on.</param>
+    /// <param name="holdout">The clean holdout stage 2 trained on.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <exception cref="ArgumentException">Stage 2 kept no validation split, or the trapped network does not carry its backbone.</exception>
+    public TrapCleanseResult Apply(TrapAndReplaceResult trapAndReplace, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapAndReplace);
+        ArgumentNullException.ThrowIfNull(untrusted);
+        ArgumentNullException.ThrowIfNull(holdout);
+        var backbone = trapAndReplace.Trapped.RequireBackbone(nameof(trapAndReplace));
+        if (trapAndReplace.Replacement.ValidationIndices.Count == 0)
+            throw new ArgumentException("stage 2 kept no validation split (Replace.ValidationFraction was 0), and the scan's clean reference is that split; " +
+                "fit Trap and Replace with a ValidationFraction > 0", nameof(trapAndReplace));
+        var clock = Stopwatch.StartNew();
+        var first = trapAndReplace.Replacement;
+        var scan = Scan(trapAndReplace.Trapped, first, untrusted, holdout, cancellationToken);
+        return Cleanse(trapAndReplace.Trapped, backbone, first, scan, untrusted, holdout, borrowed: first.Network, clock, cancellationToken);
+    }
+
+    private PoisonScanResult Scan(TrapNetwork trapped, HeadReplacementResult first, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken)
+    {
+        var expander = options.Cleansing.Expansion is { } expansion ? new SuspectExpander(expansion, loggerFactory.CreateLogger<SuspectExpander>()) : null;
+        return new PoisonScanner(options.Cleansing.Scan, loggerFactory.CreateLogger<PoisonScanner>()).ScanAfterReplacement(trapped, first, untrusted, holdout, expander, cancellationToken);
+    }
+
+    // The scan's decision, the cleansing and the guard. `borrowed` is the first replacement's network when the caller
+    // owns it (the result then never disposes it); null when this defense made it.
+    private TrapCleanseResult Cleanse(TrapNetwork trapped, IBackbone backbone, HeadReplacementResult first, PoisonScanResult scan, ImageDataset untrusted,
+        ImageDataset holdout, TrapNetwork? borrowed, Stopwatch clock, CancellationToken cancellationToken)
+    {
 
         if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
         {
@@ -155,6 +203,7 @@ public sealed class TrapCleanse
             return new TrapCleanseResult
             {
                 Network = first.Network, History = first.History, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, SkippedBecause = reason,
+                Borrowed = borrowed,
             };
         }
 
@@ -168,7 +217,7 @@ public sealed class TrapCleanse
         }
         catch
         {
-            first.Network.Dispose();
+            if (borrowed is null) first.Network.Dispose();
             throw;
         }
         cleansed.Replacement.DisposeSnapshots();
@@ -190,14 +239,14 @@ public sealed class TrapCleanse
             return new TrapCleanseResult
             {
                 Network = first.Network, History = history, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, Cleansing = cleansed,
-                FirstPull = firstPull, UndoneBecause = undone, Candidates = candidates,
+                FirstPull = firstPull, UndoneBecause = undone, Candidates = candidates, Borrowed = borrowed,
             };
         candidates.Remove(final.KeptContinuedNetwork ? "continued_network" : "replaced_head");
         candidates["trap_and_replace"] = first.Network;
         return new TrapCleanseResult
         {
             Network = cleansed.Defended, History = history, Seconds = clock.Elapsed.TotalSeconds, First = first, Scan = scan, Cleansing = cleansed,
-            FirstPull = firstPull, Cleansed = true, Candidates = candidates,
+            FirstPull = firstPull, Cleansed = true, Candidates = candidates, Borrowed = borrowed,
         };
     }
 

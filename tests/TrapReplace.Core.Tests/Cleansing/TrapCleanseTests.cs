@@ -1,6 +1,9 @@
 using Microsoft.Extensions.Options;
 using TrapReplace.Cleansing;
+using TorchSharp;
 using TrapReplace.Core.Tests.Scanning;
+using TrapReplace.Defense;
+using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
 using TrapReplace.Scanning;
@@ -66,6 +69,51 @@ public sealed class TrapCleanseTests
             result.Network.Should().BeSameAs(result.First.Network);
             result.Candidates.Keys.Should().BeEquivalentTo("continued_network", "replaced_head");
         }
+    }
+
+    [Fact]
+    public void Continuing_from_a_trap_and_replace_result_decides_as_the_whole_defense_without_a_second_stage_2_and_leaves_its_networks_to_their_owner()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var options = Small();
+        var first = new HeadReplacer(options.FirstReplacement).Fit(f.Trapped, PoisonedSynthetic.Backbone, f.Holdout);
+        // Not disposed here: it would dispose the shared trapped network; the test disposes the replacement it made.
+        var trapAndReplace = new TrapAndReplaceResult(new TrapTrainingResult(f.Trapped, [], 0), first);
+        var stages = new List<string>();
+        var defense = new TrapCleanse(options);
+        defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
+        var accuracyBefore = Evaluator.Accuracy(first.Network, f.Reference, torch.CPU);
+
+        var continued = defense.Apply(trapAndReplace, f.Untrusted, f.Holdout);
+        using var whole = new TrapCleanse(options).Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+
+        stages.Should().Equal("trap", "trap", "replace", "replace", "replace");
+        continued.First.Should().BeSameAs(first);
+        continued.Scan.InferredTarget.Should().Be(PoisonedSynthetic.Target);
+        continued.Scan.SuspectIndices.Should().Equal(whole.Scan.SuspectIndices, "the same options and seeds make the same first head, so the same scan");
+        continued.Cleansed.Should().Be(whole.Cleansed);
+        continued.UndoneBecause.Should().Be(whole.UndoneBecause);
+        (continued.Cleansed ? continued.Candidates["trap_and_replace"] : continued.Network).Should().BeSameAs(first.Network);
+        continued.Dispose();
+        Evaluator.Accuracy(first.Network, f.Reference, torch.CPU).Should().Be(accuracyBefore, "the lent network outlives the cleanse result");
+        first.Network.Dispose();
+        first.DisposeSnapshots();
+    }
+
+    [Fact]
+    public void Continuing_from_a_result_without_a_validation_split_is_refused_before_any_training()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var noValidation = f.Replacement with { ValidationIndices = [] };
+        var trapAndReplace = new TrapAndReplaceResult(new TrapTrainingResult(f.Trapped, [], 0), noValidation);
+        var stages = new List<string>();
+        var defense = new TrapCleanse(Small());
+        defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
+
+        var act = () => defense.Apply(trapAndReplace, f.Untrusted, f.Holdout);
+
+        act.Should().Throw<ArgumentException>().WithMessage("stage 2 kept no validation split (Replace.ValidationFraction was 0)*").Which.ParamName.Should().Be("trapAndReplace");
+        stages.Should().BeEmpty();
     }
 
     [Fact]
