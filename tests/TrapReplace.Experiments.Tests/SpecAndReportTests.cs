@@ -107,6 +107,29 @@ public sealed class SpecAndReportTests
     }
 
     [Fact]
+    public void The_report_says_which_CPU_each_cell_ran_on_and_cells_csv_quotes_the_description()
+    {
+        const string zen5 = "AMD EPYC (family 26, model 2; avx2 avx512f avx512_bf16)";
+        CellResult On(string defense, int seed, string? cpu, int day)
+        {
+            var r = SampleResults.Result("badnets", defense, seed, 0.8, 0.5, null);
+            return r with { Versions = r.Versions with { Cpu = cpu }, FinishedUtc = new DateTimeOffset(2026, 12, day, 12, 0, 0, TimeSpan.Zero) };
+        }
+        var results = new[] { On("none", 0, zen5, 1), On("fine-tune", 0, zen5, 2), On("nad", 0, null, 3) };
+        using var folder = new TempFolder();
+
+        ReportWriter.Write(results.Select(r => ("x.json", r)).ToList(), folder.Path);
+
+        var markdown = File.ReadAllText(Path.Combine(folder.Path, "results.md"));
+        markdown.Should().Contain($"| {zen5} | 2 | cpu | 2 | 2026-12-01 | 2026-12-02 |");
+        markdown.Should().Contain("| not recorded (result files of schema 1) | 2 | cpu | 1 | 2026-12-03 | 2026-12-03 |");
+        var csv = File.ReadAllLines(Path.Combine(folder.Path, "cells.csv"));
+        csv[0].Should().EndWith(",threads,device,cpu");
+        csv.Count(l => l.EndsWith($",2,cpu,\"{zen5}\"", StringComparison.Ordinal)).Should().Be(2, "a description with commas is one quoted field");
+        csv.Count(l => l.EndsWith(",2,cpu,", StringComparison.Ordinal)).Should().Be(1);
+    }
+
+    [Fact]
     public void The_report_tabulates_scans_and_draws_the_schedule_crossover_across_profiles()
     {
         var scanned = SampleResults.Result("blend", "trap-cleanse", 0, 0.8, 0.03, new Metrics(0.82, 1.0, 0.0)) with

@@ -86,7 +86,22 @@ public static class ReportWriter
                 }
                 md.AppendLine();
             }
+            md.Append(MachinesMarkdown(block.SelectMany(r => r.Cells)));
         }
+        return md.ToString();
+    }
+
+    /// <summary>Which CPU and thread count the cells ran on: speed figures and the last bits of every number depend on it.</summary>
+    internal static string MachinesMarkdown(IEnumerable<CellResult> cells)
+    {
+        var machines = cells.GroupBy(c => (Cpu: c.Versions.Cpu ?? "not recorded (result files of schema 1)", c.Threads, c.Device))
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key.Cpu, StringComparer.Ordinal).ToList();
+        if (machines.Count == 0) return "";
+        var md = new StringBuilder("Where the cells ran (the CPU each result file records):\n\n| CPU | threads | device | cells | first finished (UTC) | last finished (UTC) |\n|---|---|---|---|---|---|\n");
+        foreach (var m in machines)
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {m.Key.Cpu} | {m.Key.Threads} | {m.Key.Device} | {m.Count()} | {m.Min(c => c.FinishedUtc):yyyy-MM-dd} | {m.Max(c => c.FinishedUtc):yyyy-MM-dd} |");
+        md.AppendLine();
         return md.ToString();
     }
 
@@ -107,7 +122,7 @@ public static class ReportWriter
 
     private static string CellsCsv(IEnumerable<CellResult> results)
     {
-        var csv = new StringBuilder("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,clean_accuracy,attack_success_rate,robust_accuracy,der,undefended_clean_accuracy,undefended_attack_success_rate,train_seconds,images_per_second,finished_utc,exact_test_count,exact_clean_accuracy,exact_attack_success_rate,exact_der\n");
+        var csv = new StringBuilder("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,clean_accuracy,attack_success_rate,robust_accuracy,der,undefended_clean_accuracy,undefended_attack_success_rate,train_seconds,images_per_second,finished_utc,exact_test_count,exact_clean_accuracy,exact_attack_success_rate,exact_der,threads,device,cpu\n");
         foreach (var r in results.OrderBy(r => r.Dataset, StringComparer.Ordinal).ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed))
         {
             csv.AppendLine(string.Join(",",
@@ -115,7 +130,8 @@ public static class ReportWriter
                 r.Seed.ToString(CultureInfo.InvariantCulture), Num(r.CleanAccuracy), Num(r.AttackSuccessRate), Num(r.RobustAccuracy), Num(r.Der),
                 Num(r.Undefended?.CleanAccuracy), Num(r.Undefended?.AttackSuccessRate), Num(r.TrainSeconds), Num(r.ImagesPerSecond),
                 r.FinishedUtc.ToString("O", CultureInfo.InvariantCulture),
-                r.ExactTest?.TestCount.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.ExactTest?.CleanAccuracy), Num(r.ExactTest?.AttackSuccessRate), Num(r.ExactTest?.Der)));
+                r.ExactTest?.TestCount.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.ExactTest?.CleanAccuracy), Num(r.ExactTest?.AttackSuccessRate), Num(r.ExactTest?.Der),
+                r.Threads.ToString(CultureInfo.InvariantCulture), CsvField(r.Device), CsvField(r.Versions.Cpu ?? "")));
         }
         return csv.ToString();
     }
@@ -130,6 +146,10 @@ public static class ReportWriter
     private static string Plain(Stat? s, string format) => s is null ? "-"
         : s.Count > 1 ? s.Mean.ToString(format, CultureInfo.InvariantCulture) + " ± " + s.Std.ToString(format, CultureInfo.InvariantCulture)
         : s.Mean.ToString(format, CultureInfo.InvariantCulture);
+
+    // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled (a CPU description has commas).
+    private static string CsvField(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static string Num(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
 }
