@@ -40,7 +40,14 @@ public sealed class ImplicitBackdoorUnlearningTests(ITestOutputHelper output)
         var before = PeerTestModels.Snapshot(fixture.Network);
         double asrBefore = fixture.AttackSuccessRate(fixture.Network);
         double caBefore = fixture.CleanAccuracy(fixture.Network);
-        var options = new ImplicitBackdoorUnlearningOptions { Rounds = 3, BatchSize = 40, PerturbedShare = 0.1, ValidationFraction = 0.25, Threads = 2 };
+        // The perturbation is projected onto radius 10 (the authors' commented-out projection). Unbounded, it reached
+        // norms of 30-120 on this toy, and in one full-suite run (test assemblies side by side, so other memory
+        // addresses and last bits) the third round's search met a network the second round had driven to non-finite
+        // weights. A probe of 16 seeds diverged in neither setting; seed 0's ASR is 0 % in both.
+        var options = new ImplicitBackdoorUnlearningOptions
+        {
+            Rounds = 3, BatchSize = 40, PerturbedShare = 0.1, ValidationFraction = 0.25, Threads = 2, PerturbationRadius = 10,
+        };
         var defense = new ImplicitBackdoorUnlearning(options);
         int steps = 0;
         var stages = new List<string>();
@@ -56,7 +63,7 @@ public sealed class ImplicitBackdoorUnlearningTests(ITestOutputHelper output)
         asrBefore.Should().BeGreaterThan(0.95, "the fixture learned the backdoor");
         asrAfter.Should().BeLessThan(0.3);
         caAfter.Should().BeGreaterThan(0.5, "four classes: well above chance");
-        result.PerturbationNorm!.Value.Should().BeGreaterThan(1, "the search moves away from zero");
+        result.PerturbationNorm!.Value.Should().BeGreaterThan(1, "the search moves away from zero").And.BeLessThanOrEqualTo(10 + 1e-4, "projected onto the radius");
         result.FoolingRate!.Value.Should().BeGreaterThan(0.5, "one universal perturbation changes most predictions");
         result.ValidationAccuracyInitial!.Value.Should().Be(1);
         steps.Should().Be(3 * 3, "120 training images in batches of 40, three rounds");
