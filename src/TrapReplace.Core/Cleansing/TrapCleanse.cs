@@ -192,7 +192,6 @@ public sealed class TrapCleanse
     private TrapCleanseResult Cleanse(TrapNetwork trapped, IBackbone backbone, HeadReplacementResult first, PoisonScanResult scan, ImageDataset untrusted,
         ImageDataset holdout, TrapNetwork? borrowed, Stopwatch clock, CancellationToken cancellationToken)
     {
-
         if (scan.InferredTarget is null || scan.SuspectIndices.Count == 0)
         {
             string reason = scan.RefutedTarget is int refuted

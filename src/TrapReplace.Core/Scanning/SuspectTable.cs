@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using TrapReplace.Data;
+using TrapReplace.Internal;
 
 namespace TrapReplace.Scanning;
 
@@ -48,12 +49,12 @@ public static class SuspectTable
                 string head = scan.Predictions.Count == scanned.Count ? ClassName(scanned, scan.Predictions[i]) : "";
                 writer.WriteLine(string.Join(",",
                     i.ToString(CultureInfo.InvariantCulture),
-                    Quote(sampleNames?[i] ?? ""),
-                    Quote(ClassName(scanned, (int)labels[i])),
+                    CsvField.Quote(sampleNames?[i] ?? ""),
+                    CsvField.Quote(ClassName(scanned, (int)labels[i])),
                     scan.Scores[i].ToString("R", CultureInfo.InvariantCulture),
                     flagged.Contains(i) ? "true" : "false",
                     suspected.Contains(i) ? "true" : "false",
-                    Quote(head)));
+                    CsvField.Quote(head)));
             }
         }
         File.Move(temporary, full, overwrite: true);
@@ -61,8 +62,4 @@ public static class SuspectTable
 
     private static string ClassName(ImageDataset data, int label) =>
         label >= 0 && label < data.ClassNames.Count ? data.ClassNames[label] : label.ToString(CultureInfo.InvariantCulture);
-
-    // RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.
-    internal static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

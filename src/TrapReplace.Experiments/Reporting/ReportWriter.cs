@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using TrapReplace.Data;
 using TrapReplace.Experiments.Results;
+using TrapReplace.Internal;
 
 namespace TrapReplace.Experiments.Reporting;
 
@@ -131,7 +132,7 @@ public static class ReportWriter
                 Num(r.Undefended?.CleanAccuracy), Num(r.Undefended?.AttackSuccessRate), Num(r.TrainSeconds), Num(r.ImagesPerSecond),
                 r.FinishedUtc.ToString("O", CultureInfo.InvariantCulture),
                 r.ExactTest?.TestCount.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.ExactTest?.CleanAccuracy), Num(r.ExactTest?.AttackSuccessRate), Num(r.ExactTest?.Der),
-                r.Threads.ToString(CultureInfo.InvariantCulture), CsvField(r.Device), CsvField(r.Versions.Cpu ?? "")));
+                r.Threads.ToString(CultureInfo.InvariantCulture), CsvField.Quote(r.Device), CsvField.Quote(r.Versions.Cpu ?? "")));
         }
         return csv.ToString();
     }
@@ -146,10 +147,6 @@ public static class ReportWriter
     private static string Plain(Stat? s, string format) => s is null ? "-"
         : s.Count > 1 ? s.Mean.ToString(format, CultureInfo.InvariantCulture) + " ± " + s.Std.ToString(format, CultureInfo.InvariantCulture)
         : s.Mean.ToString(format, CultureInfo.InvariantCulture);
-
-    // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled (a CPU description has commas).
-    private static string CsvField(string value) =>
-        value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static string Num(double? v) => v is double d ? d.ToString("R", CultureInfo.InvariantCulture) : "";
 }
