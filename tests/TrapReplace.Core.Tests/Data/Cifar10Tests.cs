@@ -3,6 +3,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data;
 
+[Collection(nameof(Cifar10Tests))] // no training and no thread count: runs beside the torch collection
 public sealed class Cifar10Tests
 {
     [RealCifar10Fact]

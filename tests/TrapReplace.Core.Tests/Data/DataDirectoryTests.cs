@@ -2,6 +2,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data;
 
+[Collection(nameof(DataDirectoryTests))] // no training and no thread count: runs beside the torch collection
 public sealed class DataDirectoryTests
 {
     private static Func<string, string?> Environment(params (string Name, string Value)[] variables) =>

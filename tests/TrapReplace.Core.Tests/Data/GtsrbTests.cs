@@ -3,6 +3,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data;
 
+[Collection(nameof(GtsrbTests))] // no training and no thread count: runs beside the torch collection
 public sealed class GtsrbTests
 {
     private sealed class Archives : IDisposable

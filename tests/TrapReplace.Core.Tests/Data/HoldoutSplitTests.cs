@@ -2,6 +2,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data;
 
+[Collection(nameof(HoldoutSplitTests))] // no training and no thread count: runs beside the torch collection
 public sealed class HoldoutSplitTests
 {
     private static long[] Labels(int perClass, int classes) =>

@@ -4,6 +4,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data;
 
+[Collection(nameof(ImageFolderDatasetTests))] // no training and no thread count: runs beside the torch collection
 public sealed class ImageFolderDatasetTests
 {
     private static void WriteImage(string path, int width, int height, Func<int, int, SKColor> pixel, SKEncodedImageFormat format, int quality = 100)

@@ -1,7 +1,10 @@
-// Draws from TorchSharp's process-wide generator are safe in parallel (TorchRuntime.Seeded; GlobalGeneratorTests),
-// but its intra-op thread count is process-wide too: the bit-exact tests compare runs at a pinned count that a
-// parallel test could change, and on the 2-core CI machine every training already uses both cores.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
+// Two kinds of test class. Unattributed classes share one collection and run one after another: they train or
+// evaluate networks, and TorchSharp's intra-op thread count is process-wide, so a bit-exact test comparing runs at a
+// pinned count must not have another test change it under it (on the 2-core CI machine every training already uses
+// both cores). Classes that never train, evaluate or set a thread count (parsers, downloads, splits) name their own
+// collection with [Collection(nameof(TheClass))] and run beside it. Draws from torch's process-wide generator are
+// safe in either kind (TorchRuntime.Seeded; GlobalGeneratorTests).
+[assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
 
 namespace TrapReplace.Core.Tests.Infrastructure
 {

@@ -2,6 +2,7 @@ using TrapReplace.Runtime;
 
 namespace TrapReplace.Core.Tests.Runtime;
 
+[Collection(nameof(CpuIdentityTests))] // no training and no thread count: runs beside the torch collection
 public sealed class CpuIdentityTests
 {
     // Two processors' blocks, shortened from a real /proc/cpuinfo; only the first counts.

@@ -2,6 +2,7 @@ using TrapReplace.Scanning;
 
 namespace TrapReplace.Core.Tests.Scanning;
 
+[Collection(nameof(BackdoorPullTests))] // no training and no thread count: runs beside the torch collection
 public sealed class BackdoorPullTests
 {
     // 100 target-labelled images (target 0) and 300 of classes 1-3 in the ratio 1 : 1 : 2.

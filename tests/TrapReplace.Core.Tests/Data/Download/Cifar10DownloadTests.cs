@@ -2,6 +2,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data.Download;
 
+[Collection(nameof(Cifar10DownloadTests))] // no training and no thread count: runs beside the torch collection
 public sealed class Cifar10DownloadTests
 {
     private const int Records = 3;

@@ -4,6 +4,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data.Download;
 
+[Collection(nameof(DatasetDownloaderTests))] // no training and no thread count: runs beside the torch collection
 public sealed class DatasetDownloaderTests
 {
     private static readonly Uri Official = new("https://example.invalid/files/payload.bin");

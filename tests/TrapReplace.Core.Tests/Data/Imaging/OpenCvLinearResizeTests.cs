@@ -3,6 +3,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data.Imaging;
 
+[Collection(nameof(OpenCvLinearResizeTests))] // no training and no thread count: runs beside the torch collection
 public sealed class OpenCvLinearResizeTests
 {
     /// <summary>The pseudo-random image the reference digests were made from: byte i = ((i * 1103515245 + 12345 + w * h) >> 16) &amp; 0xFF.</summary>

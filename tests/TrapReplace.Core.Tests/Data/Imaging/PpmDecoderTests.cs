@@ -3,6 +3,7 @@ using TrapReplace.Data;
 
 namespace TrapReplace.Core.Tests.Data.Imaging;
 
+[Collection(nameof(PpmDecoderTests))] // no training and no thread count: runs beside the torch collection
 public sealed class PpmDecoderTests
 {
     private static byte[] Ppm(string header, params byte[] pixels) => Encoding.ASCII.GetBytes(header).Concat(pixels).ToArray();
