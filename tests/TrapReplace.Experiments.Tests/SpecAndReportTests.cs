@@ -165,6 +165,9 @@ public sealed class SpecAndReportTests
         markdown.Should().Contain("| defense | 20 epochs | 60 epochs |");
         markdown.Should().Contain("| trap-replace | 70.0 / 10.0 | 78.0 / 60.0 |");
         markdown.Should().Contain("| fine-tune | 75.0 / 5.0 | 80.0 / 90.0 |");
+        markdown.Should().Contain("| trap-cleanse |  | 80.0 / 3.0 |", "a defense at one length stays in the table");
+        ScanAndCrossover.PlottedDefenses(SummaryRow.Build(results)).Select(d => d.Key).Should()
+            .Equal(["trap-replace", "fine-tune"], "only defenses measured at two lengths get a line, in catalog order");
         written.Should().Contain(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png"));
         new FileInfo(Path.Combine(folder.Path, "cifar10-wrn16-1-crossover-blend.png")).Length.Should().BeGreaterThan(1000);
     }

@@ -6,7 +6,11 @@ namespace TrapReplace.Experiments.Reporting;
 /// <summary>PNG plots: per-attack bars of CA and ASR by defense, and per-epoch CA/ASR curves per attack.</summary>
 public static class Plots
 {
-    private static readonly string[] DefenseColors = ["#7f7f7f", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"];
+    // One colour per catalog defense (ten: none and the nine defenses), so a defense looks the same in every figure.
+    private static readonly string[] DefenseColors = ["#7f7f7f", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"];
+
+    /// <summary>The colour of <paramref name="defense"/> in every plot (by its place in the defense catalog).</summary>
+    internal static Color DefenseColor(string defense) => Color.FromHex(DefenseColors[SummaryRow.DefenseOrder(defense) % DefenseColors.Length]);
 
     /// <summary>Writes the plots of every data set/backbone/profile block; returns the paths.</summary>
     public static IReadOnlyList<string> Write(IReadOnlyList<SummaryRow> rows, string directory)
@@ -36,7 +40,7 @@ public static class Plots
         var bars = new List<Bar>();
         for (int d = 0; d < defenses.Count; d++)
         {
-            var color = Color.FromHex(DefenseColors[d % DefenseColors.Length]);
+            var color = DefenseColor(defenses[d]);
             for (int a = 0; a < attacks.Count; a++)
             {
                 if (rows.FirstOrDefault(r => r.Attack == attacks[a] && r.Defense == defenses[d]) is not { } row) continue;
@@ -70,7 +74,7 @@ public static class Plots
         foreach (var row in rows.OrderBy(r => SummaryRow.DefenseOrder(r.Defense)))
         {
             var cell = row.Cells[0];
-            var color = Color.FromHex(DefenseColors[SummaryRow.DefenseOrder(row.Defense) % DefenseColors.Length]);
+            var color = DefenseColor(row.Defense);
             // Defense epochs continue after the stage-1 epochs on the x axis.
             int stage1 = cell.Curves.Count(c => c.Phase == "stage1");
             var points = cell.Curves.Select(c => (X: (double)(c.Phase == "stage1" ? c.Epoch : stage1 + c.Epoch), c.CleanAccuracy, c.AttackSuccessRate)).ToList();

@@ -17,7 +17,6 @@ public static class ScanAndCrossover
     public static IReadOnlyList<ExperimentProfile> CrossoverProfiles { get; } =
         [ExperimentProfile.FullShort, ExperimentProfile.Full, ExperimentProfile.FullLong];
 
-    private static readonly string[] Colors = ["#7f7f7f", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c"];
 
     /// <summary>The scan table: one line per cell with a scan; empty when no cell has one.</summary>
     public static string ScanMarkdown(IEnumerable<CellResult> results)
@@ -73,19 +72,19 @@ public static class ScanAndCrossover
         return md.ToString();
     }
 
-    /// <summary>One PNG per crossover group: ASR (dashed) and CA (solid) after each defense against stage-1 epochs.</summary>
+    /// <summary>One PNG per crossover group: ASR (dashed) and CA (solid) after each defense measured at two or more
+    /// stage-1 lengths against those lengths (a defense at one length has no line; the table lists it).</summary>
     public static IReadOnlyList<string> CrossoverPlots(IReadOnlyList<SummaryRow> rows, string directory)
     {
         var written = new List<string>();
         foreach (var group in Groups(rows))
         {
             var plot = new Plot();
-            int colour = 0;
-            foreach (var defense in group.GroupBy(r => r.Defense).OrderBy(d => SummaryRow.DefenseOrder(d.Key)))
+            foreach (var defense in PlottedDefenses(group))
             {
                 var points = defense.Select(r => (X: (double)Epochs(r.Profile), Ca: r.CleanAccuracy.Mean * 100, Asr: r.AttackSuccessRate?.Mean * 100))
                     .OrderBy(p => p.X).ToList();
-                var color = Color.FromHex(Colors[colour++ % Colors.Length]);
+                var color = Plots.DefenseColor(defense.Key);
                 var ca = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Ca).ToArray());
                 ca.Color = color;
                 ca.LegendText = $"{defense.Key} CA";
@@ -99,7 +98,7 @@ public static class ScanAndCrossover
             plot.Axes.SetLimitsY(0, 105);
             plot.XLabel("stage-1 epochs (whole training set minus the 5 % holdout)");
             plot.YLabel("% on the whole test set");
-            plot.Title($"{group.Key.Dataset} {group.Key.Backbone} {group.Key.Attack}: defenses against stage-1 length");
+            plot.Title($"{group.Key.Dataset} {group.Key.Backbone} {group.Key.Attack}: CA (solid) and ASR (dashed) after each defense, by stage-1 length");
             plot.ShowLegend(Edge.Right);
             var path = Path.Combine(directory, $"{group.Key.Dataset}-{group.Key.Backbone}-crossover-{group.Key.Attack}.png");
             var temp = path + ".tmp.png";
@@ -109,6 +108,10 @@ public static class ScanAndCrossover
         }
         return written;
     }
+
+    /// <summary>The defenses of one crossover group that have a line: those measured at two or more stage-1 lengths.</summary>
+    internal static IEnumerable<IGrouping<string, SummaryRow>> PlottedDefenses(IEnumerable<SummaryRow> group) =>
+        group.GroupBy(r => r.Defense).Where(d => d.Select(r => r.Profile).Distinct().Count() >= 2).OrderBy(d => SummaryRow.DefenseOrder(d.Key));
 
     // Attack groups with results at two or more crossover lengths.
     private static IEnumerable<IGrouping<(string Dataset, string Backbone, string Attack), SummaryRow>> Groups(IReadOnlyList<SummaryRow> rows) =>
