@@ -35,11 +35,11 @@ public static class CommandLine
     /// <summary>The attacks of the documented matrix.</summary>
     public static IReadOnlyList<string> DefaultMatrixAttacks { get; } = ["badnets-grid", "blend", "sig", "trojan-wm", "l2-invisible", "wanet"];
 
-    private static readonly Option<string> Dataset = new("--dataset") { Description = string.Join(" or ", CellSpec.Datasets), DefaultValueFactory = _ => "cifar10" };
-    private static readonly Option<string> Backbone = new("--backbone") { Description = "wrn16-1 or preact-resnet18", DefaultValueFactory = _ => "wrn16-1" };
+    private static readonly Option<string> Dataset = new("--dataset") { Description = string.Join(" or ", ExperimentDataset.All.Select(d => d.Name)), DefaultValueFactory = _ => "cifar10" };
+    private static readonly Option<string> Backbone = new("--backbone") { Description = string.Join(" or ", BackboneName.Choices), DefaultValueFactory = _ => "wrn16-1" };
     // The default cell is the demo: SIG is learned within the quick profile's 10 epochs (trapped head ASR 99.8 %), so
     // the first run shows the trap working; BadNets-grid is barely learned there (16 %). docs/results-quick has the cell.
-    private static readonly Option<string> Attack = new("--attack") { Description = "one of " + string.Join(", ", CellSpec.Attacks) + " (docs/attacks.md)", DefaultValueFactory = _ => "sig" };
+    private static readonly Option<string> Attack = new("--attack") { Description = "one of " + string.Join(", ", AttackName.Choices) + " (docs/attacks.md)", DefaultValueFactory = _ => "sig" };
     private static readonly Option<string> Defense = new("--defense") { Description = "one of " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => "trap-replace" };
     private static readonly Option<int> Seed = new("--seed") { Description = "seed of initialisation, batch order, augmentation and poisoned-sample choice", DefaultValueFactory = _ => 0 };
     private static readonly Option<string> Profile = new("--profile") { Description = "full (the paper's data proportions, 60 stage-1 epochs), full-short (20), full-long (180), full-35, full-wd1e-4 and full-b128 (schedules measured on the way, kept for their cells), quick (demo), paper (the reference 200 epochs) or smoke (tests)", DefaultValueFactory = _ => "quick" };
@@ -66,7 +66,7 @@ public static class CommandLine
     };
     private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
-    private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks, from " + string.Join(", ", CellSpec.Attacks), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
+    private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks, from " + string.Join(", ", AttackName.Choices), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
     private static readonly Option<string> Defenses = new("--defenses") { Description = "comma-separated defenses, from " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => string.Join(",", DefenseCatalog.Names) };
     private static readonly Option<string> Seeds = new("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "0" };
     private static readonly Option<string?> ShardOption = new("--shard") { Description = "run slice i of n (1-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" };
@@ -119,8 +119,8 @@ public static class CommandLine
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
-            var spec = new CellSpec(p.GetValue(Dataset)!, p.GetValue(Backbone)!, p.GetValue(Attack)!, p.GetValue(Defense)!, p.GetValue(Seed),
-                p.GetValue(Profile)!, p.GetValue(Target), p.GetValue(Ratio));
+            var spec = new CellSpec(ExperimentDataset.Parse(p.GetValue(Dataset)), BackboneName.Parse(p.GetValue(Backbone)), AttackName.Parse(p.GetValue(Attack)),
+                DefenseCatalog.Parse(p.GetValue(Defense)), p.GetValue(Seed), ExperimentProfile.Parse(p.GetValue(Profile)), p.GetValue(Target), p.GetValue(Ratio));
             var settings = Settings(p);
             bool json = p.GetValue(Json), quiet = p.GetValue(Quiet);
             bool interactive = !quiet && !json && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -151,14 +151,15 @@ public static class CommandLine
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
-            var template = new CellSpec(p.GetValue(Dataset)!, p.GetValue(Backbone)!, "none", "none", 0, p.GetValue(Profile)!, p.GetValue(Target), p.GetValue(Ratio));
-            var attacks = List(p.GetValue(Attacks)!, "--attacks");
-            var defenses = List(p.GetValue(Defenses)!, "--defenses");
+            var template = new CellSpec(ExperimentDataset.Parse(p.GetValue(Dataset)), BackboneName.Parse(p.GetValue(Backbone)), AttackName.None, DefenseName.None, 0,
+                ExperimentProfile.Parse(p.GetValue(Profile)), p.GetValue(Target), p.GetValue(Ratio));
+            var attacks = List(p.GetValue(Attacks)!, "--attacks").Select(AttackName.Parse).ToList();
+            var defenses = List(p.GetValue(Defenses)!, "--defenses").Select(DefenseCatalog.Parse).ToList();
             var seeds = List(p.GetValue(Seeds)!, "--seeds").Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v
                 : throw new UsageException($"--seeds must be non-negative integers; got '{s}'")).ToList();
             var cells = MatrixRunner.Cells(template, attacks, defenses, seeds);
             foreach (var cell in cells)
-                if (CellRunner.Validate(cell) is { Count: > 0 } errors) throw new UsageException(errors[0]);
+                if (cell.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
             var settings = Settings(p);
             var slice = Shard.Parse(p.GetValue(ShardOption)).Select(cells, settings.Threads);
             var data = p.GetValue(Data);
@@ -167,8 +168,8 @@ public static class CommandLine
             {
                 var a = new List<string>
                 {
-                    "run", "--dataset", c.Dataset, "--backbone", c.Backbone, "--attack", c.Attack, "--defense", c.Defense,
-                    "--seed", c.Seed.ToString(CultureInfo.InvariantCulture), "--profile", c.Profile,
+                    "run", "--dataset", c.Dataset.Name, "--backbone", c.Backbone.Value, "--attack", c.Attack.Value, "--defense", c.Defense.Value,
+                    "--seed", c.Seed.ToString(CultureInfo.InvariantCulture), "--profile", c.Profile.Name,
                     "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
                     "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device,
                     "--layout", settings.ChannelsLast ? ChannelsLastLayout : StandardLayout,
@@ -260,8 +261,7 @@ public static class CommandLine
             if (batch < 1) throw new UsageException($"--batch-size must be >= 1; got {batch}");
             var device = p.GetValue(Device)!;
             if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
-            var backbone = p.GetValue(Backbone)!;
-            if (!CellSpec.Backbones.Contains(backbone)) throw new UsageException($"unknown --backbone '{backbone}'; one of {string.Join(", ", CellSpec.Backbones)}");
+            var backbone = BackboneName.Parse(p.GetValue(Backbone));
             var request = new FolderScanRequest(Path.GetFullPath(p.GetValue(UntrustedFolder)!), Path.GetFullPath(p.GetValue(HoldoutFolder)!), WritableFolder(p.GetValue(ScanOut)!),
                 backbone, size, trapEpochs, replaceEpochs, batch, p.GetValue(Seed), threads, device, ParsePrecision(p.GetValue(ScanPrecision)!, device), p.GetValue(CleanseOption));
             foreach (var (folder, option) in new[] { (request.Untrusted, "--untrusted"), (request.Holdout, "--holdout") })
@@ -298,15 +298,15 @@ public static class CommandLine
         };
         command.SetAction((p, ct) => Guard(() =>
         {
-            var dataset = p.GetValue(Dataset)!;
+            var dataset = ExperimentDataset.Parse(p.GetValue(Dataset));
+            var backboneName = BackboneName.Parse(p.GetValue(Backbone));
+            var attacks = List(p.GetValue(RespondAttacks)!, "--attacks").Select(AttackName.Parse).ToList();
             var model = p.GetValue(ModelPath)!;
             if (!File.Exists(model)) throw new UsageException($"--model '{model}' does not exist");
-            var spec = new CellSpec(dataset, p.GetValue(Backbone)!, "none", "none", 0, "smoke");
-            if (spec.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
             TorchRuntime.Prepare(p.GetValue(Threads));
-            var backbone = spec.CreateBackbone(ExperimentDataset.Find(dataset)!.ClassCount);
+            var backbone = backboneName.Create(dataset.ClassCount);
             var location = DataLocation.Resolve(p.GetValue(Data));
-            var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, List(p.GetValue(RespondAttacks)!, "--attacks"), p.GetValue(Target));
+            var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, attacks, p.GetValue(Target));
             foreach (var r in responses)
             {
                 var share = string.Join(" ", r.Report.TriggeredPredictionShare.Select((x, c) => string.Create(CultureInfo.InvariantCulture, $"{c}:{x * 100:F1}")));

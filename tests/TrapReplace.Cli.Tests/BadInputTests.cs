@@ -41,7 +41,7 @@ public sealed class BadInputTests
         var help = CliProcess.Run([command, "--help"]);
 
         help.ExitCode.Should().Be(0, help.StdErr);
-        foreach (var name in TrapReplace.Experiments.Specs.CellSpec.Attacks.Concat(TrapReplace.Experiments.Defenses.DefenseCatalog.Names))
+        foreach (var name in TrapReplace.Experiments.Specs.AttackName.Choices.Concat(TrapReplace.Experiments.Defenses.DefenseCatalog.Names))
             help.StdOut.Should().Contain(name);
         TrapReplace.Experiments.Defenses.DefenseCatalog.Names.Should().Contain(["trap-cleanse", "anp", "i-bau", "abl"]);
     }

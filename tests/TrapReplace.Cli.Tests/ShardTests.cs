@@ -7,12 +7,12 @@ namespace TrapReplace.Cli.Tests;
 
 public sealed class ShardTests
 {
-    private static readonly CellSpec Template = new("cifar10", "wrn16-1", "none", "none", 0, "quick");
+    private static readonly CellSpec Template = new(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.None, DefenseName.None, 0, ExperimentProfile.Quick);
 
     [Fact]
     public void Shards_partition_the_cells_and_keep_stage1_groups_together()
     {
-        var cells = MatrixRunner.Cells(Template, ["badnets", "blend", "sig"], DefenseCatalog.Names, [0, 1]);
+        var cells = MatrixRunner.Cells(Template, [.. new[] { "badnets", "blend", "sig" }.Select(AttackName.Parse)], [.. DefenseCatalog.Names.Select(DefenseCatalog.Parse)], [0, 1]);
         cells.Should().HaveCount(3 * DefenseCatalog.Names.Count * 2);
 
         var slices = Enumerable.Range(1, 5).Select(i => new Shard(i, 5).Select(cells, threads: 2)).ToList();
@@ -22,7 +22,7 @@ public sealed class ShardTests
         foreach (var slice in slices)
             foreach (var group in cells.GroupBy(c => Stage1Cache.Key(c, 2)))
                 slice.Count(group.Contains).Should().Match(n => n == 0 || n == group.Count(), "a stage-1 group is never split");
-        cells.Where(c => c.Attack == "badnets" && c.Seed == 0 && !DefenseCatalog.StartsFromTrap(c.Defense)).Select(c => Stage1Cache.Key(c, 2)).Distinct()
+        cells.Where(c => c.Attack == AttackName.Parse("badnets") && c.Seed == 0 && !DefenseCatalog.StartsFromTrap(c.Defense)).Select(c => Stage1Cache.Key(c, 2)).Distinct()
             .Should().ContainSingle("none, replace-only, fine-tune and the peers share one plain network");
     }
 

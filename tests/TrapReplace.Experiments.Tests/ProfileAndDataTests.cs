@@ -59,7 +59,7 @@ public sealed class ProfileAndDataTests
         using var data = SyntheticCifar10.WithClassSortedTest();
         var location = new DataLocation(data.Root, "--data", false, null);
 
-        using var experiment = await ExperimentData.LoadAsync("cifar10", location, ExperimentProfile.Smoke, CancellationToken.None);
+        using var experiment = await ExperimentData.LoadAsync(ExperimentDataset.Cifar10, location, ExperimentProfile.Smoke, CancellationToken.None);
 
         experiment.Test.Count.Should().Be(300);
         experiment.CurveTest.Count.Should().Be(100);
@@ -79,7 +79,7 @@ public sealed class ProfileAndDataTests
         using var data = SyntheticCifar10.WithClassSortedTest();
         var location = new DataLocation(data.Root, "--data", false, null);
 
-        using var experiment = await ExperimentData.LoadAsync("cifar10", location, ExperimentProfile.Smoke, CancellationToken.None);
+        using var experiment = await ExperimentData.LoadAsync(ExperimentDataset.Cifar10, location, ExperimentProfile.Smoke, CancellationToken.None);
 
         experiment.ExactTest.Should().NotBeNull();
         experiment.ExactTest!.Count.Should().Be(30, "the smoke profile selects 30 test images per class");

@@ -10,7 +10,7 @@ namespace TrapReplace.Experiments.Tests;
 public sealed class ResultFileSchemaTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("trapreplace-schema-").FullName;
-    private static readonly CellSpec Spec = new("cifar10", "wrn16-1", "badnets", "trap-replace", 0, "quick");
+    private static readonly CellSpec Spec = new(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.Parse("badnets"), TrapReplace.Experiments.Defenses.DefenseCatalog.TrapReplace, 0, ExperimentProfile.Quick);
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 

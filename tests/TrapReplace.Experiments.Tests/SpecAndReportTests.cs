@@ -9,12 +9,12 @@ namespace TrapReplace.Experiments.Tests;
 
 public sealed class SpecAndReportTests
 {
-    private static readonly CellSpec Template = new("cifar10", "wrn16-1", "none", "none", 0, "quick");
+    private static readonly CellSpec Template = new(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.None, DefenseName.None, 0, ExperimentProfile.Quick);
 
     [Fact]
     public void The_memory_layout_is_part_of_the_stage1_identity_and_the_standard_layout_keeps_the_old_keys()
     {
-        var cell = Template with { Attack = "badnets", Defense = "none" };
+        var cell = Template with { Attack = AttackName.Parse("badnets") };
 
         Stage1Cache.Key(cell, 2, channelsLast: false).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2");
         Stage1Cache.Key(cell, 2, channelsLast: true).Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.plain.seed0.threads2.channels-last");
@@ -25,21 +25,43 @@ public sealed class SpecAndReportTests
     [Fact]
     public void Clean_label_attacks_default_to_a_target_class_ratio()
     {
-        (Template with { Attack = "sig" }).ResolvedRatio.Should().Be(0.8);
-        (Template with { Attack = "badnets" }).ResolvedRatio.Should().Be(0.1);
-        (Template with { Attack = "badnets", PoisonRatio = 0.05 }).AttackTag.Should().Be("badnets-t0-r0.05");
-        (Template with { Attack = "none" }).AttackTag.Should().Be("none");
+        (Template with { Attack = AttackName.Parse("sig") }).ResolvedRatio.Should().Be(0.8);
+        (Template with { Attack = AttackName.Parse("badnets") }).ResolvedRatio.Should().Be(0.1);
+        (Template with { Attack = AttackName.Parse("badnets"), PoisonRatio = 0.05 }).AttackTag.Should().Be("badnets-t0-r0.05");
+        (Template with { Attack = AttackName.None }).AttackTag.Should().Be("none");
     }
 
     [Fact]
-    public void Validate_names_every_bad_value()
+    public void Validate_names_every_bad_number()
     {
-        var errors = CellRunner.Validate(new CellSpec("mnist", "vgg", "x", "y", -1, "slow", 99, 0));
-        // An unknown data set has no class count to check the target against; the target is checked once it is known.
-        errors.Should().HaveCount(7);
-        errors.Should().Contain("--ratio must be in (0, 1]; got 0").And.Contain(e => e.StartsWith("unknown --dataset 'mnist'", StringComparison.Ordinal));
-        CellRunner.Validate(new CellSpec("gtsrb", "wrn16-1", "badnets", "none", 0, "smoke", 43))
-            .Should().Contain("--target must be in [0, 42] for gtsrb; got 43");
+        (Template with { Seed = -1, TargetClass = 10, PoisonRatio = 0 }).Validate().Should().Equal(
+            "--ratio must be in (0, 1]; got 0", "--seed must be >= 0; got -1", "--target must be in [0, 9] for cifar10; got 10");
+        (Template with { Dataset = ExperimentDataset.Gtsrb, TargetClass = 43 }).Validate().Should().Equal("--target must be in [0, 42] for gtsrb; got 43");
+        (Template with { Dataset = ExperimentDataset.Gtsrb, TargetClass = 42 }).Validate().Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_name_is_checked_once_where_it_is_parsed_and_the_error_lists_the_choices()
+    {
+        var parses = new (Func<object> Parse, string Message)[]
+        {
+            (() => ExperimentDataset.Parse("mnist"), "unknown --dataset 'mnist'; choose one of cifar10, gtsrb"),
+            (() => BackboneName.Parse("vgg"), "unknown --backbone 'vgg'; choose one of " + string.Join(", ", BackboneName.Choices)),
+            (() => AttackName.Parse("x"), "unknown --attack 'x'; choose one of " + string.Join(", ", AttackName.Choices)),
+            (() => TrapReplace.Experiments.Defenses.DefenseCatalog.Parse("y"), "unknown --defense 'y'; choose one of " + string.Join(", ", TrapReplace.Experiments.Defenses.DefenseCatalog.Names)),
+            (() => ExperimentProfile.Parse("slow"), "unknown --profile 'slow'; choose one of " + string.Join(", ", ExperimentProfile.All.Select(p => p.Name))),
+            (() => AttackName.Parse(null), "unknown --attack ''; choose one of " + string.Join(", ", AttackName.Choices)),
+        };
+        foreach (var (parse, message) in parses)
+            parse.Should().Throw<UsageException>().WithMessage(message);
+
+        AttackName.Parse("none").Should().BeSameAs(AttackName.None);
+        TrapReplace.Experiments.Defenses.DefenseCatalog.Parse("none").Should().BeSameAs(DefenseName.None);
+        AttackName.Parse("sig").IsCleanLabel.Should().BeTrue();
+        AttackName.Parse("blend").Should().Be(AttackName.Parse("blend"), "names compare by value");
+        ExperimentProfile.Parse("full-short").Should().BeSameAs(ExperimentProfile.FullShort);
+        $"{ExperimentProfile.FullShort} {ExperimentDataset.Gtsrb} {AttackName.Parse("wanet")}".Should().Be("full-short gtsrb wanet", "a typed name prints as the name");
+        BackboneName.Choices.Should().Contain("wrn16-1").And.NotContain("wrn-16-1");
     }
 
     [Fact]

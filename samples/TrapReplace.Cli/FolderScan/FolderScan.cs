@@ -15,7 +15,7 @@ using TrapReplace.Training;
 namespace TrapReplace.Cli.FolderScan;
 
 /// <summary>What the <c>scan</c> command was asked to do.</summary>
-internal sealed record FolderScanRequest(string Untrusted, string Holdout, string Out, string Backbone, int ImageSize, int TrapEpochs, int ReplaceEpochs,
+internal sealed record FolderScanRequest(string Untrusted, string Holdout, string Out, BackboneName Backbone, int ImageSize, int TrapEpochs, int ReplaceEpochs,
     int BatchSize, int Seed, int Threads, string Device, Precision Precision, bool Cleanse);
 
 /// <summary>What the <c>scan</c> command found and wrote.</summary>
@@ -63,7 +63,7 @@ internal static class FolderScanner
                 $"it has {string.Join(", ", thin.Select(t => $"{t.count} of '{t.name}'"))}");
         if (untrustedIndex.Files.Count < request.BatchSize)
             throw new UsageException($"--untrusted holds {untrustedIndex.Files.Count} images, fewer than one stage-1 batch of {request.BatchSize}; lower --batch-size");
-        var backbone = BackboneCatalog.Create(request.Backbone, untrustedIndex.ClassNames.Count);
+        var backbone = request.Backbone.Create(untrustedIndex.ClassNames.Count);
 
         progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
             $"loading {untrustedIndex.Files.Count} untrusted and {holdoutIndex.Files.Count} clean images ({untrustedIndex.ClassNames.Count} classes) at {request.ImageSize}x{request.ImageSize}"));
@@ -158,7 +158,7 @@ internal static class FolderScanner
             ["cleansing"] = outcome.Cleansing,
             ["settings"] = new JsonObject
             {
-                ["backbone"] = request.Backbone,
+                ["backbone"] = request.Backbone.Value,
                 ["image_size"] = request.ImageSize,
                 ["trap_epochs"] = request.TrapEpochs,
                 ["replace_epochs"] = request.ReplaceEpochs,

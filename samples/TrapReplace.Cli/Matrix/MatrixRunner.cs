@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using TrapReplace.Experiments.Defenses;
 using TrapReplace.Experiments.Results;
 using TrapReplace.Experiments.Running;
 using TrapReplace.Experiments.Specs;
@@ -17,10 +18,10 @@ public sealed class MatrixRunner(TextWriter output)
     public static TimeSpan ChildStopTimeout { get; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Every cell of the matrix, grouped so cells sharing a stage-1 network are adjacent.</summary>
-    public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<string> attacks, IReadOnlyList<string> defenses, IReadOnlyList<int> seeds) =>
+    public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<AttackName> attacks, IReadOnlyList<DefenseName> defenses, IReadOnlyList<int> seeds) =>
         (from seed in seeds
          from attack in attacks
-         from defense in defenses.OrderBy(d => d == "trap-replace" ? 0 : 1)
+         from defense in defenses.OrderBy(d => d == DefenseCatalog.TrapReplace ? 0 : 1)
          select template with { Attack = attack, Defense = defense, Seed = seed }).ToList();
 
     /// <summary>Runs the cells that are not finished; returns the process exit code (0 when all succeeded).</summary>

@@ -54,19 +54,20 @@ internal sealed class AttackSetup : IDisposable
 
     public static AttackSetup Create(CellSpec spec, ExperimentData data, Func<Func<Tensor, Tensor>> surrogate)
     {
-        if (spec.Attack == "none") return new AttackSetup(data.Untrusted, ownsTrainingSet: false);
+        if (spec.Attack.IsNone) return new AttackSetup(data.Untrusted, ownsTrainingSet: false);
 
         var policy = new PoisoningPolicy(
             TargetClass: spec.TargetClass,
             PoisonRatio: spec.ResolvedRatio,
-            Denominator: CellSpec.IsCleanLabel(spec.Attack) ? PoisonRatioDenominator.TargetClass : PoisonRatioDenominator.WholeTrainingSet,
-            LabelMode: CellSpec.IsCleanLabel(spec.Attack) ? LabelMode.CleanLabel : LabelMode.DirtyLabel,
+            Denominator: spec.Attack.IsCleanLabel ? PoisonRatioDenominator.TargetClass : PoisonRatioDenominator.WholeTrainingSet,
+            LabelMode: spec.Attack.IsCleanLabel ? LabelMode.CleanLabel : LabelMode.DirtyLabel,
             Seed: spec.Seed);
-        var parameters = new AttackParameters { SurrogateModel = spec.Attack == "label-consistent" ? surrogate() : null };
+        var name = spec.Attack.Value;
+        var parameters = new AttackParameters { SurrogateModel = name == "label-consistent" ? surrogate() : null };
         IAttack attack;
         try
         {
-            attack = AttackCatalog.Create(spec.Attack, policy, parameters);
+            attack = AttackCatalog.Create(name, policy, parameters);
         }
         catch (Exception e) when (e is ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
         {
@@ -85,14 +86,14 @@ internal sealed class AttackSetup : IDisposable
         }
         var options = new JsonObject
         {
-            ["name"] = spec.Attack,
+            ["name"] = name,
             ["policy"] = JsonSerializer.SerializeToNode(attack.Policy, ExperimentJson.Options),
             ["blend_alpha"] = parameters.BlendAlpha,
-            ["sig_mode"] = spec.Attack switch { "sig" => parameters.SigMode.ToString(), "sig-smooth" => nameof(SigMode.Blend), _ => null },
-            ["sig_frequency"] = spec.Attack == "sig-smooth" || (spec.Attack == "sig" && parameters.SigMode != SigMode.Reference) ? parameters.SigFrequency : null,
+            ["sig_mode"] = name switch { "sig" => parameters.SigMode.ToString(), "sig-smooth" => nameof(SigMode.Blend), _ => null },
+            ["sig_frequency"] = name == "sig-smooth" || (name == "sig" && parameters.SigMode != SigMode.Reference) ? parameters.SigFrequency : null,
             ["trigger_seed"] = parameters.TriggerSeed,
-            ["wanet"] = spec.Attack == "wanet" ? JsonSerializer.SerializeToNode(parameters.WaNet, ExperimentJson.Options) : null,
-            ["pgd"] = spec.Attack == "label-consistent" ? JsonSerializer.SerializeToNode(parameters.Pgd, ExperimentJson.Options) : null,
+            ["wanet"] = name == "wanet" ? JsonSerializer.SerializeToNode(parameters.WaNet, ExperimentJson.Options) : null,
+            ["pgd"] = name == "label-consistent" ? JsonSerializer.SerializeToNode(parameters.Pgd, ExperimentJson.Options) : null,
         };
 
         if (attack is IBatchPoisoner poisoner)

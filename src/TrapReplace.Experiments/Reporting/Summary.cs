@@ -60,7 +60,7 @@ public sealed record SummaryRow(
             .ToList();
 
     /// <summary>Attacks in the order of docs/attacks.md, none first.</summary>
-    public static int AttackOrder(string attack) => attack == "none" ? -1 : IndexOr(CellSpec.Attacks, attack);
+    public static int AttackOrder(string attack) => attack == "none" ? -1 : IndexOr(AttackName.Choices, attack);
 
     /// <summary>Defenses in the runner's order.</summary>
     public static int DefenseOrder(string defense) => IndexOr(DefenseCatalog.Names, defense);

@@ -35,8 +35,8 @@ public static class ResultFiles
             return false; // damaged: the cell runs again
         }
         RefuseNewer(path, r);
-        return r.Dataset == spec.Dataset && r.Backbone == spec.Backbone && r.Attack == spec.Attack && r.Defense == spec.Defense
-            && r.Seed == spec.Seed && r.Profile == spec.Profile;
+        return r.Dataset == spec.Dataset.Name && r.Backbone == spec.Backbone.Value && r.Attack == spec.Attack.Value && r.Defense == spec.Defense.Value
+            && r.Seed == spec.Seed && r.Profile == spec.Profile.Name;
     }
 
     private static CellResult Parse(string path)

@@ -30,23 +30,12 @@ namespace TrapReplace.Experiments.Running;
 /// </summary>
 public sealed class CellRunner(RunSettings settings, IRunObserver observer)
 {
-    /// <summary>Every problem with <paramref name="spec"/>, its defense's name included, as lines naming the option;
-    /// empty when it can run.</summary>
-    public static IReadOnlyList<string> Validate(CellSpec spec)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        var errors = spec.Validate().ToList();
-        if (!DefenseCatalog.Names.Contains(spec.Defense))
-            errors.Add($"unknown --defense '{spec.Defense}'; choose one of {string.Join(", ", DefenseCatalog.Names)}");
-        return errors;
-    }
-
     /// <summary>Runs <paramref name="spec"/> and writes its result file; returns the result.</summary>
     public async Task<CellResult> RunAsync(CellSpec spec, CancellationToken cancellationToken)
     {
-        var errors = Validate(spec);
-        if (errors.Count > 0) throw new UsageException(errors[0]);
-        var profile = ExperimentProfile.Find(spec.Profile)!;
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
+        var profile = spec.Profile;
         var device = ResolveDevice();
 
         using var data = await ExperimentData.LoadAsync(spec.Dataset, settings.Data, profile, cancellationToken, observer.Note).ConfigureAwait(false);
@@ -57,7 +46,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         using var attack = AttackSetup.Create(spec, data, () => SurrogateFor(spec, profile, data, backbone, cache, device, cancellationToken));
         var curveTriggered = attack.CurveTriggered;
 
-        var stage1Spec = spec with { Defense = DefenseCatalog.StartsFromTrap(spec.Defense) ? "trap-replace" : "none" };
+        var stage1Spec = spec with { Defense = DefenseCatalog.StartsFromTrap(spec.Defense) ? DefenseCatalog.TrapReplace : DefenseName.None };
         var (stage1Network, stage1, reused) = GetOrTrainStage1(stage1Spec, profile, data, backbone, attack.TrainingSet, attack.BatchTransform,
             attack.Triggered, curveTriggered, cache, device, cancellationToken);
         using var trapped = stage1Network;
@@ -106,7 +95,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 outcome.Options["candidates"] = MeasureCandidates(outcome.Candidates, data, attack, device);
             candidatesOnError.Complete();
             if (outcome.Scan is { } scan)
-                outcome.Options["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack == "none" ? null : spec.TargetClass);
+                outcome.Options["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack.IsNone ? null : spec.TargetClass);
         }
 
         var undefended = stage1.Evaluation;
@@ -147,14 +136,14 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         };
         var result = new CellResult
         {
-            Dataset = spec.Dataset,
-            Backbone = spec.Backbone,
-            Attack = spec.Attack,
-            Defense = spec.Defense,
+            Dataset = spec.Dataset.Name,
+            Backbone = spec.Backbone.Value,
+            Attack = spec.Attack.Value,
+            Defense = spec.Defense.Value,
             Seed = spec.Seed,
-            Profile = spec.Profile,
+            Profile = spec.Profile.Name,
             TargetClass = spec.TargetClass,
-            PoisonRatio = spec.Attack == "none" ? null : spec.ResolvedRatio,
+            PoisonRatio = spec.Attack.IsNone ? null : spec.ResolvedRatio,
             PoisonRatioOf = attack.RatioOf,
             PoisonedCount = attack.PoisonedCount,
             CleanAccuracy = final.CleanAccuracy,
@@ -253,7 +242,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         Device device, CancellationToken cancellationToken)
     {
         observer.Note("label-consistent: training (or reusing) the clean plain model as the PGD surrogate");
-        var clean = spec with { Attack = "none", Defense = "none", PoisonRatio = null };
+        var clean = spec with { Attack = AttackName.None, Defense = DefenseName.None, PoisonRatio = null };
         var (network, _, _) = GetOrTrainStage1(clean, profile, data, backbone, data.Untrusted, null, null, null, cache, device, cancellationToken);
         network.eval();
         foreach (var p in network.parameters()) p.requires_grad = false;

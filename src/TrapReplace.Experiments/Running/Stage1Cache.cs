@@ -72,7 +72,7 @@ public sealed class Stage1Cache(string directory)
     {
         ArgumentNullException.ThrowIfNull(spec);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{spec.Dataset}.{spec.Backbone}.{spec.Profile}.{spec.AttackTag}.{(DefenseCatalog.StartsFromTrap(spec.Defense) ? "trap" : "plain")}.seed{spec.Seed}.threads{threads}{(channelsLast ? ".channels-last" : "")}{(precision == Precision.BFloat16 ? ".bf16" : "")}");
+            $"{spec.Dataset.Name}.{spec.Backbone.Value}.{spec.Profile.Name}.{spec.AttackTag}.{(DefenseCatalog.StartsFromTrap(spec.Defense) ? "trap" : "plain")}.seed{spec.Seed}.threads{threads}{(channelsLast ? ".channels-last" : "")}{(precision == Precision.BFloat16 ? ".bf16" : "")}");
     }
 
     /// <summary>Name of the cache folder inside the results folder.</summary>

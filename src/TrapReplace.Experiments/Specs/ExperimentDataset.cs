@@ -45,6 +45,11 @@ public sealed class ExperimentDataset
     /// <summary>The data set called <paramref name="name"/>, or null.</summary>
     public static ExperimentDataset? Find(string name) => All.FirstOrDefault(d => d.Name == name);
 
+    /// <summary>The data set called <paramref name="name"/>.</summary>
+    /// <exception cref="UsageException">No data set has that name; the message lists them.</exception>
+    public static ExperimentDataset Parse(string? name) => (name is null ? null : Find(name))
+        ?? throw new UsageException($"unknown --dataset '{name}'; choose one of {string.Join(", ", All.Select(d => d.Name))}");
+
     /// <summary>The <c>--dataset</c> name (also in result files and cache keys).</summary>
     public string Name { get; }
 

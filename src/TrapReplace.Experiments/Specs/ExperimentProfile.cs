@@ -80,6 +80,14 @@ public sealed record ExperimentProfile(
     /// <summary>Looks a profile up by name.</summary>
     public static ExperimentProfile? Find(string name) => All.FirstOrDefault(p => p.Name == name);
 
+    /// <summary>The profile called <paramref name="name"/>.</summary>
+    /// <exception cref="UsageException">No profile has that name; the message lists them.</exception>
+    public static ExperimentProfile Parse(string? name) => (name is null ? null : Find(name))
+        ?? throw new UsageException($"unknown --profile '{name}'; choose one of {string.Join(", ", All.Select(p => p.Name))}");
+
+    /// <summary>The profile's name (as <c>--profile</c>, result files and cache keys write it).</summary>
+    public override string ToString() => Name;
+
     /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
     public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
         RunSettings.Place(new TrapTrainerOptions

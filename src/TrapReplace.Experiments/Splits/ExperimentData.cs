@@ -42,15 +42,16 @@ public sealed class ExperimentData : IDisposable
 
     /// <summary>Loads the data set from <paramref name="location"/> (downloading into it when allowed) and applies the profile's splits.</summary>
     /// <exception cref="DataUnavailableException">The data is not there and cannot be downloaded.</exception>
-    /// <param name="dataset">An <see cref="ExperimentDataset"/> name.</param>
+    /// <param name="dataset">The data set.</param>
     /// <param name="location">Where the data is, and whether (and from where) it may be downloaded.</param>
     /// <param name="profile">The splits.</param>
     /// <param name="cancellationToken">Stops a download.</param>
     /// <param name="note">Receives download progress and the downloaded archives' digests, one line each; null for silence.</param>
-    public static async Task<ExperimentData> LoadAsync(string dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken,
+    public static async Task<ExperimentData> LoadAsync(ExperimentDataset dataset, DataLocation location, ExperimentProfile profile, CancellationToken cancellationToken,
         Action<string>? note = null)
     {
-        var kind = ExperimentDataset.Find(dataset) ?? throw new ArgumentException($"unknown data set '{dataset}'", nameof(dataset));
+        ArgumentNullException.ThrowIfNull(dataset);
+        var kind = dataset;
         using var train = await LoadSplitAsync(kind, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
         using var testAll = await LoadSplitAsync(kind, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
 
