@@ -61,15 +61,16 @@ public sealed class SuspectExpander
     /// <summary>
     /// Returns <paramref name="scan"/> with the probe's finds added to its suspects (and flags) and
     /// <see cref="PoisonScanResult.Expansion"/> set; the scan unchanged when it inferred no target or has fewer than
-    /// <see cref="SuspectExpansionOptions.MinimumSeeds"/> suspects to learn from; without a target or suspects when the
-    /// probe refutes them (<see cref="SuspectExpansion.Refuted"/>).
+    /// <see cref="SuspectExpansionOptions.MinimumSeeds"/> suspects to learn from, or when the holdout has fewer images of
+    /// the inferred target than <see cref="SuspectExpansionOptions.Folds"/> (no calibrated threshold; a warning is
+    /// logged); without a target or suspects when the probe refutes them (<see cref="SuspectExpansion.Refuted"/>).
     /// </summary>
     /// <param name="network">The network whose stem the scan's untrusted set trained (the trapped network).</param>
     /// <param name="untrusted">The scanned set, with its given labels.</param>
     /// <param name="holdout">The clean holdout (all of it: the probe never trains on the stem, so stage 2's use of it does not matter).</param>
     /// <param name="scan">The scan of <paramref name="untrusted"/>.</param>
     /// <param name="cancellationToken">Checked between batches and folds.</param>
-    /// <exception cref="ArgumentException">The scan was made for another set, or the holdout has too few target-class images for the folds.</exception>
+    /// <exception cref="ArgumentException">The scan was made for another set, or the holdout has another class count.</exception>
     public PoisonScanResult Expand(TrapNetwork network, ImageDataset untrusted, ImageDataset holdout, PoisonScanResult scan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(network);
@@ -85,7 +86,12 @@ public sealed class SuspectExpander
         var holdoutLabels = holdout.LabelArray();
         var targetHoldout = Enumerable.Range(0, holdout.Count).Where(i => holdoutLabels[i] == target).ToArray();
         if (targetHoldout.Length < options.Folds)
-            throw new ArgumentException($"the holdout has {targetHoldout.Length} images of class {target}; the probe's {options.Folds} folds need at least one each", nameof(holdout));
+        {
+            // The threshold is a quantile of these images' out-of-fold scores: without one per fold there is no
+            // calibrated threshold, so the heads' scan stands (a rare target class, or a very small holdout).
+            ExpansionLog.TooFewCleanTargetImages(logger, targetHoldout.Length, target, options.Folds);
+            return scan;
+        }
 
         TorchRuntime.Prepare(options.Threads);
         var device = Optimization.ResolveDevice(options.Device);
@@ -258,4 +264,7 @@ internal static partial class ExpansionLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "suspect expansion: the stem probe confirmed {Confirmed} of {Seeds} suspects of class {Target} (fewer than {MinimumShare:P0}; threshold {Threshold:F3}): they carry no common trigger feature, so the scan's target is withdrawn and no sample is suspected, {Seconds:F1} s")]
     public static partial void Refuted(ILogger logger, int target, int confirmed, int seeds, double minimumShare, double threshold, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "suspect expansion skipped: the holdout has {Count} images of class {Target}, fewer than the probe's {Folds} folds, so no threshold can be calibrated on clean images of the target; the heads' scan stands")]
+    public static partial void TooFewCleanTargetImages(ILogger logger, int count, int target, int folds);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using TrapReplace.Cleansing;
 using TrapReplace.Experiments.Serialization;
 using TrapReplace.Experiments.Specs;
@@ -44,9 +45,10 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
             Threads = context.Settings.Threads,
             Device = context.Settings.Device,
             ChannelsLast = context.Settings.ChannelsLast,
-        });
+        }, context.Logs.CreateLogger<PoisonScanner>());
         // The stem probe widens the suspects (the whole holdout is its clean side; the probe never trains the stem).
-        var expander = new SuspectExpander(ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast));
+        var expander = new SuspectExpander(ExperimentProfile.ExpansionOptions(context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast),
+            context.Logs.CreateLogger<SuspectExpander>());
         return scanner.ScanAfterReplacement(trapped, replacement, context.Untrusted, context.Holdout, expander, context.CancellationToken);
     }
 }
@@ -71,7 +73,7 @@ internal sealed class TrapCleanseDefense : ICellDefense
             FirstReplacement = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
             Cleansing = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
         };
-        var defense = new TrapCleanse(options);
+        var defense = new TrapCleanse(options, context.Logs);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Apply(undefended, context.Backbone, context.Untrusted, context.Holdout, context.CancellationToken);
         var (first, scan, replaceOptions, cleanseOptions) = (result.First, result.Scan, options.FirstReplacement, options.Cleansing);

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
 using TrapReplace.Experiments.Specs;
 using TrapReplace.Models;
@@ -16,9 +18,14 @@ namespace TrapReplace.Experiments.Defenses;
 /// <param name="Settings">Threads and device.</param>
 /// <param name="Events">Where step and epoch events go (progress and curves).</param>
 /// <param name="CancellationToken">Stops between steps.</param>
+/// <param name="Logging">Where the library's warnings go (a skipped stem probe, a moved-aside checkpoint); null for nowhere.</param>
 public sealed record DefenseContext(
     CellSpec Spec, ExperimentProfile Profile, IBackbone Backbone, ImageDataset Untrusted, IBatchTransform? BatchTransform, ImageDataset Holdout,
-    RunSettings Settings, DefenseEvents Events, CancellationToken CancellationToken);
+    RunSettings Settings, DefenseEvents Events, CancellationToken CancellationToken, ILoggerFactory? Logging = null)
+{
+    /// <summary><see cref="Logging"/>, or a factory that drops everything.</summary>
+    public ILoggerFactory Logs => Logging ?? NullLoggerFactory.Instance;
+}
 
 /// <summary>Receives a defense's training events.</summary>
 /// <param name="Step">After every step.</param>

@@ -19,6 +19,20 @@ internal sealed class NoteLogger(Action<string>? note, LogLevel minimum) : ILogg
         if (IsEnabled(logLevel)) note!(formatter(state, exception));
     }
 
+    /// <summary>A factory whose every logger writes these notes, for library parts that take an <see cref="ILoggerFactory"/>.</summary>
+    public ILoggerFactory AsFactory() => new Factory(this);
+
+    private sealed class Factory(NoteLogger logger) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => logger;
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException("notes go to the run's terminal only");
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class Typed<T>(ILogger inner) : ILogger<T>
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => inner.BeginScope(state);

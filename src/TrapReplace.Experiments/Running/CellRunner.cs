@@ -71,7 +71,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                     observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
                 },
                 e => curves.Add(MeasureEpoch("defense", curves.Count(c => c.Phase == "defense") + 1, e, data.CurveTest, curveTriggered, device)));
-            var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken);
+            var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken,
+                new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).AsFactory());
             outcome = defense.Apply(trapped, context);
             using var candidatesOnError = new DisposeOnError(outcome.Candidates.Values);
             using (outcome.Network)
