@@ -25,7 +25,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
         var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
-        var replacer = new HeadReplacer(options);
+        var replacer = new HeadReplacer(options, context.Logs.CreateLogger<HeadReplacer>());
         context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
         var result = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
         var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();

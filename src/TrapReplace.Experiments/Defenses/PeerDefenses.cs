@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using TrapReplace.Experiments.Serialization;
 using TrapReplace.Defense;
 using TrapReplace.Models;
@@ -57,7 +58,7 @@ internal sealed class FineTuningDefense : ICellDefense
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
         var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
-        var defense = new FineTuning(options);
+        var defense = new FineTuning(options, context.Logs.CreateLogger<Trapping.TrapTrainer>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
     }
@@ -79,7 +80,7 @@ internal sealed class FinePruningDefense : ICellDefense
             BatchSize = context.Profile.DefenseBatchSize,
             Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
-        var defense = new FinePruning(options);
+        var defense = new FinePruning(options, context.Logs.CreateLogger<FinePruning>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
     }
@@ -104,7 +105,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
             BatchSize = context.Profile.DefenseBatchSize,
             Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
-        var defense = new NeuralAttentionDistillation(options);
+        var defense = new NeuralAttentionDistillation(options, context.Logs.CreateLogger<NeuralAttentionDistillation>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
             options.TeacherEpochs + options.Epochs);
@@ -136,7 +137,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
             BatchSize = context.Profile.Stage1BatchSize,
             Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
-        var defense = new AntiBackdoorLearning(options);
+        var defense = new AntiBackdoorLearning(options, context.Logs.CreateLogger<AntiBackdoorLearning>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Fit(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
         var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
@@ -165,7 +166,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
             // float32 whatever the cell's precision: on Blend at full, ANP in bf16 learned different masks, chose threshold
             // 0.2 instead of 0.1 and moved CA by 1.5 points and ASR by 26 (docs/performance.md), beyond the parity bar.
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
-        var defense = new AdversarialNeuronPruning(options);
+        var defense = new AdversarialNeuronPruning(options, context.Logs.CreateLogger<AdversarialNeuronPruning>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
         return PeerOutcome.From(result, options, result.History.Count);
@@ -190,7 +191,7 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
         {
             Rounds = Math.Min(5, context.Profile.DefenseEpochs),
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
-        var defense = new ImplicitBackdoorUnlearning(options);
+        var defense = new ImplicitBackdoorUnlearning(options, context.Logs.CreateLogger<ImplicitBackdoorUnlearning>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);
     }
