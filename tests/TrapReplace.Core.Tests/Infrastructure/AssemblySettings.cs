@@ -3,7 +3,8 @@
 // pinned count must not have another test change it under it (on the 2-core CI machine every training already uses
 // both cores). Classes that never train, evaluate or set a thread count (parsers, downloads, splits) name their own
 // collection with [Collection(nameof(TheClass))] and run beside it. Draws from torch's process-wide generator are
-// safe in either kind (TorchRuntime.Seeded; GlobalGeneratorTests).
+// safe in either kind (TorchRuntime.Seeded; GlobalGeneratorTests). CollectionRuleTests holds the rule: a named collection is
+// one class of its own, never a name shared by torch tests (those would run beside the rest).
 [assembly: CollectionBehavior(CollectionBehavior.CollectionPerAssembly)]
 
 namespace TrapReplace.Core.Tests.Infrastructure

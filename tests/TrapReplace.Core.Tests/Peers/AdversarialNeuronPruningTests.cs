@@ -9,7 +9,6 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;
 
-[Collection(PeerTestModels.Collection)]
 public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
 {
     [Fact]

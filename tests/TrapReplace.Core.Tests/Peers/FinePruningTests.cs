@@ -8,7 +8,6 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;
 
-[Collection(PeerTestModels.Collection)]
 public sealed class FinePruningTests
 {
     private static readonly int[] Dormant = [3, 17, 42];

@@ -6,7 +6,6 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;
 
-[Collection(PeerTestModels.Collection)]
 public sealed class ImplicitBackdoorUnlearningTests(ITestOutputHelper output)
 {
     /// <summary>

@@ -7,7 +7,6 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Core.Tests.Peers;
 
-[Collection(PeerTestModels.Collection)]
 public sealed class NeuralAttentionDistillationTests
 {
     private static readonly WideResNet16Backbone Backbone = new(4);

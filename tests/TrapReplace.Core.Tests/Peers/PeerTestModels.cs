@@ -10,10 +10,6 @@ namespace TrapReplace.Core.Tests.Peers;
 /// <summary>Small trained networks and state snapshots shared by the peer-defense tests.</summary>
 internal static class PeerTestModels
 {
-    /// <summary>The peer-defense tests run one at a time: they seed and draw from torch's global generator, and
-    /// a test running beside them would draw from it too and change their numbers.</summary>
-    public const string Collection = "peer defenses (global generator)";
-
     private static readonly Lazy<TrapNetwork> SharedWideResNet = new(() => Trained(new WideResNet16Backbone(4), n: 256, epochs: 4));
 
     /// <summary>The default-split WRN-16-1 (4 classes) trained for 32 steps, built once per test run and shared:
