@@ -151,6 +151,16 @@ public sealed class TrapCleanseTests
     }
 
     [Fact]
+    public void The_accuracy_bound_does_not_keep_a_trap_and_replace_head_that_kept_the_backdoor()
+    {
+        // Blend at 20 stage-1 epochs, as measured: Trap and Replace 73.6 % validation with 92.4 % pull (test ASR 91 %), the
+        // re-replaced head 69.6 % with 20.9 %. Four points of validation accuracy buy 71 points less pull.
+        TrapCleanse.UndoReason(0.736, 0.924, 0.696, 0.209, 0.03).Should().BeNull();
+        // Above half the pull, the score comparison still applies: a cleansing that scores no higher is undone.
+        TrapCleanse.UndoReason(0.80, 0.60, 0.70, 0.55, 0.03).Should().StartWith("Trap and Replace scored 80.0 % - 60.0 %");
+    }
+
+    [Fact]
     public void A_cleansing_that_scores_no_higher_than_trap_and_replace_on_accuracy_minus_pull_is_undone()
     {
         // Within three points, but the backdoor pulls harder after the cleansing (a moved or kept backdoor).
