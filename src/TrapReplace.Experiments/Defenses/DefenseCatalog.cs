@@ -32,7 +32,7 @@ public static class DefenseCatalog
     public static DefenseName Parse(string? value) =>
         value == None ? DefenseName.None
         : value is not null && Names.Contains(value, StringComparer.Ordinal) ? new DefenseName(value)
-        : throw new UsageException($"unknown --defense '{value}'; choose one of {string.Join(", ", Names)}");
+        : throw UnknownName.For("--defense", value, Names);
 
     /// <summary>The defense called <paramref name="name"/>; null for <c>none</c>.</summary>
     public static ICellDefense? Find(DefenseName name) => All.FirstOrDefault(d => d.Name == name.Value);

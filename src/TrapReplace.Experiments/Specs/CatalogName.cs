@@ -20,7 +20,7 @@ public abstract record CatalogName
 
     private protected static string Checked(string? value, IReadOnlyList<string> choices, string option) =>
         value is not null && choices.Contains(value, StringComparer.Ordinal) ? value
-            : throw new UsageException($"unknown {option} '{value}'; choose one of {string.Join(", ", choices)}");
+            : throw UnknownName.For(option, value, choices);
 }
 
 /// <summary>An attack of <see cref="AttackCatalog"/>, or <see cref="None"/> (no poison).</summary>

@@ -48,7 +48,7 @@ public sealed class ExperimentDataset
     /// <summary>The data set called <paramref name="name"/>.</summary>
     /// <exception cref="UsageException">No data set has that name; the message lists them.</exception>
     public static ExperimentDataset Parse(string? name) => (name is null ? null : Find(name))
-        ?? throw new UsageException($"unknown --dataset '{name}'; choose one of {string.Join(", ", All.Select(d => d.Name))}");
+        ?? throw UnknownName.For("--dataset", name, All.Select(d => d.Name));
 
     /// <summary>The <c>--dataset</c> name (also in result files and cache keys).</summary>
     public string Name { get; }

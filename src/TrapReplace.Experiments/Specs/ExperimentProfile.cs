@@ -83,7 +83,7 @@ public sealed record ExperimentProfile(
     /// <summary>The profile called <paramref name="name"/>.</summary>
     /// <exception cref="UsageException">No profile has that name; the message lists them.</exception>
     public static ExperimentProfile Parse(string? name) => (name is null ? null : Find(name))
-        ?? throw new UsageException($"unknown --profile '{name}'; choose one of {string.Join(", ", All.Select(p => p.Name))}");
+        ?? throw UnknownName.For("--profile", name, All.Select(p => p.Name));
 
     /// <summary>The profile's name (as <c>--profile</c>, result files and cache keys write it).</summary>
     public override string ToString() => Name;

@@ -51,9 +51,8 @@ public sealed class ExperimentData : IDisposable
         Action<string>? note = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        var kind = dataset;
-        using var train = await LoadSplitAsync(kind, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
-        using var testAll = await LoadSplitAsync(kind, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
+        using var train = await LoadSplitAsync(dataset, location, DatasetSplit.Train, note, cancellationToken).ConfigureAwait(false);
+        using var testAll = await LoadSplitAsync(dataset, location, DatasetSplit.Test, note, cancellationToken).ConfigureAwait(false);
 
         // Stage 2 carves a 10 % validation split per class out of the holdout, so a small pool needs enough
         // images per class for that: at least 50 per class (the smoke profile's 500 on CIFAR-10; 2,150 on GTSRB).
@@ -66,7 +65,7 @@ public sealed class ExperimentData : IDisposable
             var testIndices = StratifiedIndices(testAll, profile.TestCount);
             var test = testAll.Subset(testIndices, testAll.Name);
             var curve = Stratified(test, profile.CurveCount, test.Name + "-curve");
-            if (!kind.HasExactTestRecords) return new ExperimentData(untrusted, holdout, test, curve, null, null);
+            if (!dataset.HasExactTestRecords) return new ExperimentData(untrusted, holdout, test, curve, null, null);
             var exact = test.Subset(Enumerable.Range(0, testIndices.Length).Where(i => testIndices[i] < Cifar10.ExactTestRecords).ToArray(), test.Name + "-exact");
             return new ExperimentData(untrusted, holdout, test, curve, exact, Cifar10.CheckTestFile(location.Directory));
         }
