@@ -22,7 +22,7 @@ using static TorchSharp.torch;
 
 int threads = Arg("--threads", 2);
 int steps = Arg("--steps", 30);
-string device = ArgString("--device", "cpu");
+var device = ComputeDevice.Parse(ArgString("--device", "cpu"));
 bool defaultAllocator = args.Contains("--default-allocator");
 bool channelsLast = !args.Contains("--nchw");
 bool bf16 = args.Contains("--bf16");
@@ -87,9 +87,9 @@ foreach (var withReconstruction in new[] { false, true })
     ReportSteps("stage 2 step (frozen stem, CutMix, new head)", 64, seconds.Skip(Warmup).ToArray());
 
     using var test = Synthetic(10_000, seed: 4);
-    Evaluator.Evaluate(defended, test, device: new Device(device), channelsLast: channelsLast);
+    Evaluator.Evaluate(defended, test, device: device.ToTorch(), channelsLast: channelsLast);
     var clock = Stopwatch.StartNew();
-    Evaluator.Evaluate(defended, test, device: new Device(device), channelsLast: channelsLast);
+    Evaluator.Evaluate(defended, test, device: device.ToTorch(), channelsLast: channelsLast);
     double evaluation = 10_000 / clock.Elapsed.TotalSeconds;
     Emit(string.Create(CultureInfo.InvariantCulture, $"| evaluation (10,000 images) | 500 | {evaluation:F1} | {evaluation:F1} | {500_000 / evaluation:F1} |"));
 }

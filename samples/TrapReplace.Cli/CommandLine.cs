@@ -171,7 +171,7 @@ public static class CommandLine
                     "run", "--dataset", c.Dataset.Name, "--backbone", c.Backbone.Value, "--attack", c.Attack.Value, "--defense", c.Defense.Value,
                     "--seed", c.Seed.ToString(CultureInfo.InvariantCulture), "--profile", c.Profile.Name,
                     "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
-                    "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device,
+                    "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device.ToString(),
                     "--layout", settings.ChannelsLast ? ChannelsLastLayout : StandardLayout,
                     "--precision", settings.Precision == Precision.BFloat16 ? BFloat16Precision : Float32Precision,
                 };
@@ -208,8 +208,7 @@ public static class CommandLine
     {
         int threads = p.GetValue(Threads);
         if (threads < 1) throw new UsageException($"--threads must be >= 1; got {threads}");
-        var device = p.GetValue(Device)!;
-        if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
+        var device = ParseDevice(p.GetValue(Device));
         var layout = p.GetValue(Layout)!;
         if (layout is not (ChannelsLastLayout or StandardLayout)) throw new UsageException($"--layout must be {ChannelsLastLayout} or {StandardLayout}; got '{layout}'");
         var precision = ParsePrecision(p.GetValue(PrecisionOption)!, device);
@@ -217,7 +216,10 @@ public static class CommandLine
         return new RunSettings(DataLocation.Resolve(p.GetValue(Data)), results, threads, device, layout == ChannelsLastLayout, precision);
     }
 
-    private static Precision ParsePrecision(string value, string device)
+    private static ComputeDevice ParseDevice(string? value) =>
+        ComputeDevice.TryParse(value, out var device) ? device : throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{value}'");
+
+    private static Precision ParsePrecision(string value, ComputeDevice device)
     {
         var precision = value switch
         {
@@ -226,7 +228,7 @@ public static class CommandLine
             AutoPrecision => MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16,
             var other => throw new UsageException($"--precision must be {Float32Precision}, {BFloat16Precision} or {AutoPrecision}; got '{other}'"),
         };
-        if (precision == Precision.BFloat16 && device != "cpu") throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
+        if (precision == Precision.BFloat16 && device.IsCuda) throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
         return precision;
     }
 
@@ -259,8 +261,7 @@ public static class CommandLine
             if (replaceEpochs < 1) throw new UsageException($"--replace-epochs must be >= 1; got {replaceEpochs}");
             int batch = p.GetValue(TrapBatchSize);
             if (batch < 1) throw new UsageException($"--batch-size must be >= 1; got {batch}");
-            var device = p.GetValue(Device)!;
-            if (!DeviceNames.IsValid(device)) throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{device}'");
+            var device = ParseDevice(p.GetValue(Device));
             var backbone = BackboneName.Parse(p.GetValue(Backbone));
             var request = new FolderScanRequest(Path.GetFullPath(p.GetValue(UntrustedFolder)!), Path.GetFullPath(p.GetValue(HoldoutFolder)!), WritableFolder(p.GetValue(ScanOut)!),
                 backbone, size, trapEpochs, replaceEpochs, batch, p.GetValue(Seed), threads, device, ParsePrecision(p.GetValue(ScanPrecision)!, device), p.GetValue(CleanseOption));

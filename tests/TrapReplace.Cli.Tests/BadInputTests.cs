@@ -16,6 +16,8 @@ public sealed class BadInputTests
     [InlineData(new[] { "matrix", "--shard", "5/4" }, "--shard must be i/n with 1 <= i <= n")]
     [InlineData(new[] { "run", "--layout", "nhwc" }, "--layout must be channels-last or nchw; got 'nhwc'")]
     [InlineData(new[] { "run", "--precision", "fp16" }, "--precision must be fp32, bf16 or auto; got 'fp16'")]
+    [InlineData(new[] { "run", "--device", "gpu" }, "--device must be cpu, cuda or cuda:N; got 'gpu'")]
+    [InlineData(new[] { "scan", "--untrusted", "u", "--holdout", "h", "--device", "cuda:-1" }, "--device must be cpu, cuda or cuda:N; got 'cuda:-1'")]
     [InlineData(new[] { "run", "--precision", "bf16", "--device", "cuda" }, "--precision bf16 is the CPU's bf16 autocast; --device is 'cuda'")]
     [InlineData(new[] { "matrix", "--attacks", "badnets,nope" }, "unknown --attack 'nope'")]
     [InlineData(new[] { "report", "--results", "/nonexistent/results" }, "results folder '/nonexistent/results' does not exist")]

@@ -3,6 +3,7 @@ using TrapReplace.Experiments.Specs;
 using TrapReplace.Experiments.Splits;
 using TrapReplace.Models;
 using TrapReplace.Tests.Shared;
+using TrapReplace.Training;
 
 namespace TrapReplace.Experiments.Tests;
 
@@ -36,9 +37,9 @@ public sealed class ProfileAndDataTests
         ExperimentProfile.Full35.Should().Be(full with { Name = "full-35", Stage1Epochs = 35 });
         ExperimentProfile.FullLightDecay.Should().Be(full with { Name = "full-wd1e-4", Stage1WeightDecay = 1e-4 });
         ExperimentProfile.FullBatch128.Should().Be(full with { Name = "full-b128", Stage1BatchSize = 128 });
-        var options = full.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu");
+        var options = full.Stage1Options(trap: true, seed: 0, threads: 2, device: ComputeDevice.Cpu);
         (options.Epochs, options.BatchSize, options.WeightDecay).Should().Be((60, 256, 5e-4), "the reference's optimiser and batch, a third of its epochs");
-        ExperimentProfile.FullLightDecay.Stage1Options(trap: true, seed: 0, threads: 2, device: "cpu").WeightDecay.Should().Be(1e-4);
+        ExperimentProfile.FullLightDecay.Stage1Options(trap: true, seed: 0, threads: 2, device: ComputeDevice.Cpu).WeightDecay.Should().Be(1e-4);
     }
 
     [Theory]
@@ -47,8 +48,8 @@ public sealed class ProfileAndDataTests
     public void Stage2_gets_its_own_model_seed_and_stage1_the_cells_seed(int seed)
     {
         var profile = ExperimentProfile.Full;
-        profile.Stage1Options(trap: true, seed, 2, "cpu").ModelSeed.Should().Be(seed);
-        var replace = profile.ReplaceOptions(seed, 2, "cpu");
+        profile.Stage1Options(trap: true, seed, 2, ComputeDevice.Cpu).ModelSeed.Should().Be(seed);
+        var replace = profile.ReplaceOptions(seed, 2, ComputeDevice.Cpu);
         replace.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(seed)).And.NotBe(seed).And.NotBe(seed + 1);
         replace.DataSeed.Should().Be(seed);
     }
@@ -96,17 +97,17 @@ public sealed class ProfileAndDataTests
     [Fact]
     public void The_run_places_and_seeds_every_stage_through_the_shared_runtime_part()
     {
-        var settings = new RunSettings(new DataLocation("/data", "test", false, null), "results", Threads: 3, Device: "cuda:1", ChannelsLast: false);
+        var settings = new RunSettings(new DataLocation("/data", "test", false, null), "results", Threads: 3, Device: ComputeDevice.Cuda(1), ChannelsLast: false);
         var peer = settings.Apply(new TrapReplace.Peers.AdversarialNeuronPruningOptions(), modelSeed: 7, dataSeed: 8);
-        (peer.ModelSeed, peer.DataSeed, peer.Threads, peer.Device, peer.ChannelsLast).Should().Be((7, 8, 3, "cuda:1", false));
+        (peer.ModelSeed, peer.DataSeed, peer.Threads, peer.Device, peer.ChannelsLast).Should().Be((7, 8, 3, ComputeDevice.Cuda(1), false));
 
         var profile = ExperimentProfile.Full;
-        var stage1 = profile.Stage1Options(trap: true, seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
-        (stage1.ModelSeed, stage1.DataSeed, stage1.Threads, stage1.Device, stage1.ChannelsLast).Should().Be((4, 4, 3, "cuda:1", false));
-        var replace = profile.ReplaceOptions(seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
+        var stage1 = profile.Stage1Options(trap: true, seed: 4, threads: 3, device: ComputeDevice.Cuda(1), channelsLast: false);
+        (stage1.ModelSeed, stage1.DataSeed, stage1.Threads, stage1.Device, stage1.ChannelsLast).Should().Be((4, 4, 3, ComputeDevice.Cuda(1), false));
+        var replace = profile.ReplaceOptions(seed: 4, threads: 3, device: ComputeDevice.Cuda(1), channelsLast: false);
         (replace.ModelSeed, replace.DataSeed, replace.Threads, replace.Device, replace.ChannelsLast)
-            .Should().Be((ModelSeed.ForReplacementHead(4), 4, 3, "cuda:1", false), "the new head's weights have their own seed stream");
-        var fineTune = profile.FineTuneOptions(seed: 4, threads: 3, device: "cuda:1", channelsLast: false);
-        (fineTune.ModelSeed, fineTune.DataSeed, fineTune.Threads, fineTune.Device, fineTune.ChannelsLast).Should().Be((4, 4, 3, "cuda:1", false));
+            .Should().Be((ModelSeed.ForReplacementHead(4), 4, 3, ComputeDevice.Cuda(1), false), "the new head's weights have their own seed stream");
+        var fineTune = profile.FineTuneOptions(seed: 4, threads: 3, device: ComputeDevice.Cuda(1), channelsLast: false);
+        (fineTune.ModelSeed, fineTune.DataSeed, fineTune.Threads, fineTune.Device, fineTune.ChannelsLast).Should().Be((4, 4, 3, ComputeDevice.Cuda(1), false));
     }
 }

@@ -16,7 +16,7 @@ namespace TrapReplace.Cli.FolderScan;
 
 /// <summary>What the <c>scan</c> command was asked to do.</summary>
 internal sealed record FolderScanRequest(string Untrusted, string Holdout, string Out, BackboneName Backbone, int ImageSize, int TrapEpochs, int ReplaceEpochs,
-    int BatchSize, int Seed, int Threads, string Device, Precision Precision, bool Cleanse);
+    int BatchSize, int Seed, int Threads, ComputeDevice Device, Precision Precision, bool Cleanse);
 
 /// <summary>What the <c>scan</c> command found and wrote.</summary>
 internal sealed record FolderScanOutcome(int Scanned, int Flagged, int Suspected, string? Target, string? RefutedTarget, double ReferenceFalsePositiveRate,
@@ -165,7 +165,7 @@ internal static class FolderScanner
                 ["batch_size"] = request.BatchSize,
                 ["seed"] = request.Seed,
                 ["threads"] = request.Threads,
-                ["device"] = request.Device,
+                ["device"] = request.Device.ToString(),
                 ["precision"] = request.Precision == Precision.BFloat16 ? "bf16" : "fp32",
                 ["cleanse"] = request.Cleanse,
             },

@@ -162,7 +162,7 @@ public sealed class StemCleanser
         if (options.Mode == CleansingMode.RelabelSuspects && scan.Predictions.Count != untrusted.Count)
             throw new ArgumentException("the scan holds no predictions to relabel the suspects with; make it with PoisonScanner", nameof(scan));
         var clock = Stopwatch.StartNew();
-        var device = Optimization.ResolveDevice(options.Replace.Device);
+        var device = options.Replace.Device.ToTorch();
         int target = scan.InferredTarget ?? -1;
 
         // Suspects set aside for the attack estimate stay out of the continued training altogether: the stem never

@@ -75,8 +75,8 @@ public sealed class TrapAndReplaceBuilder
         return this;
     }
 
-    /// <summary>Runs both stages on <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>).</summary>
-    public TrapAndReplaceBuilder OnDevice(string device)
+    /// <summary>Runs both stages on <paramref name="device"/> (<see cref="ComputeDevice.Cpu"/>, <see cref="ComputeDevice.Cuda"/>).</summary>
+    public TrapAndReplaceBuilder OnDevice(ComputeDevice device)
     {
         ThrowIfBuilt();
         trap.Device = device;

@@ -75,7 +75,7 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
 
         var (trainPart, validationPart) = PeerModels.SplitHoldout(holdout, options.ValidationFraction, options.DataSeed);
@@ -132,7 +132,7 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
         PeerModels.CheckData(backbone, data, nameof(data));
         if (data.Count == 0) throw new ArgumentException("no images to learn the masks on", nameof(data));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         using var none = data.Subset([]);
         return LearnMasks(model, backbone, data, none, device, cancellationToken).Masks;
     }

@@ -81,7 +81,7 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
         PeerModels.CheckData(backbone, untrusted, nameof(untrusted));
         if (untrusted.Count < 2) throw new ArgumentException($"ABL needs at least 2 samples; got {untrusted.Count}", nameof(untrusted));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
         var augmentation = new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip };
         var history = new List<EpochRecord>();
@@ -192,13 +192,13 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
             ChannelsLast = options.ChannelsLast,
             Stage = stage,
             Logger = logger,
-            Device = Optimization.ResolveDevice(options.Device),
+            Device = options.Device.ToTorch(),
             ModelSeed = options.ModelSeed,
             DataSeed = options.DataSeed,
             BatchTransform = batchTransform,
             StepCompleted = e => StepCompleted?.Invoke(this, e),
         };
-        PeerLog.Starting(logger, stage, epochs, options.Device, loader.Dataset.Count, options.BatchSize);
+        PeerLog.Starting(logger, stage, epochs, options.Device.ToString(), loader.Dataset.Count, options.BatchSize);
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), rateOf(0), options.WeightDecay, options.Momentum);
         int offset = history.Count;
         for (int epoch = 0; epoch < epochs; epoch++)

@@ -68,7 +68,7 @@ public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
 
         var network = PeerModels.Copy(model, backbone, options.ModelSeed, device);

@@ -72,7 +72,7 @@ public sealed class FinePruningOptions : ITrainingSchedule
 
     /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     /// <value><c>cpu</c>.</value>
-    public string Device { get; set; } = "cpu";
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Feed the network channels-last batches (faster on CPU; the trainers and the replacer do the same).</summary>
     /// <value><c>true</c>.</value>

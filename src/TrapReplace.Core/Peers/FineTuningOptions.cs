@@ -51,7 +51,7 @@ public sealed class FineTuningOptions : ITrainingSchedule
 
     /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     /// <value>cpu.</value>
-    public string Device { get; set; } = "cpu";
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Intra-op threads (0 = TorchSharp's default).</summary>
     public int Threads { get; set; }

@@ -68,7 +68,7 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
         ArgumentNullException.ThrowIfNull(holdout);
         PeerModels.CheckData(backbone, holdout, nameof(holdout));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
 
         var (trainPart, validationPart) = PeerModels.SplitHoldout(holdout, options.ValidationFraction, options.DataSeed);

@@ -138,7 +138,7 @@ public sealed class HeadReplacer
         if (HoldoutProblems(backbone, holdout, options) is { Count: > 0 } problems)
             throw new ArgumentException(string.Join("; ", problems), nameof(holdout));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
 
         // A copy of the stem, so the defended network and the trapped one are independent objects.

@@ -93,7 +93,7 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
 
     /// <summary>Device.</summary>
     /// <value><c>cpu</c>.</value>
-    public string Device { get; set; } = "cpu";
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
     /// <value>0.</value>

@@ -28,8 +28,8 @@ public sealed class PoisonScanOptions
     /// <summary>Images per forward pass. <value>Default 500.</value></summary>
     public int BatchSize { get; set; } = 500;
 
-    /// <summary>"cpu" or "cuda[:n]". <value>Default "cpu".</value></summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>Where the scan runs. <value>The CPU.</value></summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Intra-op threads; 0 keeps the current setting. <value>Default 0.</value></summary>
     public int Threads { get; set; }
@@ -47,7 +47,6 @@ public sealed class PoisonScanOptions
         if (MinimumTargetSuspects < 1) errors.Add($"MinimumTargetSuspects must be >= 1; got {MinimumTargetSuspects}.");
         if (BatchSize < 1) errors.Add($"BatchSize must be >= 1; got {BatchSize}.");
         if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
-        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
         return errors;
     }
 

@@ -56,7 +56,7 @@ public sealed class PoisonScanner
                 throw new ArgumentException($"the {name} network has {network.ClassCount} classes; the untrusted set {untrusted.ClassCount}, the reference {reference.ClassCount}", name);
 
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var clock = Stopwatch.StartNew();
         // Both heads on both sets once; every score kind comes from these passes.
         cancellationToken.ThrowIfCancellationRequested();
@@ -134,7 +134,7 @@ public sealed class PoisonScanner
             throw new ArgumentException("the replacement's stem differs from the trapped network's: scan with the stage 2 made on this trapped network", nameof(replacement));
 
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var clock = Stopwatch.StartNew();
         var current = network.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         // The returned head is a candidate too (epoch SelectedEpoch), after the snapshots.

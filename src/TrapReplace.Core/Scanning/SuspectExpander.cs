@@ -94,7 +94,7 @@ public sealed class SuspectExpander
         }
 
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var untrustedFeatures = Features(network, untrusted, device, cancellationToken);

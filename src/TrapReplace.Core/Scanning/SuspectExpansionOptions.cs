@@ -41,7 +41,7 @@ public sealed class SuspectExpansionOptions
     public int Threads { get; set; }
 
     /// <summary>cpu, cuda or cuda:N; the network must be there. Default cpu.</summary>
-    public string Device { get; set; } = "cpu";
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Run the stem on channels-last batches. Default true.</summary>
     public bool ChannelsLast { get; set; } = true;
@@ -73,7 +73,6 @@ public sealed class SuspectExpansionOptions
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) errors.Add($"WeightDecay must be >= 0 and finite; got {WeightDecay}.");
         if (BatchSize < 1) errors.Add($"BatchSize must be >= 1; got {BatchSize}.");
         if (Threads < 0) errors.Add($"Threads must be >= 0; got {Threads}.");
-        if (!DeviceNames.IsValid(Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{Device}'.");
         return errors;
     }
 

@@ -38,14 +38,4 @@ internal static class Optimization
         ArgumentNullException.ThrowIfNull(optimizer);
         foreach (var group in optimizer.ParamGroups) group.LearningRate = rate;
     }
-
-    /// <summary>Parses a device string (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>) and checks it is usable here.</summary>
-    /// <exception cref="InvalidOperationException">CUDA was asked for and is not available.</exception>
-    public static Device ResolveDevice(string device)
-    {
-        var parsed = new Device(device);
-        if (parsed.type == DeviceType.CUDA && !cuda.is_available())
-            throw new InvalidOperationException($"Device '{device}' was requested but CUDA is not available (reference a libtorch-cuda backend package and run on a GPU host).");
-        return parsed;
-    }
 }

@@ -14,8 +14,8 @@ public interface ITrainingRuntime
     /// <summary>Seed of batch order, augmentation and per-batch transforms.</summary>
     int DataSeed { get; set; }
 
-    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    string Device { get; set; }
+    /// <summary>Where the stage runs.</summary>
+    ComputeDevice Device { get; set; }
 
     /// <summary>Intra-op threads; 0 leaves torch's setting alone. Pin it for bit-identical runs and resumes.</summary>
     int Threads { get; set; }
@@ -55,15 +55,6 @@ public interface ITrainingSchedule : ITrainingRuntime
     bool HorizontalFlip { get; set; }
 }
 
-/// <summary>Device names the library accepts.</summary>
-public static class DeviceNames
-{
-    /// <summary>True for <c>cpu</c>, <c>cuda</c> and <c>cuda:N</c>.</summary>
-    public static bool IsValid(string? device) =>
-        device is "cpu" or "cuda" ||
-        (device is not null && device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), out var n) && n >= 0);
-}
-
 /// <summary>The checks every options class shares: one message per problem, naming the option.</summary>
 internal static class SettingChecks
 {
@@ -71,7 +62,6 @@ internal static class SettingChecks
     public static void Runtime(List<string> errors, ITrainingRuntime settings)
     {
         if (settings.Threads < 0) errors.Add($"Threads must be >= 0; got {settings.Threads}.");
-        if (!DeviceNames.IsValid(settings.Device)) errors.Add($"Device must be 'cpu', 'cuda' or 'cuda:N'; got '{settings.Device}'.");
     }
 
     /// <summary>Adds the problems of the schedule and runtime parts; <paramref name="minimumEpochs"/> is 0 where a stage

@@ -92,7 +92,7 @@ public sealed class TrapTrainer
         if (DataProblems(backbone, untrusted, options) is { Count: > 0 } problems)
             throw new ArgumentException(string.Join("; ", problems), nameof(untrusted));
         TorchRuntime.Prepare(options.Threads);
-        var device = Optimization.ResolveDevice(options.Device);
+        var device = options.Device.ToTorch();
 
         var network = CreateNetwork(backbone, options);
         if (start is not null)

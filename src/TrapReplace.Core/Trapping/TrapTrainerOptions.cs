@@ -60,7 +60,7 @@ public sealed class TrapTrainerOptions : ITrainingSchedule
 
     /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     /// <value><c>cpu</c>.</value>
-    public string Device { get; set; } = "cpu";
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
     /// <summary>Intra-op threads to pin (0 leaves TorchSharp's default). Pin it when you need bit-identical resumes.</summary>
     /// <value>0.</value>

@@ -170,7 +170,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             Options = options1,
             Versions = Versions(),
             Threads = settings.Threads,
-            Device = settings.Device,
+            Device = settings.Device.ToString(),
             FinishedUtc = DateTimeOffset.UtcNow,
         };
         Directory.CreateDirectory(settings.ResultsDirectory);
@@ -299,9 +299,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
     {
         try
         {
-            return settings.Device == "cpu" ? CPU : new Device(settings.Device);
+            return settings.Device.ToTorch();
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        catch (InvalidOperationException e)
         {
             throw new UsageException($"--device '{settings.Device}' is not usable here: {e.Message}");
         }

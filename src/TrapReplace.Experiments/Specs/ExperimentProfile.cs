@@ -89,7 +89,7 @@ public sealed record ExperimentProfile(
     public override string ToString() => Name;
 
     /// <summary>Stage-1 options; <paramref name="trap"/> false gives plain training (no decoder).</summary>
-    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+    public TrapTrainerOptions Stage1Options(bool trap, int seed, int threads, ComputeDevice device, bool channelsLast = true, Precision precision = Precision.Float32) =>
         RunSettings.Place(new TrapTrainerOptions
         {
             Epochs = Stage1Epochs,
@@ -102,7 +102,7 @@ public sealed record ExperimentProfile(
 
     /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size; the new head's
     /// weights come from their own seed stream (<see cref="ModelSeed.ForReplacementHead"/>), not stage 1's.</summary>
-    public HeadReplacerOptions ReplaceOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+    public HeadReplacerOptions ReplaceOptions(int seed, int threads, ComputeDevice device, bool channelsLast = true, Precision precision = Precision.Float32) =>
         RunSettings.Place(new HeadReplacerOptions { Epochs = DefenseEpochs, BatchSize = DefenseBatchSize, Precision = precision },
             modelSeed: ModelSeed.ForReplacementHead(seed), dataSeed: seed, threads, device, channelsLast);
 
@@ -112,7 +112,7 @@ public sealed record ExperimentProfile(
     /// scanning head; then the reference stage 2 again, selecting its epoch by validation accuracy minus the label-free
     /// attack estimate; then (after the first round) a new scan whose suspects join the next round.
     /// </summary>
-    public StemCleansingOptions CleanseOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32)
+    public StemCleansingOptions CleanseOptions(int seed, int threads, ComputeDevice device, bool channelsLast = true, Precision precision = Precision.Float32)
     {
         var replace = ReplaceOptions(seed, threads, device, channelsLast, precision);
         replace.Selection = HeadSelection.BestValidationMinusEstimatedAttack;
@@ -127,7 +127,7 @@ public sealed record ExperimentProfile(
     }
 
     /// <summary>The stem probe that widens every scan the runner makes (library defaults on the runner's threads and device).</summary>
-    public static Scanning.SuspectExpansionOptions ExpansionOptions(int threads, string device, bool channelsLast = true) =>
+    public static Scanning.SuspectExpansionOptions ExpansionOptions(int threads, ComputeDevice device, bool channelsLast = true) =>
         new() { Threads = threads, Device = device, ChannelsLast = channelsLast };
 
     /// <summary>
@@ -135,7 +135,7 @@ public sealed record ExperimentProfile(
     /// FineTuningOptions' defaults (SGD lr 0.01 momentum 0.9, cosine: BackdoorBench's fine-tuning setting),
     /// with the same epochs and batch size as head replacement so both see the same budget.
     /// </summary>
-    public FineTuningOptions FineTuneOptions(int seed, int threads, string device, bool channelsLast = true, Precision precision = Precision.Float32) =>
+    public FineTuningOptions FineTuneOptions(int seed, int threads, ComputeDevice device, bool channelsLast = true, Precision precision = Precision.Float32) =>
         RunSettings.Place(new FineTuningOptions { Epochs = DefenseEpochs, BatchSize = DefenseBatchSize, Precision = precision },
             modelSeed: seed, dataSeed: seed, threads, device, channelsLast);
 }

@@ -40,11 +40,25 @@ public sealed class ServiceCollectionTests
     [Fact]
     public void Invalid_configuration_fails_when_resolved_naming_the_values()
     {
-        using var provider = Provider(new() { ["TrapReplace:Trap:BatchSize"] = "0", ["TrapReplace:Trap:Device"] = "gpu" });
+        using var provider = Provider(new() { ["TrapReplace:Trap:BatchSize"] = "0", ["TrapReplace:Trap:Threads"] = "-2" });
 
         var act = () => provider.GetRequiredService<TrapTrainer>();
 
         act.Should().Throw<OptionsValidationException>()
-            .Which.Failures.Should().Contain("BatchSize must be >= 1; got 0.").And.Contain("Device must be 'cpu', 'cuda' or 'cuda:N'; got 'gpu'.");
+            .Which.Failures.Should().Contain("BatchSize must be >= 1; got 0.").And.Contain("Threads must be >= 0; got -2.");
+    }
+
+    [Fact]
+    public void The_device_binds_from_its_name_and_an_unknown_name_fails_naming_the_key_and_the_choices()
+    {
+        using (var provider = Provider(new() { ["TrapReplace:Replace:Device"] = "cuda:1" }))
+            provider.GetRequiredService<IOptions<HeadReplacerOptions>>().Value.Device.Should().Be(ComputeDevice.Cuda(1));
+
+        using var bad = Provider(new() { ["TrapReplace:Trap:Device"] = "gpu" });
+        var act = () => bad.GetRequiredService<TrapTrainer>();
+
+        var error = act.Should().Throw<InvalidOperationException>().Which;
+        error.Message.Should().Contain("TrapReplace:Trap:Device");
+        error.InnerException.Should().BeOfType<FormatException>().Which.Message.Should().Be("Device must be 'cpu', 'cuda' or 'cuda:N'; got 'gpu'.");
     }
 }

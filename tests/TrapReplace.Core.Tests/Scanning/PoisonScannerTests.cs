@@ -216,9 +216,9 @@ public sealed class PoisonScannerTests
     [Fact]
     public void Bad_options_are_named_and_mismatched_inputs_rejected()
     {
-        var act = () => new PoisonScanner(new PoisonScanOptions { ReferenceQuantile = 1, BatchSize = 0, Device = "tpu" });
-        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(3)
-            .And.Contain(m => m.Contains("ReferenceQuantile")).And.Contain(m => m.Contains("BatchSize")).And.Contain(m => m.Contains("tpu"));
+        var act = () => new PoisonScanner(new PoisonScanOptions { ReferenceQuantile = 1, BatchSize = 0 });
+        act.Should().Throw<OptionsValidationException>().Which.Failures.Should().HaveCount(2)
+            .And.Contain(m => m.Contains("ReferenceQuantile")).And.Contain(m => m.Contains("BatchSize"));
 
         var f = Shared;
         using var empty = f.Holdout.Subset([], "empty");
