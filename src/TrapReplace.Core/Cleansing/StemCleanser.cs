@@ -79,6 +79,10 @@ public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedV
 
     /// <summary>The label-free attack estimate of the network kept.</summary>
     public double? EstimatedAttackSuccess => KeptContinuedNetwork ? ContinuedEstimatedAttackSuccess : ReplacedEstimatedAttackSuccess;
+
+    /// <summary>The continued network's whole pull estimate (which class pulls hardest, the target's share, every
+    /// class's share); null when it was not considered.</summary>
+    public BackdoorPull? ContinuedPull { get; init; }
 }
 
 /// <summary>One round of stem cleansing.</summary>
@@ -175,8 +179,9 @@ public sealed class StemCleanser
         using var pullReference = options.Replace.ValidationFraction > 0
             ? holdout.Subset(options.Replace.ValidationSplit(holdout).HoldoutIndices, holdout.Name + "-validation")
             : holdout.Subset(Enumerable.Range(0, holdout.Count).ToArray(), holdout.Name);
-        double? Pull(TrapNetwork network) => probe is null ? null
-            : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast)?.Value;
+        BackdoorPull? PullOf(TrapNetwork network) => probe is null ? null
+            : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast);
+        double? Pull(TrapNetwork network) => PullOf(network)?.Value;
         var suspects = new SortedSet<int>(scan.SuspectIndices.Except(estimateSet));
         var newLabels = new Dictionary<int, int>();
         if (options.Mode == CleansingMode.RelabelSuspects)
@@ -251,7 +256,7 @@ public sealed class StemCleanser
                 if (added == 0) break;
             }
 
-            var final = ChooseFinal(continued!, replacement!, pullReference, probe is null ? null : Pull, device);
+            var final = ChooseFinal(continued!, replacement!, pullReference, probe is null ? null : PullOf, device);
             return new StemCleansingResult(continued!, replacement!, options.Mode, suspects.Count + estimateSet.Count, relabelled, clock.Elapsed.TotalSeconds)
             {
                 EstimateSuspects = estimateSet,
@@ -327,15 +332,15 @@ public sealed class StemCleanser
     // continued training never saw) and kept only when that beats the replaced head; without an estimate it is not
     // considered, since nothing would then show that its head unlearned the trigger.
     private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset validation,
-        Func<TrapNetwork, double?>? pull, Device device)
+        Func<TrapNetwork, BackdoorPull?>? pull, Device device)
     {
         double? replacedEstimate = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch)?.EstimatedAttackSuccess;
         if (!options.ConsiderContinuedNetwork || pull is null || replacement.ValidationIndices.Count == 0 || replacement.ValidationAccuracy is not double replacedAccuracy)
             return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
         double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
-        double? estimate = pull(continued.Network);
-        bool keep = estimate is double e && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);
-        return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate);
+        var estimate = pull(continued.Network);
+        bool keep = estimate is { Value: var e } && accuracy - e > replacedAccuracy - (replacedEstimate ?? 0);
+        return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate?.Value) { ContinuedPull = estimate };
     }
 
     // The untrusted set without the held-out suspects, and without the other suspects too (remove mode) or with

@@ -134,6 +134,9 @@ internal sealed class TrapCleanseDefense : ICellDefense
         }).ToArray());
         json["continued_validation_accuracy"] = final.ContinuedValidationAccuracy;
         json["continued_estimated_attack_success"] = final.ContinuedEstimatedAttackSuccess;
+        json["continued_estimated_pull_class"] = final.ContinuedPull?.Class;
+        json["continued_estimated_target_share"] = final.ContinuedPull?.TargetShare;
+        json["continued_estimated_shares"] = final.ContinuedPull is { } pull ? new JsonArray(pull.Shares.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()) : null;
         int epochs = replaceOptions.Epochs + (cleansed.Rounds.Count * (cleanseOptions.Continue.Epochs + cleanseOptions.Replace.Epochs));
         // Every network not returned goes to the runner as a candidate, measured after the fact.
         json["cleansed"] = result.Cleansed;

@@ -119,7 +119,9 @@ public sealed class StemCleanserTests
         final.ContinuedValidationAccuracy.Should().Be(TrapReplace.Evaluation.Evaluator.Accuracy(result.Continued.Network, validation, TorchSharp.torch.CPU));
         var probe = scan with { SuspectIndices = result.EstimateSuspects };
         result.Labelling!.Labelling.Should().Be(PoisonLabelling.DirtyLabel, "the fixture's poison was relabelled to the target");
-        final.ContinuedEstimatedAttackSuccess.Should().Be(PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe)!.Value);
+        var pull = PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe)!;
+        final.ContinuedEstimatedAttackSuccess.Should().Be(pull.Value);
+        final.ContinuedPull.Should().BeEquivalentTo(pull, "the whole estimate is kept: which class pulls, the target's share, every share");
         bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value
             > final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0);
         final.KeptContinuedNetwork.Should().Be(continuedBetter);
@@ -130,6 +132,7 @@ public sealed class StemCleanserTests
         using var replacedOnly = new StemCleanser(paperOnly).Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
         replacedOnly.Final.KeptContinuedNetwork.Should().BeFalse();
         replacedOnly.Final.ContinuedValidationAccuracy.Should().BeNull();
+        replacedOnly.Final.ContinuedPull.Should().BeNull();
         replacedOnly.Defended.Should().BeSameAs(replacedOnly.Replacement.Network);
     }
 
