@@ -196,8 +196,9 @@ public static class CommandLine
             var output = Path.GetFullPath(p.GetValue(ReportOut) ?? input);
             var results = ResultFiles.ReadAll(input);
             if (results.Count == 0) throw new UsageException($"no result files under '{input}'");
-            var written = ReportWriter.Write(results, output);
-            Console.Out.Write(ReportWriter.Markdown(SummaryRow.Build(results.Select(r => r.Result))));
+            var failures = ResultFiles.ReadAllFailures(input).Select(f => f.Failure).ToList();
+            var written = ReportWriter.Write(results, output, failures);
+            Console.Out.Write(ReportWriter.Markdown(SummaryRow.Build(results.Select(r => r.Result)), failures));
             Console.Out.WriteLine($"{results.Count} result files merged; wrote {written.Count} files to {output}");
             return Task.FromResult(Ok);
         }));

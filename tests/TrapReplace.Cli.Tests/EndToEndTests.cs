@@ -16,6 +16,28 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         ["run", "--profile", "smoke", "--data", data.Root, "--out", output, "--threads", "2", .. (extra.Contains("--attack") ? [] : new[] { "--attack", "badnets-grid" }), .. extra];
 
     [Fact]
+    public void A_matrix_skips_a_cell_with_a_recorded_divergence_and_the_report_shows_it()
+    {
+        using var output = new TempFolder();
+        var plain = new CellSpec(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.Parse("wanet"), DefenseName.None, 0, ExperimentProfile.Quick);
+        var failed = plain with { Defense = TrapReplace.Experiments.Defenses.DefenseCatalog.Parse("i-bau") };
+        ResultFiles.Write(Path.Combine(output.Path, plain.FileName), SampleResults.Result("wanet", "none", 0, 0.79, 0.43, null));
+        var settings = new RunSettings(new DataLocation(data.Root, "test", false, null), output.Path, 2, TrapReplace.Training.ComputeDevice.Cpu);
+        ResultFiles.WriteFailure(ResultFiles.FailurePath(output.Path, failed), CellFailure.Of(failed, settings,
+            new TrapReplace.Training.TrainingDivergedException("i-bau", 0, 19, new TrapReplace.Training.LossParts(double.NaN, double.NaN, 0, 0), null), CellRunner.Versions()));
+
+        var matrix = CliProcess.Run(["matrix", "--profile", "quick", "--attacks", "wanet", "--defenses", "none,i-bau", "--data", data.Root, "--out", output.Path, "--threads", "2", "--quiet"]);
+
+        matrix.ExitCode.Should().Be(0, matrix.StdErr);
+        matrix.StdOut.Should().Contain("2 cells in this slice, 1 already finished, 0 to run")
+            .And.Contain($"skipped cifar10 wrn16-1 wanet-t0-r0.1 i-bau seed 0 (quick): it failed before; delete {ResultFiles.FailurePath(output.Path, failed)} to try it again");
+        var report = CliProcess.Run(["report", "--results", output.Path]);
+        report.ExitCode.Should().Be(0, report.StdErr);
+        report.StdOut.Should().Contain("| wanet (0.1) | 79.0 / 43.0 | diverged |").And.Contain("x i-bau, seed 0: diverged in stage i-bau at epoch 0, step 19");
+        File.ReadAllText(Path.Combine(output.Path, "results.md")).Should().Contain("| wanet (0.1) | 79.0 / 43.0 | diverged |");
+    }
+
+    [Fact]
     public void Respond_classifies_each_attacks_triggered_images_with_a_saved_network()
     {
         using var output = new TempFolder();

@@ -31,8 +31,13 @@ public sealed class MatrixRunner(TextWriter output)
     /// <param name="cancellationToken">Stops after killing the running child.</param>
     public async Task<int> RunAsync(IReadOnlyList<CellSpec> cells, string resultsDirectory, Func<CellSpec, IReadOnlyList<string>> childArguments, CancellationToken cancellationToken)
     {
-        var todo = cells.Where(c => !ResultFiles.IsFinished(resultsDirectory, c)).ToList();
-        output.WriteLine($"matrix: {cells.Count} cells in this slice, {cells.Count - todo.Count} already finished, {todo.Count} to run; results in {resultsDirectory}");
+        var open = cells.Where(c => !ResultFiles.IsFinished(resultsDirectory, c)).ToList();
+        // A recorded divergence repeats on every rerun (cells are deterministic): skip it until its record is deleted.
+        var recordedFailures = open.Where(c => ResultFiles.HasFailed(resultsDirectory, c)).ToList();
+        var todo = open.Except(recordedFailures).ToList();
+        output.WriteLine($"matrix: {cells.Count} cells in this slice, {cells.Count - open.Count} already finished, {todo.Count} to run; results in {resultsDirectory}");
+        foreach (var cell in recordedFailures)
+            output.WriteLine($"skipped {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.Seed} ({cell.Profile}): it failed before; delete {ResultFiles.FailurePath(resultsDirectory, cell)} to try it again");
         int failed = 0, done = 0;
         var clock = Stopwatch.StartNew();
         foreach (var cell in todo)

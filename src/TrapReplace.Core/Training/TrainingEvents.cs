@@ -73,6 +73,9 @@ public sealed class TrainingDivergedException(string stage, int epoch, int step,
                 (lastGoodCheckpoint is null ? "No checkpoint was written yet." : $"The last good checkpoint is kept at {lastGoodCheckpoint}.") +
                 " Lower the learning rate or check the input data.")
 {
+    /// <summary>The stage that diverged (its log name, e.g. <c>i-bau</c>).</summary>
+    public string Stage { get; } = stage;
+
     /// <summary>Epoch of the bad step.</summary>
     public int Epoch { get; } = epoch;
 

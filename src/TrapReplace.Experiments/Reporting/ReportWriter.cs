@@ -9,8 +9,10 @@ namespace TrapReplace.Experiments.Reporting;
 /// <summary>Writes the merged results: results.md (tables), summary.csv (per row), cells.csv (per result file) and the plots.</summary>
 public static class ReportWriter
 {
-    /// <summary>Writes every report file into <paramref name="outputDirectory"/>; returns the paths written.</summary>
-    public static IReadOnlyList<string> Write(IReadOnlyList<(string Path, CellResult Result)> results, string outputDirectory)
+    /// <summary>Writes every report file into <paramref name="outputDirectory"/>; returns the paths written. Cells that failed
+    /// (<paramref name="failures"/>) show as such in results.md.</summary>
+    public static IReadOnlyList<string> Write(IReadOnlyList<(string Path, CellResult Result)> results, string outputDirectory,
+        IReadOnlyList<CellFailure>? failures = null)
     {
         Directory.CreateDirectory(outputDirectory);
         var rows = SummaryRow.Build(results.Select(r => r.Result));
@@ -21,7 +23,7 @@ public static class ReportWriter
             AtomicFile.WriteAllText(path, content);
             written.Add(path);
         }
-        Text("results.md", Markdown(rows) + ScanAndCrossover.ScanMarkdown(results.Select(r => r.Result)) + ScanAndCrossover.CrossoverMarkdown(rows));
+        Text("results.md", Markdown(rows, failures) + ScanAndCrossover.ScanMarkdown(results.Select(r => r.Result)) + ScanAndCrossover.CrossoverMarkdown(rows));
         Text("summary.csv", SummaryCsv(rows));
         Text("cells.csv", CellsCsv(results.Select(r => r.Result)));
         written.AddRange(Plots.Write(rows, outputDirectory));
@@ -29,26 +31,46 @@ public static class ReportWriter
         return written;
     }
 
-    /// <summary>Per data set/backbone/profile: a CA | ASR pivot (attack x defense) and the full table.</summary>
-    public static string Markdown(IReadOnlyList<SummaryRow> rows)
+    /// <summary>Per data set/backbone/profile: a CA | ASR pivot (attack x defense, a failed cell marked with its reason),
+    /// the failed cells, the defenses' standings and the full table.</summary>
+    public static string Markdown(IReadOnlyList<SummaryRow> rows, IReadOnlyList<CellFailure>? failures = null)
     {
+        failures ??= [];
         var md = new StringBuilder();
-        foreach (var block in rows.GroupBy(r => (r.Dataset, r.Backbone, r.Profile)))
+        var blocks = rows.Select(r => (r.Dataset, r.Backbone, r.Profile)).Concat(failures.Select(f => (f.Dataset, f.Backbone, f.Profile))).Distinct().ToList();
+        foreach (var key in blocks)
         {
-            var defenses = block.Select(r => r.Defense).Distinct().OrderBy(SummaryRow.DefenseOrder).ToList();
-            md.AppendLine(CultureInfo.InvariantCulture, $"### {block.Key.Dataset}, {block.Key.Backbone}, profile {block.Key.Profile}");
+            var block = rows.Where(r => (r.Dataset, r.Backbone, r.Profile) == key).ToList();
+            var failed = failures.Where(f => (f.Dataset, f.Backbone, f.Profile) == key)
+                .OrderBy(f => SummaryRow.AttackOrder(f.Attack)).ThenBy(f => SummaryRow.DefenseOrder(f.Defense)).ThenBy(f => f.Seed).ToList();
+            var defenses = block.Select(r => r.Defense).Concat(failed.Select(f => f.Defense)).Distinct().OrderBy(SummaryRow.DefenseOrder).ToList();
+            md.AppendLine(CultureInfo.InvariantCulture, $"### {key.Dataset}, {key.Backbone}, profile {key.Profile}");
             md.AppendLine();
             md.AppendLine("CA / ASR in %, mean ± std over seeds:");
             md.AppendLine();
             md.AppendLine("| attack | " + string.Join(" | ", defenses) + " |");
             md.AppendLine("|---|" + string.Concat(defenses.Select(_ => "---|")));
-            foreach (var attack in block.GroupBy(r => (r.Attack, r.PoisonRatio)).OrderBy(a => SummaryRow.AttackOrder(a.Key.Attack)))
+            var attacks = block.Select(r => (r.Attack, r.PoisonRatio)).Concat(failed.Select(f => (f.Attack, f.PoisonRatio))).Distinct()
+                .OrderBy(a => SummaryRow.AttackOrder(a.Attack));
+            foreach (var attack in attacks)
             {
-                var cells = defenses.Select(d => attack.FirstOrDefault(r => r.Defense == d) is { } r
-                    ? $"{Pct(r.CleanAccuracy)} / {Pct(r.AttackSuccessRate)}" : "");
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {AttackLabel(attack.Key.Attack, attack.Key.PoisonRatio)} | {string.Join(" | ", cells)} |");
+                var cells = defenses.Select(d =>
+                    block.FirstOrDefault(r => (r.Attack, r.PoisonRatio) == attack && r.Defense == d) is { } r ? $"{Pct(r.CleanAccuracy)} / {Pct(r.AttackSuccessRate)}"
+                    : failed.FirstOrDefault(f => (f.Attack, f.PoisonRatio) == attack && f.Defense == d) is { } f ? f.Reason
+                    : "");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {AttackLabel(attack.Attack, attack.PoisonRatio)} | {string.Join(" | ", cells)} |");
             }
             md.AppendLine();
+            if (failed.Count > 0)
+            {
+                md.AppendLine("Failed cells (no result file; each has a `.failed.json` record beside the results, and a matrix skips it until that record is deleted):");
+                md.AppendLine();
+                foreach (var f in failed)
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"- {AttackLabel(f.Attack, f.PoisonRatio)} x {f.Defense}, seed {f.Seed}: {f.Reason} in stage {f.Stage} at epoch {f.Epoch}, step {f.Step} ({f.Precision}, {f.FinishedUtc:yyyy-MM-dd})");
+                md.AppendLine();
+            }
+            if (block.Count == 0) continue;
             var (standings, common) = DefenseStanding.Of(block);
             if (standings.Count > 0)
             {

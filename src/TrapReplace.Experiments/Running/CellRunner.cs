@@ -73,7 +73,19 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 e => curves.Add(MeasureEpoch("defense", curves.Count(c => c.Phase == "defense") + 1, e, data.CurveTest, curveTriggered, device)));
             var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken,
                 new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).AsFactory());
-            outcome = defense.Apply(trapped, context);
+            try
+            {
+                outcome = defense.Apply(trapped, context);
+            }
+            catch (TrainingDivergedException diverged)
+            {
+                // Deterministic: the same cell diverges again. Recorded so reports show it and matrices do not rerun it.
+                Directory.CreateDirectory(settings.ResultsDirectory);
+                var failurePath = ResultFiles.FailurePath(settings.ResultsDirectory, spec);
+                ResultFiles.WriteFailure(failurePath, CellFailure.Of(spec, settings, diverged, Versions()));
+                observer.Note($"the defense diverged; recorded in {failurePath} (delete it to let a matrix try the cell again)");
+                throw;
+            }
             using var candidatesOnError = new DisposeOnError(outcome.Candidates.Values);
             using (outcome.Network)
             {
@@ -175,6 +187,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         };
         Directory.CreateDirectory(settings.ResultsDirectory);
         ResultFiles.Write(Path.Combine(settings.ResultsDirectory, spec.FileName), result);
+        File.Delete(ResultFiles.FailurePath(settings.ResultsDirectory, spec)); // an earlier failure of this cell no longer holds
         return result;
     }
 
