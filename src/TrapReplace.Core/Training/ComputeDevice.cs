@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Training;
@@ -8,9 +10,11 @@ namespace TrapReplace.Training;
 /// <summary>
 /// Where a stage runs: the CPU, or a CUDA GPU (the current one, or one by index). Written and parsed as TorchSharp's
 /// own names (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>), so configuration binds it from those strings and result files
-/// record them; <c>default</c> is the CPU.
+/// record them; <c>default</c> is the CPU. JSON holds the name too, so serialized options (result files, the stage-1
+/// cache's record) read <c>"device": "cpu"</c> as they did when the device was a string.
 /// </summary>
 [TypeConverter(typeof(ComputeDeviceConverter))]
+[JsonConverter(typeof(ComputeDeviceJsonConverter))]
 public readonly record struct ComputeDevice : IParsable<ComputeDevice>
 {
     private const string CpuName = "cpu";
@@ -102,4 +106,21 @@ internal sealed class ComputeDeviceConverter : TypeConverter
     /// <inheritdoc/>
     public override object? ConvertTo(ITypeDescriptorContext? context, CultureInfo? culture, object? value, Type destinationType) =>
         destinationType == typeof(string) && value is ComputeDevice device ? device.ToString() : base.ConvertTo(context, culture, value, destinationType);
+}
+
+/// <summary>Writes <see cref="ComputeDevice"/> as its name and reads it back, refusing anything else by name.</summary>
+internal sealed class ComputeDeviceJsonConverter : JsonConverter<ComputeDevice>
+{
+    public override ComputeDevice Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"a device is a string ('cpu', 'cuda' or 'cuda:N'); got {reader.TokenType}");
+        var name = reader.GetString();
+        return ComputeDevice.TryParse(name, out var device) ? device : throw new JsonException(ComputeDevice.InvalidMessage(name));
+    }
+
+    public override void Write(Utf8JsonWriter writer, ComputeDevice value, JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStringValue(value.ToString());
+    }
 }

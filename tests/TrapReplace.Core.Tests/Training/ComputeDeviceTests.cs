@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json;
 using TrapReplace.Training;
 
 namespace TrapReplace.Core.Tests.Training;
@@ -58,5 +59,15 @@ public sealed class ComputeDeviceTests
         converter.ConvertFromInvariantString("cuda:2").Should().Be(ComputeDevice.Cuda(2));
         converter.ConvertToInvariantString(ComputeDevice.Cuda()).Should().Be("cuda");
         FluentActions.Invoking(() => converter.ConvertFromInvariantString("tpu")).Should().Throw<FormatException>().WithMessage("*got 'tpu'*");
+    }
+
+    [Fact]
+    public void JSON_holds_the_name_as_the_string_it_was_before_the_type()
+    {
+        JsonSerializer.Serialize(ComputeDevice.Cuda(1)).Should().Be("\"cuda:1\"");
+        JsonSerializer.Serialize(new { Device = ComputeDevice.Cpu }).Should().Be("{\"Device\":\"cpu\"}");
+        JsonSerializer.Deserialize<ComputeDevice>("\"cuda\"").Should().Be(ComputeDevice.Cuda());
+        FluentActions.Invoking(() => JsonSerializer.Deserialize<ComputeDevice>("\"tpu\"")).Should().Throw<JsonException>().WithMessage("*got 'tpu'*");
+        FluentActions.Invoking(() => JsonSerializer.Deserialize<ComputeDevice>("{}")).Should().Throw<JsonException>().WithMessage("a device is a string*");
     }
 }
