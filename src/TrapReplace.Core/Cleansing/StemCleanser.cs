@@ -34,7 +34,7 @@ public sealed record StemCleansingResult(TrapTrainingResult Continued, HeadRepla
     public IReadOnlyList<ClassRelabels> Relabels { get; init; } = [];
 
     /// <summary>How the suspects look to have been poisoned, which decides how the attack estimate reads them
-    /// (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, PoisonLabelling, ImageDataset, TorchSharp.torch.Device?, bool)"/>).</summary>
+    /// (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, PoisonLabelling, ImageDataset, TorchSharp.torch.Device?, bool, PullScope)"/>).</summary>
     public PoisonLabellingEvidence? Labelling { get; init; }
 
     /// <summary>Which network is the result, and how both candidates measured.</summary>
@@ -68,7 +68,7 @@ public sealed record ClassRelabels(int Class, int Relabelled, int Kept)
 /// untrusted set) scored higher than the replaced head and is the result.</param>
 /// <param name="ReplacedValidationAccuracy">Validation accuracy of the replaced head.</param>
 /// <param name="ReplacedEstimatedAttackSuccess">Its label-free attack estimate: the largest class pull on the held-out
-/// suspects (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, TorchSharp.torch.Device?, bool)"/>).</param>
+/// suspects (<see cref="PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, ImageDataset, PoisonScanResult, TorchSharp.torch.Device?, bool, PullScope)"/>).</param>
 /// <param name="ContinuedValidationAccuracy">Validation accuracy of the continued network; null when it was not considered.</param>
 /// <param name="ContinuedEstimatedAttackSuccess">Its label-free attack estimate (largest class pull); null when not considered.</param>
 public sealed record CleansingFinal(bool KeptContinuedNetwork, double? ReplacedValidationAccuracy, double? ReplacedEstimatedAttackSuccess,
@@ -180,7 +180,7 @@ public sealed class StemCleanser
             ? holdout.Subset(options.Replace.ValidationSplit(holdout).HoldoutIndices, holdout.Name + "-validation")
             : holdout.Subset(Enumerable.Range(0, holdout.Count).ToArray(), holdout.Name);
         BackdoorPull? PullOf(TrapNetwork network) => probe is null ? null
-            : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast);
+            : PoisonScanner.EstimateBackdoorPull(network, untrusted, probe, labelling?.Labelling ?? PoisonLabelling.DirtyLabel, pullReference, device, options.Replace.ChannelsLast, options.PullScope);
         double? Pull(TrapNetwork network) => PullOf(network)?.Value;
         var suspects = new SortedSet<int>(scan.SuspectIndices.Except(estimateSet));
         var newLabels = new Dictionary<int, int>();

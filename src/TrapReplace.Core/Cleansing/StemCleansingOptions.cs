@@ -47,6 +47,11 @@ public sealed class StemCleansingOptions
     /// stem keeps what it learned. <value>Default true.</value></summary>
     public bool FillRelabels { get; set; } = true;
 
+    /// <summary>Which classes the label-free pull estimate counts when it chooses the stage-2 epoch and the network:
+    /// the target alone where the cleansing cannot have moved the backdoor to another class (suspects removed, or
+    /// relabelled in proportion to every class by <see cref="FillRelabels"/>), every class otherwise.</summary>
+    public PullScope PullScope => Mode == CleansingMode.RemoveSuspects || FillRelabels ? PullScope.TargetOnly : PullScope.AnyClass;
+
     /// <summary>Rounds of continue, replace and scan again; each round adds the suspects its scan finds, and cleansing
     /// stops early when a round finds none. <value>Default 2.</value></summary>
     public int Rounds { get; set; } = 2;

@@ -227,13 +227,14 @@ public sealed class TrapCleanse
             ["continued_network"] = cleansed.Continued.Network,
             ["replaced_head"] = cleansed.Replacement.Network,
         };
-        // The first replacement read the same way the cleansed network was chosen: on the held-out suspects.
+        // The first replacement read the same way the cleansed network was chosen: on the held-out suspects, over the same classes.
         var probe = scan with { SuspectIndices = cleansed.EstimateSuspects };
         var labelling = cleansed.Labelling?.Labelling ?? PoisonLabelling.DirtyLabel;
         BackdoorPull? firstPull;
         using (var validation = holdout.Subset(cleansed.Replacement.ValidationIndices, holdout.Name + "-validation"))
             firstPull = validation.Count == 0 ? null
-                : PoisonScanner.EstimateBackdoorPull(first.Network, untrusted, probe, labelling, validation, channelsLast: options.Cleansing.Replace.ChannelsLast);
+                : PoisonScanner.EstimateBackdoorPull(first.Network, untrusted, probe, labelling, validation, channelsLast: options.Cleansing.Replace.ChannelsLast,
+                    scope: options.Cleansing.PullScope);
         var final = cleansed.Final;
         var history = first.History.Concat(cleansed.Continued.History).Concat(cleansed.Replacement.History).ToList();
         if (UndoReason(first.ValidationAccuracy, firstPull?.Value, final.ValidationAccuracy, final.EstimatedAttackSuccess, options.MaxValidationLoss) is { } undone)

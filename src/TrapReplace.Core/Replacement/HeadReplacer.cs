@@ -95,7 +95,7 @@ public sealed class HeadReplacer
     /// Optional label-free estimate of attack success, called on the network after every epoch (in eval mode) and
     /// recorded as <see cref="EpochRecord.EstimatedAttackSuccess"/>; used by
     /// <see cref="HeadSelection.BestValidationMinusEstimatedAttack"/>. See <see cref="Scanning.PoisonScanner.EstimateAttackSuccess"/>
-    /// and <see cref="Scanning.PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, Data.ImageDataset, Scanning.PoisonScanResult, TorchSharp.torch.Device?, bool)"/>.
+    /// and <see cref="Scanning.PoisonScanner.EstimateBackdoorPull(TorchSharp.torch.nn.Module{TorchSharp.torch.Tensor, TorchSharp.torch.Tensor}, Data.ImageDataset, Scanning.PoisonScanResult, TorchSharp.torch.Device?, bool, Scanning.PullScope)"/>.
     /// </summary>
     public Func<TrapNetwork, double?>? AttackSuccessEstimator { get; init; }
 

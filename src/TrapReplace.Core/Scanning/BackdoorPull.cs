@@ -1,5 +1,20 @@
 namespace TrapReplace.Scanning;
 
+/// <summary>Which classes a dirty-label pull estimate counts (<see cref="PoisonScanner"/>).</summary>
+public enum PullScope
+{
+    /// <summary>The largest pull over every class: the target's share, or another class's share beyond its base rate.
+    /// Right when a defense may have moved the backdoor (relabelling the suspects mostly to one class teaches the
+    /// trigger that class); it also counts how a trigger distorts images under any network, which is no backdoor.</summary>
+    AnyClass,
+
+    /// <summary>The target's share only: the attack-success estimate. Right when nothing could have moved the backdoor
+    /// (a head that never saw relabels; suspects removed, or relabelled in proportion to every class). Measured on
+    /// Blend at 20 stage-1 epochs: a network with 0.06 % attack success sent half of the held-out suspects to class 4,
+    /// which read as a pull of 44 % over every class.</summary>
+    TargetOnly,
+}
+
 /// <summary>How strongly a network pulls the poison scan's suspects to one class (<see cref="PoisonScanner"/>).</summary>
 /// <param name="Value">The largest pull over all classes, in [0, 1]: 0 when the predictions follow the classes' shares,
 /// 1 when every suspect goes to one class.</param>
@@ -20,11 +35,13 @@ public sealed record BackdoorPull(double Value, int Class, double TargetShare, I
     public const double CleanLabelConfidenceZ = 1.6448536269514722;
 
     /// <summary>The pull of <paramref name="predictions"/> (one per suspect) against the class shares of
-    /// <paramref name="labels"/> (the whole scanned set's given labels) without the target.</summary>
-    internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target)
+    /// <paramref name="labels"/> (the whole scanned set's given labels) without the target, over the classes
+    /// <paramref name="scope"/> names.</summary>
+    internal static BackdoorPull From(IReadOnlyList<int> predictions, long[] labels, int classes, int target, PullScope scope = PullScope.AnyClass)
     {
-        var expected = NonTargetShares(labels, classes, target);
         var shares = SharesOf(predictions, classes);
+        if (scope == PullScope.TargetOnly) return new BackdoorPull(shares[target], target, shares[target], shares);
+        var expected = NonTargetShares(labels, classes, target);
         double best = -1;
         int bestClass = target;
         for (int c = 0; c < classes; c++)

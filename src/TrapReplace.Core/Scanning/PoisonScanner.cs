@@ -323,20 +323,23 @@ public sealed class PoisonScanner
     /// every other class c, the share beyond what the images' own classes explain, (share − e) / (1 − e), where e is c's
     /// share of the untrusted samples not labelled with the target (dirty-label poison is drawn from them in
     /// proportion). The largest of these. A defense that moves a backdoor to another class shows here, where the
-    /// target share alone reads zero. Null when the scan inferred no target or has no suspects.
+    /// target share alone reads zero (<see cref="PullScope.TargetOnly"/> counts the target alone). Null when the scan
+    /// inferred no target or has no suspects.
     /// </summary>
     /// <param name="network">Any classifier over the same classes.</param>
     /// <param name="untrusted">The scanned set (the suspects index into it).</param>
     /// <param name="scan">The scan's result.</param>
     /// <param name="device">Device the network is on.</param>
     /// <param name="channelsLast">Run batches channels-last.</param>
-    public static BackdoorPull? EstimateBackdoorPull(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, Device? device = null, bool channelsLast = true)
+    /// <param name="scope">Which classes count.</param>
+    public static BackdoorPull? EstimateBackdoorPull(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, Device? device = null, bool channelsLast = true,
+        PullScope scope = PullScope.AnyClass)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(scan);
         if (scan.InferredTarget is not int target || scan.SuspectIndices.Count == 0) return null;
-        return BackdoorPull.From(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.LabelArray(), untrusted.ClassCount, target);
+        return BackdoorPull.From(Predictions(network, untrusted, scan.SuspectIndices, device, channelsLast), untrusted.LabelArray(), untrusted.ClassCount, target, scope);
     }
 
     // The network's class for each of `indices` in `data`.
@@ -347,7 +350,7 @@ public sealed class PoisonScanner
     }
 
     /// <summary>
-    /// The pull estimate (<see cref="EstimateBackdoorPull(nn.Module{Tensor, Tensor}, ImageDataset, PoisonScanResult, Device?, bool)"/>)
+    /// The pull estimate (<see cref="EstimateBackdoorPull(nn.Module{Tensor, Tensor}, ImageDataset, PoisonScanResult, Device?, bool, PullScope)"/>)
     /// read the way <paramref name="labelling"/> says the suspects were poisoned. Dirty-label: as that overload.
     /// Clean-label: the suspects are target images, so a network without the backdoor sends many of them to the target
     /// too; only the target's share beyond the network's recall of the target on <paramref name="cleanReference"/>'s
@@ -362,12 +365,13 @@ public sealed class PoisonScanner
     /// holdout); clean-label only.</param>
     /// <param name="device">Device the network is on.</param>
     /// <param name="channelsLast">Run batches channels-last.</param>
+    /// <param name="scope">Dirty-label: which classes count. Clean-label suspects count the target alone whatever it says.</param>
     /// <exception cref="ArgumentException">Clean-label, and the reference holds no image of the target class.</exception>
     public static BackdoorPull? EstimateBackdoorPull(nn.Module<Tensor, Tensor> network, ImageDataset untrusted, PoisonScanResult scan, PoisonLabelling labelling,
-        ImageDataset cleanReference, Device? device = null, bool channelsLast = true)
+        ImageDataset cleanReference, Device? device = null, bool channelsLast = true, PullScope scope = PullScope.AnyClass)
     {
         ArgumentNullException.ThrowIfNull(cleanReference);
-        if (labelling == PoisonLabelling.DirtyLabel) return EstimateBackdoorPull(network, untrusted, scan, device, channelsLast);
+        if (labelling == PoisonLabelling.DirtyLabel) return EstimateBackdoorPull(network, untrusted, scan, device, channelsLast, scope);
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(scan);

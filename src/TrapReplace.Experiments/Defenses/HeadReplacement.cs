@@ -105,6 +105,8 @@ internal sealed class TrapCleanseDefense : ICellDefense
             };
         json["estimate"] = labelling == PoisonLabelling.CleanLabel
             ? "clean-label suspects: the target's share of the held-out suspects beyond the network's recall of the target on validation, as far as both sample sizes support it: the lower 95 % confidence bound of share - recall (Newcombe hybrid score), over 1 - recall"
+            : cleanseOptions.PullScope == PullScope.TargetOnly
+            ? "the target's share of the held-out suspects (the relabels went to every class in proportion, so no other class can hold a moved backdoor)"
             : "largest class pull on the held-out suspects (the target's share, or another class's share beyond its base rate)";
         json["first_estimated_target_recall"] = firstPull?.TargetRecall;
         json["first_estimated_target_recall_images"] = firstPull?.TargetRecallImages;

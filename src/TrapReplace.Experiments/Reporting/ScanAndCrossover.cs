@@ -98,7 +98,7 @@ public static class ScanAndCrossover
             plot.Axes.SetLimitsY(0, 105);
             plot.XLabel("stage-1 epochs (whole training set minus the 5 % holdout)");
             plot.YLabel("% on the whole test set");
-            plot.Title($"{group.Key.Dataset} {group.Key.Backbone} {group.Key.Attack}: CA (solid) and ASR (dashed) after each defense, by stage-1 length");
+            plot.Title($"{group.Key.Dataset} {group.Key.Backbone} {group.Key.Attack}: CA solid, ASR dashed");
             plot.ShowLegend(Edge.Right);
             var path = Path.Combine(directory, $"{group.Key.Dataset}-{group.Key.Backbone}-crossover-{group.Key.Attack}.png");
             var temp = path + ".tmp.png";

@@ -23,6 +23,14 @@ public sealed class StemCleanserTests
         },
     };
 
+    [Fact]
+    public void The_estimate_counts_every_class_only_where_the_relabels_could_have_moved_the_backdoor()
+    {
+        new StemCleansingOptions { Mode = CleansingMode.RemoveSuspects, FillRelabels = false }.PullScope.Should().Be(PullScope.TargetOnly);
+        new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects }.PullScope.Should().Be(PullScope.TargetOnly, "filled relabels go to every class in proportion");
+        new StemCleansingOptions { Mode = CleansingMode.RelabelSuspects, FillRelabels = false }.PullScope.Should().Be(PullScope.AnyClass);
+    }
+
     private static PoisonScanResult Scan(PoisonedSynthetic f) =>
         new PoisonScanner(new PoisonScanOptions { Threads = 2 }).Scan(f.Trapped, f.Replacement.Network, f.Untrusted, f.Reference);
 
@@ -119,7 +127,10 @@ public sealed class StemCleanserTests
         final.ContinuedValidationAccuracy.Should().Be(TrapReplace.Evaluation.Evaluator.Accuracy(result.Continued.Network, validation, TorchSharp.torch.CPU));
         var probe = scan with { SuspectIndices = result.EstimateSuspects };
         result.Labelling!.Labelling.Should().Be(PoisonLabelling.DirtyLabel, "the fixture's poison was relabelled to the target");
-        var pull = PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe)!;
+        var options = Small(CleansingMode.RelabelSuspects);
+        options.PullScope.Should().Be(PullScope.TargetOnly, "the relabels are filled in proportion, so no other class can hold a moved backdoor");
+        var pull = PoisonScanner.EstimateBackdoorPull(result.Continued.Network, f.Untrusted, probe, scope: options.PullScope)!;
+        pull.Class.Should().Be(scan.InferredTarget);
         final.ContinuedEstimatedAttackSuccess.Should().Be(pull.Value);
         final.ContinuedPull.Should().BeEquivalentTo(pull, "the whole estimate is kept: which class pulls, the target's share, every share");
         bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value

@@ -42,6 +42,21 @@ public sealed class BackdoorPullTests
     }
 
     [Fact]
+    public void Counting_the_target_alone_ignores_where_else_the_suspects_go()
+    {
+        // Blend at 20 stage-1 epochs: a network with 0.06 % attack success sent half of the held-out suspects to class 4.
+        int[] predictions = [.. Enumerable.Repeat(0, 1), .. Enumerable.Repeat(1, 70), .. Enumerable.Repeat(2, 9), .. Enumerable.Repeat(3, 20)];
+        var anyClass = BackdoorPull.From(predictions, Labels, 4, target: 0);
+        var targetOnly = BackdoorPull.From(predictions, Labels, 4, target: 0, PullScope.TargetOnly);
+
+        (anyClass.Class, targetOnly.Class).Should().Be((1, 0));
+        anyClass.Value.Should().BeApproximately((0.70 - 0.25) / 0.75, 1e-12);
+        targetOnly.Value.Should().BeApproximately(0.01, 1e-12);
+        targetOnly.TargetShare.Should().Be(anyClass.TargetShare);
+        targetOnly.Shares.Should().Equal(anyClass.Shares);
+    }
+
+    [Fact]
     public void Clean_label_suspects_pull_only_by_the_targets_share_beyond_the_networks_recall_of_it()
     {
         // 900 of 1000 suspects to the target against a recall of 200 of 250: the point excess is 0.1; Newcombe's lower
