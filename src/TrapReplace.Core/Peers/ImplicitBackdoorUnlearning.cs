@@ -151,9 +151,9 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
             using var scope = NewDisposeScope();
             var images = loader.Load(plan[s], round, s).Images.to(device);
             Tensor predictions;
-            using (no_grad()) predictions = network.call(images).argmax(1);
+            using (no_grad()) predictions = network.call(Layout(images)).argmax(1);
             var leaf = delta.detach().requires_grad_(true);
-            var loss = nn.functional.cross_entropy(network.call(images.add(leaf)), predictions).neg()
+            var loss = nn.functional.cross_entropy(network.call(Layout(images.add(leaf))), predictions).neg()
                 .add(leaf.pow(2).sum().mul(options.PerturbationPenalty));
             var gradient = torch.autograd.grad([loss], [leaf])[0];
             var next = leaf.detach().sub(gradient.mul(options.PerturbationLearningRate));
@@ -169,6 +169,12 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
         }
         return delta;
     }
+
+    // Every input that delta reaches goes channels-last when the options say so: its gradient then flows back through the
+    // first convolution's input gradient, which libtorch 2.10 computes wrongly in the standard layout for 3 input
+    // channels on some CPUs (docs/performance.md, `--kernel-check`: 47 % off on a Zen 5 EPYC, and intermittently NaN
+    // for other channel counts), which made the perturbation search diverge in one run and not the next.
+    private Tensor Layout(Tensor images) => options.ChannelsLast ? MemoryLayout.ToChannelsLast(images) : images;
 
     /// <summary>The outer step: cross-entropy with delta added to a random share of the batch, as the implicit-hypergradient surrogate.</summary>
     private StepOutput UnlearningStep(TrapNetwork network, Tensor images, Tensor labels, Tensor perturbation)
@@ -186,10 +192,10 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
         selection.index_fill_(0, randperm(n, device: images.device).narrow(0, 0, perturbed), 1);
         Tensor? logits = null;
         Tensor Inner(Tensor delta) =>
-            nn.functional.cross_entropy(network.call(images.add(delta)), labels).neg().add(delta.pow(2).sum().mul(options.PerturbationPenalty));
+            nn.functional.cross_entropy(network.call(Layout(images.add(delta))), labels).neg().add(delta.pow(2).sum().mul(options.PerturbationPenalty));
         Tensor Outer(Tensor delta)
         {
-            logits = network.call(images.add(selection.mul(delta)));
+            logits = network.call(Layout(images.add(selection.mul(delta))));
             return nn.functional.cross_entropy(logits, labels);
         }
         var surrogate = ImplicitHypergradient.Surrogate(perturbation, Inner, Outer, options.InnerLearningRate, options.FixedPointSteps);

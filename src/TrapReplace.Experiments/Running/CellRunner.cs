@@ -260,7 +260,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         var (network, _, _) = GetOrTrainStage1(clean, profile, data, backbone, data.Untrusted, null, null, null, cache, device, cancellationToken);
         network.eval();
         foreach (var p in network.parameters()) p.requires_grad = false;
-        return images => network.forward(images);
+        // PGD differentiates with respect to the images: channels-last keeps that input gradient off libtorch's standard-layout
+        // kernel for 3 input channels, which is wrong on some CPUs (docs/performance.md, `--kernel-check`).
+        return images => network.forward(settings.ChannelsLast ? MemoryLayout.ToChannelsLast(images) : images);
     }
 
     // Result files travel between machines: folders inside the results folder are written relative to it.

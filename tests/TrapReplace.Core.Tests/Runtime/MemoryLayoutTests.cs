@@ -10,6 +10,31 @@ namespace TrapReplace.Core.Tests.Runtime;
 
 public sealed class MemoryLayoutTests
 {
+    // I-BAU's perturbation search and label-consistent's PGD differentiate a network with respect to its 3-channel input;
+    // they send the images channels-last because libtorch's standard-layout kernel for that gradient is wrong on some
+    // CPUs (docs/performance.md). The path they use must match float64 on any machine.
+    [Fact]
+    public void The_input_gradient_of_a_3_channel_convolution_taken_channels_last_matches_float64()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new TorchSharp.torch.Generator(7);
+        var x64 = randn(new long[] { 8, 3, 32, 32 }, ScalarType.Float64, generator: generator);
+        var w64 = randn(new long[] { 16, 3, 3, 3 }, ScalarType.Float64, generator: generator);
+        Tensor InputGradient(Tensor x, Tensor w, bool channelsLast)
+        {
+            var leaf = x.detach().requires_grad_(true);
+            var input = channelsLast ? MemoryLayout.ToChannelsLast(leaf) : leaf;
+            var output = nn.functional.conv2d(input, w, padding: [1, 1]);
+            return autograd.grad([output.pow(2).sum()], [leaf])[0];
+        }
+
+        var reference = InputGradient(x64, w64, channelsLast: false);
+        var measured = InputGradient(x64.to(ScalarType.Float32), w64.to(ScalarType.Float32), channelsLast: true).to(ScalarType.Float64);
+
+        double error = measured.sub(reference).abs().max().item<double>() / reference.abs().max().item<double>();
+        error.Should().BeLessThan(1e-5);
+    }
+
     [Fact]
     public void Channels_last_keeps_shape_and_values_and_has_channel_fastest_strides()
     {
