@@ -56,13 +56,11 @@ public static class CommandLine
         Description = "memory layout of the batches: channels-last (faster on CPU) or nchw (the layout of results made before channels-last existed)",
         DefaultValueFactory = _ => ChannelsLastLayout,
     };
-    private const string Float32Precision = "fp32";
-    private const string BFloat16Precision = "bf16";
     private const string AutoPrecision = "auto";
     private static readonly Option<string> PrecisionOption = new("--precision")
     {
         Description = "arithmetic of the training forward passes: fp32, bf16 (mixed: bf16 autocast, fp32 weights and losses) or auto (bf16 where the CPU has native bf16)",
-        DefaultValueFactory = _ => Float32Precision,
+        DefaultValueFactory = _ => PrecisionName.Float32,
     };
     private static readonly Option<bool> Json = new("--json") { Description = "print the result file's JSON on stdout (progress goes to stderr)" };
     private static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "no progress output, only the summary (for logs)" };
@@ -173,7 +171,7 @@ public static class CommandLine
                     "--target", c.TargetClass.ToString(CultureInfo.InvariantCulture),
                     "--out", settings.ResultsDirectory, "--threads", settings.Threads.ToString(CultureInfo.InvariantCulture), "--device", settings.Device.ToString(),
                     "--layout", settings.ChannelsLast ? ChannelsLastLayout : StandardLayout,
-                    "--precision", settings.Precision == Precision.BFloat16 ? BFloat16Precision : Float32Precision,
+                    "--precision", PrecisionName.Of(settings.Precision),
                 };
                 if (c.PoisonRatio is double r) a.AddRange(["--ratio", r.ToString("R", CultureInfo.InvariantCulture)]);
                 if (data is not null) a.AddRange(["--data", Path.GetFullPath(data)]);
@@ -222,14 +220,11 @@ public static class CommandLine
 
     private static Precision ParsePrecision(string value, ComputeDevice device)
     {
-        var precision = value switch
-        {
-            Float32Precision => Precision.Float32,
-            BFloat16Precision => Precision.BFloat16,
-            AutoPrecision => MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16,
-            var other => throw new UsageException($"--precision must be {Float32Precision}, {BFloat16Precision} or {AutoPrecision}; got '{other}'"),
-        };
-        if (precision == Precision.BFloat16 && device.IsCuda) throw new UsageException($"--precision {BFloat16Precision} is the CPU's bf16 autocast; --device is '{device}'");
+        Precision precision;
+        if (value == AutoPrecision) precision = MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16;
+        else if (!PrecisionName.TryParse(value, out precision))
+            throw new UsageException($"--precision must be {PrecisionName.Float32}, {PrecisionName.BFloat16} or {AutoPrecision}; got '{value}'");
+        if (precision == Precision.BFloat16 && device.IsCuda) throw new UsageException($"--precision {PrecisionName.BFloat16} is the CPU's bf16 autocast; --device is '{device}'");
         return precision;
     }
 

@@ -3,6 +3,7 @@ using TrapReplace.Experiments.Reporting;
 using TrapReplace.Experiments.Results;
 using TrapReplace.Experiments.Running;
 using TrapReplace.Experiments.Specs;
+using TrapReplace.Runtime;
 using TrapReplace.Tests.Shared;
 
 namespace TrapReplace.Experiments.Tests;
@@ -30,6 +31,35 @@ public sealed class SpecAndReportTests
         (Template with { Attack = AttackName.Parse("badnets"), PoisonRatio = 0.05 }).AttackTag.Should().Be("badnets-t0-r0.05");
         (Template with { Attack = AttackName.None }).AttackTag.Should().Be("none");
     }
+
+    [Fact]
+    public void A_record_identifies_its_cell_by_every_identity_field()
+    {
+        var spec = Template with { Attack = AttackName.Parse("blend"), Defense = TrapReplace.Experiments.Defenses.DefenseCatalog.Parse("fine-tune"), Seed = 2 };
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, "quick").Should().BeTrue();
+        spec.Identifies("gtsrb", "wrn16-1", "blend", "fine-tune", 2, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "sig", "fine-tune", 2, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "nad", 2, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 0, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, "full").Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData(Precision.Float32, "fp32")]
+    [InlineData(Precision.BFloat16, "bf16")]
+    public void Precision_names_round_trip(Precision precision, string name)
+    {
+        PrecisionName.Of(precision).Should().Be(name);
+        PrecisionName.TryParse(name, out var read).Should().BeTrue();
+        read.Should().Be(precision);
+    }
+
+    [Theory]
+    [InlineData("BF16")]
+    [InlineData("float32")]
+    [InlineData("")]
+    [InlineData(null)]
+    public void Other_precision_names_are_refused(string? name) => PrecisionName.TryParse(name, out _).Should().BeFalse();
 
     [Fact]
     public void Validate_names_every_bad_number()

@@ -166,7 +166,7 @@ internal static class FolderScanner
                 ["seed"] = request.Seed,
                 ["threads"] = request.Threads,
                 ["device"] = request.Device.ToString(),
-                ["precision"] = request.Precision == Precision.BFloat16 ? "bf16" : "fp32",
+                ["precision"] = PrecisionName.Of(request.Precision),
                 ["cleanse"] = request.Cleanse,
             },
             ["suspects_file"] = Path.GetFileName(outcome.SuspectsFile),

@@ -79,8 +79,7 @@ public sealed record CellFailure
     public bool IsFor(CellSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return Dataset == spec.Dataset.Name && Backbone == spec.Backbone.Value && Attack == spec.Attack.Value && Defense == spec.Defense.Value
-            && Seed == spec.Seed && Profile == spec.Profile.Name;
+        return spec.Identifies(Dataset, Backbone, Attack, Defense, Seed, Profile);
     }
 
     /// <summary>The record of <paramref name="spec"/>'s defense diverging as <paramref name="error"/> says.</summary>
@@ -104,7 +103,7 @@ public sealed record CellFailure
             Epoch = error.Epoch,
             Step = error.Step,
             Message = error.Message,
-            Precision = settings.Precision == TrapReplace.Runtime.Precision.BFloat16 ? "bf16" : "fp32",
+            Precision = PrecisionName.Of(settings.Precision),
             Versions = versions,
             Threads = settings.Threads,
             Device = settings.Device.ToString(),

@@ -38,8 +38,7 @@ public static class ResultFiles
             return false; // damaged: the cell runs again
         }
         RefuseNewer(path, r);
-        return r.Dataset == spec.Dataset.Name && r.Backbone == spec.Backbone.Value && r.Attack == spec.Attack.Value && r.Defense == spec.Defense.Value
-            && r.Seed == spec.Seed && r.Profile == spec.Profile.Name;
+        return spec.Identifies(r.Dataset, r.Backbone, r.Attack, r.Defense, r.Seed, r.Profile);
     }
 
     private static CellResult Parse(string path)

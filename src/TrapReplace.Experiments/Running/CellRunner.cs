@@ -142,7 +142,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             // Training arithmetic (evaluation is always float32) and what the CPU offers for bf16.
             ["precision"] = new JsonObject
             {
-                ["training"] = settings.Precision == Precision.BFloat16 ? "bf16" : "fp32",
+                ["training"] = PrecisionName.Of(settings.Precision),
                 ["cpu_native_bf16"] = MixedPrecision.NativeBFloat16Flag,
             },
             ["defense"] = outcome?.Options,

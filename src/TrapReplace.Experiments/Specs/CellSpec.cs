@@ -43,6 +43,11 @@ public sealed record CellSpec(ExperimentDataset Dataset, BackboneName Backbone, 
         return errors;
     }
 
+    /// <summary>True when a record naming these identity fields (as result files and failure records store them) is
+    /// about this cell; target and ratio are part of <paramref name="attack"/>'s file, not compared here.</summary>
+    public bool Identifies(string dataset, string backbone, string attack, string defense, int seed, string profile) =>
+        dataset == Dataset.Name && backbone == Backbone.Value && attack == Attack.Value && defense == Defense.Value && seed == Seed && profile == Profile.Name;
+
     /// <summary>Builds the backbone for <paramref name="classCount"/> classes.</summary>
     public IBackbone CreateBackbone(int classCount) => Backbone.Create(classCount);
 }
