@@ -156,18 +156,27 @@ public sealed class TrapCleanseTests
         // Blend at 20 stage-1 epochs, as measured: Trap and Replace 73.6 % validation with 92.4 % pull (test ASR 91 %), the
         // re-replaced head 69.6 % with 20.9 %. Four points of validation accuracy buy 71 points less pull.
         TrapCleanse.UndoReason(0.736, 0.924, 0.696, 0.209, 0.03).Should().BeNull();
-        // Above half the pull, the score comparison still applies: a cleansing that scores no higher is undone.
+        // Above half the pull, the score comparison still applies: a cleansing that scores lower is undone.
         TrapCleanse.UndoReason(0.80, 0.60, 0.70, 0.55, 0.03).Should().StartWith("Trap and Replace scored 80.0 % - 60.0 %");
     }
 
     [Fact]
-    public void A_cleansing_that_scores_no_higher_than_trap_and_replace_on_accuracy_minus_pull_is_undone()
+    public void A_cleansing_that_scores_lower_than_trap_and_replace_on_accuracy_minus_pull_is_undone()
     {
         // Within three points, but the backdoor pulls harder after the cleansing (a moved or kept backdoor).
         TrapCleanse.UndoReason(0.80, 0.05, 0.81, 0.20, 0.03).Should()
-            .Be("Trap and Replace scored 80.0 % - 5.0 % on validation accuracy minus the pull estimate, the cleansed network only 81.0 % - 20.0 %");
-        // A tie keeps Trap and Replace: the cleansing must earn its place.
-        TrapCleanse.UndoReason(0.80, 0.10, 0.80, 0.10, 0.03).Should().NotBeNull();
+            .Be("Trap and Replace scored 80.0 % - 5.0 % on validation accuracy minus the pull estimate, higher than the cleansed network's 81.0 % - 20.0 %");
+        TrapCleanse.UndoReason(0.80, 0.10, 0.80, 0.105, 0.03).Should().NotBeNull("half a point more pull at equal accuracy is lower");
+    }
+
+    [Fact]
+    public void A_tie_keeps_the_cleansed_network()
+    {
+        // GTSRB Blend at `full`: both heads 99.5 % on the 196 validation images (one error each), both pulling none of the
+        // held-out suspects; the continued network's head learned from all 37,240 untrusted images (3,725 suspects relabelled),
+        // Trap and Replace's from 1,773 holdout images.
+        TrapCleanse.UndoReason(0.9949, 0.0, 0.9949, 0.0, 0.03).Should().BeNull();
+        TrapCleanse.UndoReason(0.80, 0.10, 0.80, 0.10, 0.03).Should().BeNull();
     }
 
     [Fact]
