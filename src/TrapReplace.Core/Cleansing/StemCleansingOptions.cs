@@ -64,8 +64,8 @@ public sealed class StemCleansingOptions
     public SuspectExpansionOptions? Expansion { get; set; }
 
     /// <summary>Also consider the last continued network itself (cleansed stem, its own head trained on the cleansed
-    /// untrusted set) as the result, and keep it when its validation accuracy minus its attack estimate beats the
-    /// replaced head's (<see cref="CleansingFinal"/>). Needs held-out suspects for the estimate
+    /// untrusted set) as the result, and keep it unless the replaced head's validation accuracy minus its attack
+    /// estimate is higher (a tie keeps the continued network) (<see cref="CleansingFinal"/>). Needs held-out suspects for the estimate
     /// (<see cref="EstimateFraction"/> &gt; 0). <value>Default true.</value></summary>
     public bool ConsiderContinuedNetwork { get; set; } = true;
 

@@ -112,7 +112,7 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
-    public void The_result_is_whichever_of_the_continued_network_and_the_replaced_head_scores_higher_on_validation_minus_the_estimate()
+    public void The_result_is_the_continued_network_unless_the_replaced_head_scores_higher_on_validation_minus_the_estimate()
     {
         var f = PoisonedSynthetic.Shared;
         var scan = Scan(f);
@@ -134,7 +134,7 @@ public sealed class StemCleanserTests
         final.ContinuedEstimatedAttackSuccess.Should().Be(pull.Value);
         final.ContinuedPull.Should().BeEquivalentTo(pull, "the whole estimate is kept: which class pulls, the target's share, every share");
         bool continuedBetter = final.ContinuedValidationAccuracy!.Value - final.ContinuedEstimatedAttackSuccess!.Value
-            > final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0);
+            >= final.ReplacedValidationAccuracy!.Value - (final.ReplacedEstimatedAttackSuccess ?? 0); // a tie keeps the continued network
         final.KeptContinuedNetwork.Should().Be(continuedBetter);
         result.Defended.Should().BeSameAs(continuedBetter ? result.Continued.Network : result.Replacement.Network);
 
