@@ -329,9 +329,8 @@ public sealed class StemCleanser
     // The continued network's own head learned the cleansed labels of the whole untrusted set, not 2 % of it: where
     // the scan found the poison it keeps far more clean accuracy than a head trained on the holdout. It is measured
     // the way stage 2 chooses its epoch (validation accuracy minus the label-free attack estimate, both on data the
-    // continued training never saw) and kept unless the replaced head scores higher: a tie (GTSRB Blend, both 99.5 % on
-    // 196 validation images with no pull) cannot tell them apart, and the larger training set decides. Without an
-    // estimate it is not considered, since nothing would then show that its head unlearned the trigger.
+    // continued training never saw) and kept unless the replaced head scores higher (CleansedChoice: a tie keeps
+    // it). Without an estimate it is not considered, since nothing would then show that its head unlearned the trigger.
     private CleansingFinal ChooseFinal(TrapTrainingResult continued, HeadReplacementResult replacement, ImageDataset validation,
         Func<TrapNetwork, BackdoorPull?>? pull, Device device)
     {
@@ -340,7 +339,7 @@ public sealed class StemCleanser
             return new CleansingFinal(false, replacement.ValidationAccuracy, replacedEstimate, null, null);
         double accuracy = Evaluator.Accuracy(continued.Network, validation, device, channelsLast: options.Replace.ChannelsLast);
         var estimate = pull(continued.Network);
-        bool keep = estimate is { Value: var e } && accuracy - e >= replacedAccuracy - (replacedEstimate ?? 0);
+        bool keep = estimate is { Value: var e } && !CleansedChoice.FallbackScoresHigher(replacedAccuracy, replacedEstimate ?? 0, accuracy, e);
         return new CleansingFinal(keep, replacedAccuracy, replacedEstimate, accuracy, estimate?.Value) { ContinuedPull = estimate };
     }
 

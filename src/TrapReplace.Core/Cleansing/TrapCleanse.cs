@@ -262,9 +262,7 @@ public sealed class TrapCleanse
     /// the held-out suspects to the target (above that it kept the backdoor and is no safe fallback: measured at 20
     /// stage-1 epochs on Blend, 92 % pull against 21 % after cleansing, for 4 points of validation accuracy), and not
     /// when it scores lower on validation accuracy minus the label-free pull on the held-out suspects, the score
-    /// that chose it. A tie keeps the cleansed network: the defender cannot tell the two apart, and its head learned
-    /// from the whole cleansed untrusted set rather than the holdout alone (GTSRB Blend: both 99.5 % on 196
-    /// validation images, no pull, the continued network 3 points higher in clean accuracy). A missing value skips its rule.
+    /// that chose it (<see cref="CleansedChoice"/>: a tie keeps the cleansed network). A missing value skips its rule.
     /// </summary>
     internal static string? UndoReason(double? firstAccuracy, double? firstPull, double? cleansedAccuracy, double? cleansedPull, double maxValidationLoss)
     {
@@ -272,7 +270,8 @@ public sealed class TrapCleanse
         bool firstKeptBackdoor = firstPull > BackdooredPull;
         if (cleansedAccuracy < firstAccuracy - maxValidationLoss && !firstKeptBackdoor)
             return string.Create(culture, $"validation accuracy fell from {firstAccuracy:P1} to {cleansedAccuracy:P1}, more than {maxValidationLoss:P0}");
-        if (firstAccuracy is double a && firstPull is double p && cleansedAccuracy is double b && cleansedPull is double q && a - p > b - q)
+        if (firstAccuracy is double a && firstPull is double p && cleansedAccuracy is double b && cleansedPull is double q
+            && CleansedChoice.FallbackScoresHigher(a, p, b, q))
             return string.Create(culture, $"Trap and Replace scored {a:P1} - {p:P1} on validation accuracy minus the pull estimate, higher than the cleansed network's {b:P1} - {q:P1}");
         return null;
     }
