@@ -306,6 +306,45 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
+    public void A_killed_abl_cell_resumes_its_defense_from_the_checkpoint_to_the_numbers_of_an_uninterrupted_run()
+    {
+        using var output = new TempFolder();
+        string[] command = Smoke(output.Path, "--attack", "badnets", "--defense", "abl");
+        var resultPath = Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-t0-r0.1.abl.seed0.json");
+        var work = Path.ChangeExtension(resultPath, ".training");
+        var reference = CliProcess.Run(command);
+        reference.ExitCode.Should().Be(0, reference.StdErr);
+        var expected = ResultFiles.Read(resultPath);
+        Directory.Exists(work).Should().BeFalse("the finished cell removes its defense checkpoint");
+        File.Delete(resultPath); // the stage-1 network stays cached, so the second run starts from the same one
+
+        using (var process = Process.Start(CliProcess.StartInfo(command))!)
+        {
+            // Killed once the second of ABL's three smoke epochs is measured: the first one's checkpoint is on disk.
+            string? line;
+            while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("defense epoch 2", StringComparison.Ordinal))
+            {
+            }
+            line.Should().NotBeNull("the run reports its defense epochs");
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        File.Exists(resultPath).Should().BeFalse();
+        File.Exists(Path.Combine(work, "abl.ckpt")).Should().BeTrue("ABL keeps a per-epoch checkpoint beside the unfinished result");
+
+        var resumed = CliProcess.Run(command);
+
+        resumed.ExitCode.Should().Be(0, resumed.StdErr);
+        resumed.StdOut.Should().Contain("the defense resumes from");
+        var actual = ResultFiles.Read(resultPath);
+        (actual.CleanAccuracy, actual.AttackSuccessRate).Should().Be((expected.CleanAccuracy, expected.AttackSuccessRate), "the resumed defense ends with the same bits");
+        actual.Curves.Where(c => c.Phase == "defense").Select(c => (c.Epoch, c.CleanAccuracy, c.AttackSuccessRate))
+            .Should().Equal(expected.Curves.Where(c => c.Phase == "defense").Select(c => (c.Epoch, c.CleanAccuracy, c.AttackSuccessRate)));
+        actual.Options["defense"]!["checkpoint_directory"]!.GetValue<string>().Should().Be(Path.GetFileName(work), "recorded relative to the results folder");
+        Directory.Exists(work).Should().BeFalse();
+    }
+
+    [Fact]
     public void A_damaged_stage1_cache_entry_is_moved_aside_with_a_notice_and_stage1_trains_again()
     {
         using var output = new TempFolder();

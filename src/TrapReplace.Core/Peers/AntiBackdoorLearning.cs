@@ -31,6 +31,10 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
     private const string IsolationStage = "abl-isolation";
     private const string FinetuningStage = "abl-finetuning";
     private const string UnlearningStage = "abl-unlearning";
+    private static readonly string[] Stages = [IsolationStage, FinetuningStage, UnlearningStage];
+
+    /// <summary>The checkpoint's file name in <see cref="AntiBackdoorLearningOptions.CheckpointDirectory"/>.</summary>
+    public const string CheckpointFileName = "abl.ckpt";
     private readonly AntiBackdoorLearningOptions options;
     private readonly ILogger logger;
 
@@ -84,38 +88,49 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
         var device = options.Device.ToTorch();
         var total = Stopwatch.StartNew();
         var augmentation = new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip };
-        var history = new List<EpochRecord>();
 
         var network = ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone });
         try
         {
             network.to(device);
+            var run = ResumePoint(network);
+            var history = new List<EpochRecord>(run.Saved?.History ?? []);
+            // Wall time of the epochs an earlier, interrupted run finished, so the result counts the whole training.
+            double earlierSeconds = history.Sum(h => h.Seconds);
+            int savedPhase = run.Saved is null ? -1 : Array.IndexOf(Stages, run.Saved.Stage);
 
             // Phase 1: isolation training with local gradient ascent (or flooding).
-            var loader = new BatchLoader(untrusted, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
-            RunPhase(network, IsolationStage, loader, options.IsolationEpochs, epoch => options.IsolationLearningRate, batchTransform, history, (images, labels) =>
+            if (savedPhase <= 0)
             {
-                var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
-                var ce = nn.functional.cross_entropy(logits, labels);
-                return new StepOutput(AscentObjective(ce, options.AscentLoss, options.Gamma), logits, ce);
-            }, cancellationToken);
+                var loader = new BatchLoader(untrusted, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
+                RunPhase(network, IsolationStage, loader, options.IsolationEpochs, epoch => options.IsolationLearningRate, batchTransform, history, run, (images, labels) =>
+                {
+                    var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
+                    var ce = nn.functional.cross_entropy(logits, labels);
+                    return new StepOutput(AscentObjective(ce, options.AscentLoss, options.Gamma), logits, ce);
+                }, cancellationToken);
+            }
 
-            // Isolation: the lowest-loss share of the stored samples.
-            var losses = SampleLosses(network, untrusted, device);
-            var isolated = LowestLoss(losses, options.IsolationRatio);
-            double threshold = isolated.Max(i => losses[i]);
-            PeerLog.Isolated(logger, isolated.Length, untrusted.Count, threshold);
+            // Isolation: the lowest-loss share of the stored samples (kept in the checkpoint: the network moves on).
+            if (run.Isolated is null)
+            {
+                var losses = SampleLosses(network, untrusted, device);
+                run.Isolated = LowestLoss(losses, options.IsolationRatio);
+                run.Threshold = run.Isolated.Max(i => losses[i]);
+            }
+            var isolated = run.Isolated;
+            PeerLog.Isolated(logger, isolated.Length, untrusted.Count, run.Threshold);
             var isIsolated = new bool[untrusted.Count];
             foreach (var i in isolated) isIsolated[i] = true;
             var others = Enumerable.Range(0, untrusted.Count).Where(i => !isIsolated[i]).ToArray();
 
             // Phase 2: ordinary training on the rest.
-            if (options.FinetuningEpochs > 0)
+            if (options.FinetuningEpochs > 0 && savedPhase <= 1)
             {
                 using var rest = untrusted.Subset(others, $"{untrusted.Name}-not-isolated");
                 var restLoader = new BatchLoader(rest, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
                 RunPhase(network, FinetuningStage, restLoader, options.FinetuningEpochs,
-                    epoch => Optimization.CosineLearningRate(options.FinetuningLearningRate, epoch, options.FinetuningEpochs), batchTransform, history, (images, labels) =>
+                    epoch => Optimization.CosineLearningRate(options.FinetuningLearningRate, epoch, options.FinetuningEpochs), batchTransform, history, run, (images, labels) =>
                     {
                         var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                         var ce = nn.functional.cross_entropy(logits, labels);
@@ -128,7 +143,7 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
             {
                 using var suspects = untrusted.Subset(isolated, $"{untrusted.Name}-isolated");
                 var suspectLoader = new BatchLoader(suspects, options.BatchSize, shuffle: true, dropLast: false, augmentation, options.DataSeed);
-                RunPhase(network, UnlearningStage, suspectLoader, options.UnlearningEpochs, epoch => options.UnlearningLearningRate, null, history, (images, labels) =>
+                RunPhase(network, UnlearningStage, suspectLoader, options.UnlearningEpochs, epoch => options.UnlearningLearningRate, null, history, run, (images, labels) =>
                 {
                     var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                     var ce = nn.functional.cross_entropy(logits, labels);
@@ -141,9 +156,9 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
             {
                 Network = network,
                 History = history,
-                Seconds = total.Elapsed.TotalSeconds,
+                Seconds = earlierSeconds + total.Elapsed.TotalSeconds,
                 IsolatedIndices = isolated.Order().ToArray(),
-                IsolationLossThreshold = threshold,
+                IsolationLossThreshold = run.Threshold,
             };
         }
         catch
@@ -184,8 +199,31 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
         return losses;
     }
 
+    // Where this run starts: the checkpoint of an interrupted run (its weights already loaded) or nothing, and the
+    // isolated samples once they are known.
+    private sealed class RunState(string? path, string optionsJson, CheckpointHeader? saved)
+    {
+        public string? Path { get; } = path;
+        public string OptionsJson { get; } = optionsJson;
+        public CheckpointHeader? Saved { get; } = saved;
+        public int[]? Isolated { get; set; } = saved?.Isolated?.ToArray();
+        public double Threshold { get; set; } = saved?.IsolationLossThreshold ?? 0;
+    }
+
+    private RunState ResumePoint(TrapNetwork network)
+    {
+        var optionsJson = Checkpoint.Identity(options, o => { var copy = o.Clone(); copy.CheckpointDirectory = null; copy.Resume = true; return copy; });
+        string? path = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
+        var saved = Checkpoint.TryResume(path, options.Resume, Stages, optionsJson, network, null, logger);
+        // A checkpoint past isolation must carry the isolated samples; one that does not cannot be continued.
+        if (saved is not null && saved.Stage != IsolationStage && saved.Isolated is not { Count: > 0 })
+            throw new InvalidOperationException($"{path} was written after isolation but holds no isolated samples; delete it or choose another checkpoint directory.");
+        if (saved is not null) TrainingLog.Resumed(logger, saved.Stage, path!, saved.CompletedEpochs);
+        return new RunState(path, optionsJson, saved);
+    }
+
     private void RunPhase(TrapNetwork network, string stage, BatchLoader loader, int epochs, Func<int, double> rateOf, IBatchTransform? batchTransform,
-        List<EpochRecord> history, Func<Tensor, Tensor, StepOutput> step, CancellationToken cancellationToken)
+        List<EpochRecord> history, RunState run, Func<Tensor, Tensor, StepOutput> step, CancellationToken cancellationToken)
     {
         var runner = new EpochRunner
         {
@@ -196,12 +234,21 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
             ModelSeed = options.ModelSeed,
             DataSeed = options.DataSeed,
             BatchTransform = batchTransform,
+            CheckpointPath = run.Path,
             StepCompleted = e => StepCompleted?.Invoke(this, e),
         };
-        PeerLog.Starting(logger, stage, epochs, options.Device.ToString(), loader.Dataset.Count, options.BatchSize);
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), rateOf(0), options.WeightDecay, options.Momentum);
-        int offset = history.Count;
-        for (int epoch = 0; epoch < epochs; epoch++)
+        int first = 0;
+        if (run.Saved is { } saved && saved.Stage == stage)
+        {
+            // The phase the interrupted run was in: its optimizer state too (the weights were loaded before phase 1).
+            Checkpoint.Read(run.Path!, network, optimizer);
+            first = saved.CompletedEpochs;
+        }
+        // Epochs are numbered (and seeded) continuously over the phases.
+        int offset = history.Count - first;
+        PeerLog.Starting(logger, stage, epochs, options.Device.ToString(), loader.Dataset.Count, options.BatchSize);
+        for (int epoch = first; epoch < epochs; epoch++)
         {
             double rate = rateOf(epoch);
             Optimization.SetLearningRate(optimizer, rate);
@@ -209,7 +256,12 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
             var record = runner.Run(optimizer, loader, offset + epoch, offset + epoch, rate, step, null, cancellationToken);
             history.Add(record);
             runner.LogEpoch(record, epochs);
+            // The event comes before the checkpoint: a kill between the two reruns this epoch, with the same bits, and
+            // a listener keeping per-epoch measurements replaces the epoch's entry rather than missing it.
             EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(stage, record, epochs, network));
+            if (run.Path is not null)
+                Checkpoint.Write(run.Path, new CheckpointHeader(stage, epoch + 1, history, run.OptionsJson, Isolated: run.Isolated, IsolationLossThreshold: run.Isolated is null ? null : run.Threshold),
+                    network, optimizer);
         }
     }
 }

@@ -107,6 +107,16 @@ public sealed class AntiBackdoorLearningOptions : ITrainingRuntime
     /// untrusted set, so bf16 is where it saves the most. <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
     public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 
+    /// <summary>Folder for the per-epoch checkpoint (<c>abl.ckpt</c>: the network, the phase's optimizer, the
+    /// isolated samples), so an interrupted run resumes where it stopped with the same bits; null disables checkpoints.
+    /// ABL trains a whole network from scratch, as long as stage 1.</summary>
+    /// <value>null.</value>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Resume from the checkpoint in <see cref="CheckpointDirectory"/> when one exists.</summary>
+    /// <value>true.</value>
+    public bool Resume { get; set; } = true;
+
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -73,9 +73,20 @@ internal static class Checkpoint
     /// its checksum, with impossible lengths or non-finite weights) is moved aside to <c>.damaged</c>, logged, and the
     /// stage starts again: nothing damaged is trusted, nothing is deleted.
     /// </summary>
-    public static CheckpointHeader? TryResume(string? path, bool resume, string stage, string optionsJson, nn.Module model, OptimizerHelper optimizer, ILogger logger)
+    public static CheckpointHeader? TryResume(string? path, bool resume, string stage, string optionsJson, nn.Module model, OptimizerHelper optimizer, ILogger logger) =>
+        TryResume(path, resume, [stage], optionsJson, model, optimizer, logger);
+
+    /// <summary>
+    /// <see cref="TryResume(string?, bool, string, string, nn.Module, OptimizerHelper, ILogger)"/> for a defense of several
+    /// phases that keeps one checkpoint: accepts one written by any of <paramref name="stages"/> (the header's stage
+    /// says which), and restores the optimizer only when <paramref name="optimizer"/> is given (a phase's optimizer
+    /// exists only once that phase starts; it then reads the same file again).
+    /// </summary>
+    public static CheckpointHeader? TryResume(string? path, bool resume, IReadOnlyCollection<string> stages, string optionsJson, nn.Module model,
+        OptimizerHelper? optimizer, ILogger logger)
     {
         if (path is null || !resume || !File.Exists(path)) return null;
+        var stage = string.Join(" / ", stages);
         CheckpointHeader header;
         try
         {
@@ -85,7 +96,7 @@ internal static class Checkpoint
         {
             return MoveAside(path, stage, e.Problem, logger);
         }
-        if (header.Stage != stage || header.OptionsJson != optionsJson)
+        if (!stages.Contains(header.Stage) || header.OptionsJson != optionsJson)
             throw new InvalidOperationException($"{path} was written by a run with different options or stage; delete it or choose another checkpoint directory.");
         try
         {
@@ -187,7 +198,16 @@ internal static class Checkpoint
 }
 
 /// <summary>The JSON header of a checkpoint.</summary>
-internal sealed record CheckpointHeader(string Stage, int CompletedEpochs, IReadOnlyList<EpochRecord> History, string OptionsJson, double? BestValidationAccuracy = null, int? BestEpoch = null);
+/// <param name="Stage">The stage (or phase) that wrote it.</param>
+/// <param name="CompletedEpochs">Epochs of that stage finished.</param>
+/// <param name="History">Every epoch's record so far (of earlier phases too).</param>
+/// <param name="OptionsJson">The options it was written with (<see cref="Checkpoint.Identity"/>).</param>
+/// <param name="BestValidationAccuracy">The best validation accuracy so far (head replacement).</param>
+/// <param name="BestEpoch">Its epoch.</param>
+/// <param name="Isolated">Samples a defense set apart in an earlier phase (ABL), which the later phases need again.</param>
+/// <param name="IsolationLossThreshold">The largest loss among <paramref name="Isolated"/>.</param>
+internal sealed record CheckpointHeader(string Stage, int CompletedEpochs, IReadOnlyList<EpochRecord> History, string OptionsJson, double? BestValidationAccuracy = null,
+    int? BestEpoch = null, IReadOnlyList<int>? Isolated = null, double? IsolationLossThreshold = null);
 
 /// <summary>JSON settings for everything the training code writes.</summary>
 internal static class TrainingJson

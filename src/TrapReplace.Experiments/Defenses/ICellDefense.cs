@@ -23,6 +23,11 @@ public sealed record DefenseContext(
     CellSpec Spec, ExperimentProfile Profile, IBackbone Backbone, ImageDataset Untrusted, IBatchTransform? BatchTransform, ImageDataset Holdout,
     RunSettings Settings, DefenseEvents Events, CancellationToken CancellationToken, ILoggerFactory? Logging = null)
 {
+    /// <summary>A folder where a defense that trains for long keeps its per-epoch checkpoint, so an interrupted cell
+    /// resumes (the runner gives one per cell and removes it once the result is written); null for none. A defense
+    /// that resumes numbers its epoch records continuously over its sub-stages, so the runner can match its curve.</summary>
+    public string? CheckpointDirectory { get; init; }
+
     /// <summary><see cref="Logging"/>, or a factory that drops everything.</summary>
     public ILoggerFactory Logs => Logging ?? NullLoggerFactory.Instance;
 }

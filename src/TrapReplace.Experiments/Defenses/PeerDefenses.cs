@@ -136,6 +136,8 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
             UnlearningEpochs = Math.Max(1, epochs / 4),
             BatchSize = context.Profile.Stage1BatchSize,
             Precision = context.Settings.Precision,
+            // As long as stage 1, so it resumes like stage 1 when the cell is interrupted.
+            CheckpointDirectory = context.CheckpointDirectory,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AntiBackdoorLearning(options, context.Logs.CreateLogger<AntiBackdoorLearning>());
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);

@@ -61,6 +61,11 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         if (DefenseCatalog.Find(spec.Defense) is { } defense)
         {
             observer.PhaseStarted("defense", defense.Title, 0);
+            var work = new DefenseWorkFolder(settings.ResultsDirectory, spec.FileName);
+            // A defense resuming from its checkpoint (ABL) continues its curve too.
+            var resumedCurves = work.LoadCurves();
+            if (resumedCurves.Count > 0) observer.Note($"the defense resumes from {work.Directory}; {resumedCurves.Count} curve points kept");
+            curves.AddRange(resumedCurves);
             string? stage = null;
             var events = new DefenseEvents(
                 e =>
@@ -70,12 +75,28 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                     stage = e.Stage;
                     observer.Step("defense", e.Epoch, e.Step, e.StepsPerEpoch, e.Loss.Total, e.ImagesPerSecond);
                 },
-                e => curves.Add(MeasureEpoch("defense", curves.Count(c => c.Phase == "defense") + 1, e, data.CurveTest, curveTriggered, device)));
+                e =>
+                {
+                    int number = curves.Count(c => c.Phase == "defense") + 1;
+                    // A resumed defense reruns the epoch its checkpoint had not yet saved (resumable defenses number
+                    // epochs continuously over their phases): its new point replaces the old one.
+                    if (resumedCurves.Count > 0 && e.Record.Epoch + 1 < number)
+                    {
+                        number = e.Record.Epoch + 1;
+                        curves.RemoveAll(c => c.Phase == "defense" && c.Epoch >= number);
+                    }
+                    curves.Add(MeasureEpoch("defense", number, e, data.CurveTest, curveTriggered, device));
+                    work.SaveCurves(curves.Where(c => c.Phase == "defense"));
+                });
             var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken,
-                new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).AsFactory());
+                new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).AsFactory())
+            {
+                CheckpointDirectory = work.Directory,
+            };
             try
             {
                 outcome = defense.Apply(trapped, context);
+                RelativePaths(outcome.Options);
             }
             catch (TrainingDivergedException diverged)
             {
@@ -187,6 +208,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         };
         Directory.CreateDirectory(settings.ResultsDirectory);
         ResultFiles.Write(Path.Combine(settings.ResultsDirectory, spec.FileName), result);
+        new DefenseWorkFolder(settings.ResultsDirectory, spec.FileName).Remove(); // the result holds everything now
         File.Delete(ResultFiles.FailurePath(settings.ResultsDirectory, spec)); // an earlier failure of this cell no longer holds
         return result;
     }

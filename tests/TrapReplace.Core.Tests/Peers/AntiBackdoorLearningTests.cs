@@ -68,6 +68,79 @@ public sealed class AntiBackdoorLearningTests
         network.training.Should().BeFalse();
     }
 
+    [Theory]
+    [InlineData(1)] // inside isolation
+    [InlineData(2)] // isolation finished, nothing isolated yet
+    [InlineData(3)] // inside the fine-tuning phase, after isolating
+    [InlineData(5)] // inside unlearning
+    public void An_interrupted_run_resumes_from_its_checkpoint_to_exactly_the_uninterrupted_result(int epochsBeforeInterrupt)
+    {
+        using var clean = Noise(160, seed: 5);
+        var (data, _) = Poison(clean, 0.1, seed: 2);
+        using var untrusted = data;
+        var directory = Directory.CreateTempSubdirectory("abl-resume").FullName;
+        try
+        {
+            var options = Resumable();
+            var uninterrupted = new AntiBackdoorLearning(options).Fit(Backbone, untrusted);
+            using var expected = uninterrupted.Network;
+
+            options.CheckpointDirectory = directory;
+            using (var cts = new CancellationTokenSource())
+            {
+                var first = new AntiBackdoorLearning(options);
+                int seen = 0;
+                first.EpochCompleted += (_, _) => { if (++seen == epochsBeforeInterrupt) cts.Cancel(); };
+                var interrupted = () => first.Fit(Backbone, untrusted, cancellationToken: cts.Token);
+                interrupted.Should().Throw<OperationCanceledException>();
+            }
+            File.Exists(Path.Combine(directory, AntiBackdoorLearning.CheckpointFileName)).Should().BeTrue();
+
+            var second = new AntiBackdoorLearning(options);
+            var rerun = new List<int>();
+            second.EpochCompleted += (_, e) => rerun.Add(e.Record.Epoch);
+            var resumed = second.Fit(Backbone, untrusted);
+            using var actual = resumed.Network;
+
+            rerun.Should().Equal(Enumerable.Range(epochsBeforeInterrupt, 6 - epochsBeforeInterrupt), "only the epochs the first run did not finish train again");
+            resumed.History.Select(h => h.Epoch).Should().Equal(Enumerable.Range(0, 6));
+            resumed.History.Select(h => h.Loss.Total).Should().Equal(uninterrupted.History.Select(h => h.Loss.Total));
+            resumed.IsolatedIndices.Should().Equal(uninterrupted.IsolatedIndices);
+            resumed.IsolationLossThreshold.Should().Be(uninterrupted.IsolationLossThreshold);
+            foreach (var (name, value) in expected.state_dict())
+                value.allclose(actual.state_dict()[name], 0, 0).Should().BeTrue($"{name} should be bit-identical");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_checkpoint_written_with_other_options_is_refused_by_name()
+    {
+        using var clean = Noise(64, seed: 1);
+        var directory = Directory.CreateTempSubdirectory("abl-options").FullName;
+        try
+        {
+            var options = Resumable();
+            options.CheckpointDirectory = directory;
+            options.IsolationEpochs = 1;
+            options.FinetuningEpochs = 0;
+            options.UnlearningEpochs = 0;
+            using (new AntiBackdoorLearning(options).Fit(Backbone, clean).Network) { }
+            options.Gamma = 0.25;
+
+            var act = () => new AntiBackdoorLearning(options).Fit(Backbone, clean);
+
+            act.Should().Throw<InvalidOperationException>().WithMessage($"*{AntiBackdoorLearning.CheckpointFileName}*different options*");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void In_bf16_the_isolation_still_finds_the_poison_and_the_weights_stay_float32()
     {
@@ -115,6 +188,20 @@ public sealed class AntiBackdoorLearningTests
             .And.Contain("UnlearningLearningRate must be a positive number; got 0")
             .And.Contain("Gamma must be >= 0; got NaN");
     }
+
+    // Two epochs in each phase, so an interruption can fall inside every one of them.
+    private static AntiBackdoorLearningOptions Resumable() => new()
+    {
+        IsolationEpochs = 2,
+        Optimizer = OptimizerKind.Adam,
+        IsolationLearningRate = 3e-3,
+        IsolationRatio = 0.05,
+        FinetuningEpochs = 2,
+        FinetuningLearningRate = 3e-3,
+        UnlearningEpochs = 2,
+        BatchSize = 32,
+        Threads = 2,
+    };
 
     private static AntiBackdoorLearningOptions Small() => new()
     {
