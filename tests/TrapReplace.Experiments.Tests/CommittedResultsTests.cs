@@ -1,0 +1,138 @@
+using System.Globalization;
+using FluentAssertions.Execution;
+using TrapReplace.Experiments.Reporting;
+using TrapReplace.Experiments.Results;
+
+namespace TrapReplace.Experiments.Tests;
+
+/// <summary>
+/// The evidence users read is the committed result files; the report and README's headline tables are written from
+/// them. These tests hold both to the files, so a rerun cell that changes a number cannot leave a stale table behind
+/// (README's prose once kept three trap-cleanse results from before their rerun).
+/// </summary>
+public sealed class CommittedResultsTests
+{
+    private static readonly string Root = RepositoryRoot();
+    private static readonly string Evidence = Path.Combine(Root, "docs", "results-full-bf16");
+
+    // The six attacks of README's tables, in their column order, as README names them.
+    private static readonly (string Readme, string Attack)[] Attacks =
+    [
+        ("BadNets-grid", "badnets-grid"), ("Blend", "blend"), ("l2-invisible", "l2-invisible"), ("Trojan-WM", "trojan-wm"), ("SIG", "sig"), ("WaNet", "wanet"),
+    ];
+
+    [Fact]
+    public void The_committed_report_is_exactly_what_report_makes_of_the_committed_result_files()
+    {
+        var output = Directory.CreateTempSubdirectory("committed-report").FullName;
+        try
+        {
+            var written = ReportWriter.Write(ResultFiles.ReadAll(Evidence), output, ResultFiles.ReadAllFailures(Evidence).Select(f => f.Failure).ToList());
+
+            foreach (var name in new[] { "results.md", "summary.csv", "cells.csv" })
+                File.ReadAllText(Path.Combine(output, name)).Should().Be(File.ReadAllText(Path.Combine(Evidence, name)),
+                    $"docs/results-full-bf16/{name} must be regenerated (trap-replace report --results docs/results-full-bf16) when a result file changes");
+            // Plots are compared by name only: their pixels depend on the machine's fonts.
+            written.Select(Path.GetFileName).Where(n => n!.EndsWith(".png", StringComparison.Ordinal))
+                .Should().BeSubsetOf(Directory.GetFiles(Evidence, "*.png").Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void READMEs_six_attack_headline_table_matches_the_committed_result_files()
+    {
+        var rows = TableAfter("| attack (poison) | undefended (trap network) | Trap and Replace | trap-cleanse |");
+        rows.Should().HaveCount(Attacks.Length);
+        using var all = new AssertionScope(); // every stale number at once
+        foreach (var (readme, attack) in Attacks)
+        {
+            var row = rows.Single(r => r[0].StartsWith(readme + " (", StringComparison.Ordinal));
+            var trap = Cell(attack, "trap-replace");
+            var cleanse = Cell(attack, "trap-cleanse");
+            row[1].Should().Be(CaAsr(trap.Undefended!.CleanAccuracy, trap.Undefended.AttackSuccessRate), $"{readme}: the trap network");
+            row[2].Should().Be(CaAsr(trap.CleanAccuracy, trap.AttackSuccessRate), $"{readme}: Trap and Replace");
+            row[3].Should().Be(CaAsr(cleanse.CleanAccuracy, cleanse.AttackSuccessRate), $"{readme}: trap-cleanse");
+            if (cleanse.Options["defense"]?["scan"]?["precision"] is { } precision)
+                row[4].Should().Be($"{F3(precision.GetValue<double>())} / {F3(cleanse.Options["defense"]!["scan"]!["recall"]!.GetValue<double>())}", $"{readme}: the scan");
+            else
+                row[4].Should().NotMatchRegex(@"^\d", $"{readme}: no scan was measured, so no precision may be shown");
+        }
+    }
+
+    [Fact]
+    public void READMEs_defense_table_matches_the_committed_result_files_and_their_mean_DER()
+    {
+        var rows = TableAfter("| cell (60 stage-1 epochs, bf16) | BadNets-grid | Blend |");
+        // README's row label (its start) -> the defense whose cells the row shows; the two undefended rows show a
+        // defense's starting network.
+        var labels = new (string Label, string Defense, bool Undefended)[]
+        {
+            ("undefended (plain network)", "fine-tune", true), ("replace-only", "replace-only", false), ("fine-tune", "fine-tune", false),
+            ("fine-pruning", "fine-pruning", false), ("NAD", "nad", false), ("ANP", "anp", false), ("I-BAU", "i-bau", false),
+            ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
+        };
+        rows.Should().HaveCount(labels.Length);
+        using var all = new AssertionScope();
+        foreach (var (label, defense, undefended) in labels)
+        {
+            var row = rows.Single(r => r[0].StartsWith(label, StringComparison.Ordinal));
+            var ders = new List<double>();
+            for (int column = 0; column < Attacks.Length; column++)
+            {
+                var attack = Attacks[column].Attack;
+                string what = $"{label} x {attack}";
+                if (!File.Exists(CellPath(attack, defense)))
+                {
+                    File.Exists(Path.Combine(Evidence, $"cifar10.wrn16-1.full.{Slice(attack)}.{defense}.seed0.failed.json")).Should().BeTrue($"{what}: no result file, so a failure record");
+                    row[column + 1].Should().Be("diverged", what);
+                    continue;
+                }
+                var cell = Cell(attack, defense);
+                if (undefended)
+                {
+                    row[column + 1].Should().Be(CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate), what);
+                    continue;
+                }
+                row[column + 1].Should().Be($"{CaAsr(cell.CleanAccuracy, cell.AttackSuccessRate)}, {F3(cell.Der!.Value)}", what);
+                ders.Add(cell.Der.Value);
+            }
+            if (!undefended)
+                row[Attacks.Length + 1].Should().StartWith(F3(ders.Average()), $"{label}: the mean DER over the attacks it finished");
+        }
+    }
+
+    private static CellResult Cell(string attack, string defense) => ResultFiles.Read(CellPath(attack, defense));
+
+    private static string CellPath(string attack, string defense) => Path.Combine(Evidence, $"cifar10.wrn16-1.full.{Slice(attack)}.{defense}.seed0.json");
+
+    // The file name's attack part: SIG poisons 80 % of the target class, the others 10 % of the set; all target class 0.
+    private static string Slice(string attack) => attack == "sig" ? "sig-t0-r0.8" : $"{attack}-t0-r0.1";
+
+    private static string CaAsr(double ca, double? asr) => $"{Pct(ca)} / {Pct(asr!.Value)}";
+
+    private static string Pct(double fraction) => (100 * fraction).ToString("F1", CultureInfo.InvariantCulture);
+
+    private static string F3(double value) => value.ToString("F3", CultureInfo.InvariantCulture);
+
+    // The rows of the Markdown table whose header line starts with the given text, cells trimmed and bold removed.
+    private static List<string[]> TableAfter(string headerStart)
+    {
+        var lines = File.ReadAllLines(Path.Combine(Root, "README.md"));
+        int header = Array.FindIndex(lines, l => l.StartsWith(headerStart, StringComparison.Ordinal));
+        header.Should().BeGreaterThanOrEqualTo(0, $"README has the table '{headerStart}'");
+        return lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|'))
+            .Select(l => l.Trim('|').Split('|').Select(c => c.Replace("**", "", StringComparison.Ordinal).Trim()).ToArray())
+            .ToList();
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TrapReplace.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("cannot find TrapReplace.sln above " + AppContext.BaseDirectory);
+    }
+}
