@@ -64,34 +64,46 @@ public sealed class CommittedResultsTests
     }
 
     [Fact]
-    public void READMEs_defense_table_matches_the_committed_result_files_and_their_mean_DER()
-    {
-        var rows = TableAfter("| cell (60 stage-1 epochs, bf16) | BadNets-grid | Blend |");
-        // README's row label (its start) -> the defense whose cells the row shows; the two undefended rows show a
-        // defense's starting network.
-        var labels = new (string Label, string Defense, bool Undefended)[]
-        {
+    public void READMEs_CIFAR10_defense_table_matches_the_committed_result_files_and_their_mean_DER() =>
+        DefenseTableMatches("| cell (60 stage-1 epochs, bf16) | BadNets-grid | Blend |", "cifar10", Attacks,
+        [
             ("undefended (plain network)", "fine-tune", true), ("replace-only", "replace-only", false), ("fine-tune", "fine-tune", false),
             ("fine-pruning", "fine-pruning", false), ("NAD", "nad", false), ("ANP", "anp", false), ("I-BAU", "i-bau", false),
             ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
-        };
+        ]);
+
+    [Fact]
+    public void READMEs_GTSRB_table_matches_the_committed_result_files_and_their_mean_DER() =>
+        DefenseTableMatches("| GTSRB cell (60 stage-1 epochs, bf16) |", "gtsrb", [("BadNets-grid", "badnets-grid"), ("Blend", "blend"), ("Trojan-WM", "trojan-wm")],
+        [
+            ("undefended (plain network)", "fine-tune", true), ("fine-tune", "fine-tune", false), ("fine-pruning", "fine-pruning", false), ("NAD", "nad", false),
+            ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
+        ]);
+
+    // README's row label (its start) -> the defense whose cells the row shows, the undefended rows showing a defense's
+    // starting network; cells "CA / ASR, DER" (undefended: "CA / ASR"), "diverged" where a failure record stands, and
+    // a last column that starts with the mean DER over the attacks the defense finished.
+    private static void DefenseTableMatches(string headerStart, string dataset, (string Readme, string Attack)[] attacks, (string Label, string Defense, bool Undefended)[] labels)
+    {
+        var rows = TableAfter(headerStart);
         rows.Should().HaveCount(labels.Length);
-        using var all = new AssertionScope();
+        using var all = new AssertionScope(); // every stale number at once
         foreach (var (label, defense, undefended) in labels)
         {
             var row = rows.Single(r => r[0].StartsWith(label, StringComparison.Ordinal));
+            row.Should().HaveCount(attacks.Length + 2, label);
             var ders = new List<double>();
-            for (int column = 0; column < Attacks.Length; column++)
+            for (int column = 0; column < attacks.Length; column++)
             {
-                var attack = Attacks[column].Attack;
-                string what = $"{label} x {attack}";
-                if (!File.Exists(CellPath(attack, defense)))
+                var attack = attacks[column].Attack;
+                string what = $"{dataset}: {label} x {attack}";
+                if (!File.Exists(CellPath(dataset, attack, defense)))
                 {
-                    File.Exists(Path.Combine(Evidence, $"cifar10.wrn16-1.full.{Slice(attack)}.{defense}.seed0.failed.json")).Should().BeTrue($"{what}: no result file, so a failure record");
+                    File.Exists(Path.ChangeExtension(CellPath(dataset, attack, defense), ".failed.json")).Should().BeTrue($"{what}: no result file, so a failure record");
                     row[column + 1].Should().Be("diverged", what);
                     continue;
                 }
-                var cell = Cell(attack, defense);
+                var cell = Cell(dataset, attack, defense);
                 if (undefended)
                 {
                     row[column + 1].Should().Be(CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate), what);
@@ -101,13 +113,16 @@ public sealed class CommittedResultsTests
                 ders.Add(cell.Der.Value);
             }
             if (!undefended)
-                row[Attacks.Length + 1].Should().StartWith(F3(ders.Average()), $"{label}: the mean DER over the attacks it finished");
+                row[attacks.Length + 1].Should().StartWith(F3(ders.Average()), $"{dataset}: {label}: the mean DER over the attacks it finished");
         }
     }
 
-    private static CellResult Cell(string attack, string defense) => ResultFiles.Read(CellPath(attack, defense));
+    private static CellResult Cell(string attack, string defense) => Cell("cifar10", attack, defense);
 
-    private static string CellPath(string attack, string defense) => Path.Combine(Evidence, $"cifar10.wrn16-1.full.{Slice(attack)}.{defense}.seed0.json");
+    private static CellResult Cell(string dataset, string attack, string defense) => ResultFiles.Read(CellPath(dataset, attack, defense));
+
+    private static string CellPath(string dataset, string attack, string defense) =>
+        Path.Combine(Evidence, $"{dataset}.wrn16-1.full.{Slice(attack)}.{defense}.seed0.json");
 
     // The file name's attack part: SIG poisons 80 % of the target class, the others 10 % of the set; all target class 0.
     private static string Slice(string attack) => attack == "sig" ? "sig-t0-r0.8" : $"{attack}-t0-r0.1";

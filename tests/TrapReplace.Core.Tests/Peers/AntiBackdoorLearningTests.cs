@@ -190,28 +190,17 @@ public sealed class AntiBackdoorLearningTests
     }
 
     // Two epochs in each phase, so an interruption can fall inside every one of them.
-    private static AntiBackdoorLearningOptions Resumable() => new()
-    {
-        IsolationEpochs = 2,
-        Optimizer = OptimizerKind.Adam,
-        IsolationLearningRate = 3e-3,
-        IsolationRatio = 0.05,
-        FinetuningEpochs = 2,
-        FinetuningLearningRate = 3e-3,
-        UnlearningEpochs = 2,
-        BatchSize = 32,
-        Threads = 2,
-    };
+    private static AntiBackdoorLearningOptions Resumable() => Small(isolation: 2, finetuning: 2, unlearning: 2);
 
-    private static AntiBackdoorLearningOptions Small() => new()
+    private static AntiBackdoorLearningOptions Small(int isolation = 4, int finetuning = 1, int unlearning = 1) => new()
     {
-        IsolationEpochs = 4,
+        IsolationEpochs = isolation,
         Optimizer = OptimizerKind.Adam,
         IsolationLearningRate = 3e-3,
         IsolationRatio = 0.05,
-        FinetuningEpochs = 1,
+        FinetuningEpochs = finetuning,
         FinetuningLearningRate = 3e-3,
-        UnlearningEpochs = 1,
+        UnlearningEpochs = unlearning,
         BatchSize = 32,
         Threads = 2,
     };
