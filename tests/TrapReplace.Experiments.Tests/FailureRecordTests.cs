@@ -54,6 +54,18 @@ public sealed class FailureRecordTests : IDisposable
     }
 
     [Fact]
+    public void An_unfinished_cells_work_folder_is_not_read_as_results()
+    {
+        var spec = Spec with { Defense = DefenseCatalog.Parse("abl") };
+        ResultFiles.Write(Path.Combine(folder, spec.FileName.Replace("abl", "nad", StringComparison.Ordinal)), SampleResults.Result("wanet", "nad", 0, 0.76, 0.03, new Metrics(0.79, 0.43, 0.5)));
+        var work = Directory.CreateDirectory(Path.Combine(folder, Path.ChangeExtension(spec.FileName, ".training"))).FullName;
+        File.WriteAllText(Path.Combine(work, "defense-curves.json"), "[]"); // what an interrupted ABL cell leaves
+
+        ResultFiles.ReadAll(folder).Should().ContainSingle().Which.Result.Defense.Should().Be("nad");
+        ResultFiles.ReadAllFailures(folder).Should().BeEmpty();
+    }
+
+    [Fact]
     public void The_report_marks_a_failed_cell_in_the_pivot_and_lists_it_without_counting_it_in_the_standings()
     {
         var results = new[]

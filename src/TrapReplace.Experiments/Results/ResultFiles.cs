@@ -58,7 +58,7 @@ public static class ResultFiles
     private static CellResult RefuseNewer(string path, CellResult result) => result.Schema <= CellResult.CurrentSchema ? result
         : throw new InvalidDataException($"{path}: result file schema {result.Schema} is newer than this TrapReplace reads (up to {CellResult.CurrentSchema}); update TrapReplace");
 
-    /// <summary>Every result file under <paramref name="directory"/> (recursively, skipping the stage-1 cache and failure records).</summary>
+    /// <summary>Every result file under <paramref name="directory"/> (recursively, skipping the stage-1 cache, unfinished cells' work folders and failure records).</summary>
     public static IReadOnlyList<(string Path, CellResult Result)> ReadAll(string directory) =>
         JsonFiles(directory).Where(p => !p.EndsWith(FailureSuffix, StringComparison.Ordinal)).Select(p => (p, Read(p))).ToList();
 
@@ -110,11 +110,16 @@ public static class ResultFiles
         }
     }
 
+    /// <summary>The suffix of an unfinished cell's work folder beside its result file's name (<c>&lt;name&gt;.training</c>).</summary>
+    internal const string WorkFolderSuffix = ".training";
+
     private static IEnumerable<string> JsonFiles(string directory)
     {
         if (!Directory.Exists(directory)) throw new UsageException($"results folder '{directory}' does not exist");
+        // Neither the stage-1 cache nor an unfinished cell's work folder (its defense checkpoint and curve) holds results.
         return Directory.EnumerateFiles(directory, "*.json", SearchOption.AllDirectories)
             .Where(p => !p.Contains(Path.DirectorySeparatorChar + Stage1CacheFolderName + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            .Where(p => !Path.GetDirectoryName(p)!.EndsWith(WorkFolderSuffix, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal);
     }
 }

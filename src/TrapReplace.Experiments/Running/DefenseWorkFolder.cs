@@ -15,7 +15,7 @@ internal sealed class DefenseWorkFolder(string resultsDirectory, string resultFi
     private const string CurvesFileName = "defense-curves.json";
 
     /// <summary>The folder (<c>&lt;result file name&gt;.training</c>).</summary>
-    public string Directory { get; } = Path.Combine(resultsDirectory, Path.GetFileNameWithoutExtension(resultFileName) + ".training");
+    public string Directory { get; } = Path.Combine(resultsDirectory, Path.GetFileNameWithoutExtension(resultFileName) + ResultFiles.WorkFolderSuffix);
 
     /// <summary>
     /// The curve points an interrupted run of the defense measured, when the defense left a checkpoint to resume from;
