@@ -69,7 +69,7 @@ public sealed class CommittedResultsTests
         [
             ("undefended (plain network)", "fine-tune", true), ("replace-only", "replace-only", false), ("fine-tune", "fine-tune", false),
             ("fine-pruning", "fine-pruning", false), ("NAD", "nad", false), ("ANP", "anp", false), ("I-BAU", "i-bau", false),
-            ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
+            ("ABL", "abl", false), ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
         ]);
 
     [Fact]
