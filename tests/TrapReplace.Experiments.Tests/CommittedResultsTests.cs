@@ -80,6 +80,46 @@ public sealed class CommittedResultsTests
             ("undefended (trap network", "trap-replace", true), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
         ]);
 
+    [Fact]
+    public void READMEs_schedule_crossover_table_matches_the_committed_result_files()
+    {
+        // Columns: attack x stage-1 length (full-short 20, full 60, full-long 180 epochs); a cell whose file has not
+        // been written yet must say so, so the table cannot claim a length that has not run.
+        (string Attack, string Profile)[] columns =
+        [
+            ("blend", "full-short"), ("blend", "full"), ("blend", "full-long"),
+            ("badnets-grid", "full-short"), ("badnets-grid", "full"), ("badnets-grid", "full-long"),
+        ];
+        (string Label, string Defense, bool Undefended)[] labels =
+        [
+            ("undefended (plain network)", "fine-tune", true), ("undefended (trap network", "trap-replace", true), ("replace-only", "replace-only", false),
+            ("fine-tune", "fine-tune", false), ("Trap and Replace", "trap-replace", false), ("trap-cleanse", "trap-cleanse", false),
+        ];
+        var rows = TableAfter("| crossover cell (stage-1 epochs) |");
+        rows.Should().HaveCount(labels.Length);
+        using var all = new AssertionScope();
+        foreach (var (label, defense, undefended) in labels)
+        {
+            var row = rows.Single(r => r[0].StartsWith(label, StringComparison.Ordinal));
+            row.Should().HaveCount(columns.Length + 1, label);
+            for (int column = 0; column < columns.Length; column++)
+            {
+                var (attack, profile) = columns[column];
+                var path = CellPath("cifar10", attack, defense, profile);
+                string what = $"{label} x {attack} at {profile}";
+                if (!File.Exists(path))
+                {
+                    row[column + 1].Should().Be(File.Exists(Path.ChangeExtension(path, ".failed.json")) ? "diverged" : "not run yet", what);
+                    continue;
+                }
+                var cell = ResultFiles.Read(path);
+                row[column + 1].Should().Be(undefended
+                    ? CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate)
+                    : $"{CaAsr(cell.CleanAccuracy, cell.AttackSuccessRate)}, {F3(cell.Der!.Value)}", what);
+            }
+        }
+    }
+
     // README's row label (its start) -> the defense whose cells the row shows, the undefended rows showing a defense's
     // starting network; cells "CA / ASR, DER" (undefended: "CA / ASR"), "diverged" where a failure record stands, and
     // a last column that starts with the mean DER over the attacks the defense finished.
@@ -121,8 +161,8 @@ public sealed class CommittedResultsTests
 
     private static CellResult Cell(string dataset, string attack, string defense) => ResultFiles.Read(CellPath(dataset, attack, defense));
 
-    private static string CellPath(string dataset, string attack, string defense) =>
-        Path.Combine(Evidence, $"{dataset}.wrn16-1.full.{Slice(attack)}.{defense}.seed0.json");
+    private static string CellPath(string dataset, string attack, string defense, string profile = "full") =>
+        Path.Combine(Evidence, $"{dataset}.wrn16-1.{profile}.{Slice(attack)}.{defense}.seed0.json");
 
     // The file name's attack part: SIG poisons 80 % of the target class, the others 10 % of the set; all target class 0.
     private static string Slice(string attack) => attack == "sig" ? "sig-t0-r0.8" : $"{attack}-t0-r0.1";
