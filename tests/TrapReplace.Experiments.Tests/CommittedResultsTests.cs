@@ -107,15 +107,8 @@ public sealed class CommittedResultsTests
                 var (attack, profile) = columns[column];
                 var path = CellPath("cifar10", attack, defense, profile);
                 string what = $"{label} x {attack} at {profile}";
-                if (!File.Exists(path))
-                {
-                    row[column + 1].Should().Be(File.Exists(Path.ChangeExtension(path, ".failed.json")) ? "diverged" : "not run yet", what);
-                    continue;
-                }
-                var cell = ResultFiles.Read(path);
-                row[column + 1].Should().Be(undefended
-                    ? CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate)
-                    : $"{CaAsr(cell.CleanAccuracy, cell.AttackSuccessRate)}, {F3(cell.Der!.Value)}", what);
+                row[column + 1].Should().Be(File.Exists(path) ? CellText(ResultFiles.Read(path), undefended)
+                    : File.Exists(FailurePath(path)) ? "diverged" : "not run yet", what);
             }
         }
     }
@@ -139,18 +132,13 @@ public sealed class CommittedResultsTests
                 string what = $"{dataset}: {label} x {attack}";
                 if (!File.Exists(CellPath(dataset, attack, defense)))
                 {
-                    File.Exists(Path.ChangeExtension(CellPath(dataset, attack, defense), ".failed.json")).Should().BeTrue($"{what}: no result file, so a failure record");
+                    File.Exists(FailurePath(CellPath(dataset, attack, defense))).Should().BeTrue($"{what}: no result file, so a failure record");
                     row[column + 1].Should().Be("diverged", what);
                     continue;
                 }
                 var cell = Cell(dataset, attack, defense);
-                if (undefended)
-                {
-                    row[column + 1].Should().Be(CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate), what);
-                    continue;
-                }
-                row[column + 1].Should().Be($"{CaAsr(cell.CleanAccuracy, cell.AttackSuccessRate)}, {F3(cell.Der!.Value)}", what);
-                ders.Add(cell.Der.Value);
+                row[column + 1].Should().Be(CellText(cell, undefended), what);
+                if (!undefended) ders.Add(cell.Der!.Value);
             }
             if (!undefended)
                 row[attacks.Length + 1].Should().StartWith(F3(ders.Average()), $"{dataset}: {label}: the mean DER over the attacks it finished");
@@ -166,6 +154,13 @@ public sealed class CommittedResultsTests
 
     // The file name's attack part: SIG poisons 80 % of the target class, the others 10 % of the set; all target class 0.
     private static string Slice(string attack) => attack == "sig" ? "sig-t0-r0.8" : $"{attack}-t0-r0.1";
+
+    // A table cell as README writes it: "CA / ASR, DER", or the starting network's "CA / ASR" for an undefended row.
+    private static string CellText(CellResult cell, bool undefended) => undefended
+        ? CaAsr(cell.Undefended!.CleanAccuracy, cell.Undefended.AttackSuccessRate)
+        : $"{CaAsr(cell.CleanAccuracy, cell.AttackSuccessRate)}, {F3(cell.Der!.Value)}";
+
+    private static string FailurePath(string resultPath) => Path.ChangeExtension(resultPath, null) + ResultFiles.FailureSuffix;
 
     private static string CaAsr(double ca, double? asr) => $"{Pct(ca)} / {Pct(asr!.Value)}";
 
