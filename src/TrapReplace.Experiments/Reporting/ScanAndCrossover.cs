@@ -73,7 +73,7 @@ public static class ScanAndCrossover
     }
 
     /// <summary>One PNG per crossover group: ASR (dashed) and CA (solid) after each defense measured at two or more
-    /// stage-1 lengths against those lengths (a defense at one length has no line; the table lists it).</summary>
+    /// stage-1 lengths against those lengths, on a log axis (a defense at one length has no line; the table lists it).</summary>
     public static IReadOnlyList<string> CrossoverPlots(IReadOnlyList<SummaryRow> rows, string directory)
     {
         var written = new List<string>();
@@ -82,7 +82,7 @@ public static class ScanAndCrossover
             var plot = new Plot();
             foreach (var defense in PlottedDefenses(group))
             {
-                var points = defense.Select(r => (X: (double)Epochs(r.Profile), Ca: r.CleanAccuracy.Mean * 100, Asr: r.AttackSuccessRate?.Mean * 100))
+                var points = defense.Select(r => (X: Math.Log10(Epochs(r.Profile)), Ca: r.CleanAccuracy.Mean * 100, Asr: r.AttackSuccessRate?.Mean * 100))
                     .OrderBy(p => p.X).ToList();
                 var color = Plots.DefenseColor(defense.Key);
                 var ca = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Ca).ToArray());
@@ -95,8 +95,14 @@ public static class ScanAndCrossover
                 asr.LinePattern = LinePattern.Dashed;
                 asr.LegendText = $"{defense.Key} ASR";
             }
+            // The lengths triple (20, 60, 180): a log axis spaces them evenly, ticked at the lengths themselves.
+            var lengths = group.Select(r => Epochs(r.Profile)).Distinct().Order().ToArray();
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+                lengths.Select(e => Math.Log10(e)).ToArray(), lengths.Select(e => e.ToString(CultureInfo.InvariantCulture)).ToArray());
+            double margin = 0.08 * (Math.Log10(lengths[^1]) - Math.Log10(lengths[0]));
+            plot.Axes.SetLimitsX(Math.Log10(lengths[0]) - margin, Math.Log10(lengths[^1]) + margin);
             plot.Axes.SetLimitsY(0, 105);
-            plot.XLabel("stage-1 epochs (whole training set minus the 5 % holdout)");
+            plot.XLabel("stage-1 epochs, log scale (whole training set minus the 5 % holdout)");
             plot.YLabel("% on the whole test set");
             plot.Title($"{group.Key.Dataset} {group.Key.Backbone} {group.Key.Attack}: CA solid, ASR dashed");
             plot.ShowLegend(Edge.Right);
