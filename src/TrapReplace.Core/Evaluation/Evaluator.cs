@@ -97,7 +97,7 @@ public static class Evaluator
             var result = new float[n * data.ClassCount];
             for (long start = 0; start < n; start += batchSize)
             {
-                using var scope = NewDisposeScope();
+                using var scope = StepScope.Begin();
                 long count = Math.Min(batchSize, n - start);
                 var batch = data.ImagesAsFloat(start, count).to(device);
                 if (channelsLast) batch = MemoryLayout.ToChannelsLast(batch);
@@ -121,7 +121,7 @@ public static class Evaluator
         var result = new long[n];
         for (long start = 0; start < n; start += batchSize)
         {
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             long count = Math.Min(batchSize, n - start);
             var batch = images.narrow(0, start, count);
             batch = asUint8 ? batch.to(ScalarType.Float32).div_(255f) : batch.to(ScalarType.Float32);

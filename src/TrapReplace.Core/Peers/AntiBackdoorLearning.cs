@@ -188,7 +188,7 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
         var losses = new double[data.Count];
         for (long start = 0; start < data.Count; start += batchSize)
         {
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             long count = Math.Min(batchSize, data.Count - start);
             var images = PeerModels.FloatImages(data, start, count, device);
             var labels = data.Labels.narrow(0, start, count).to(device);

@@ -234,7 +234,7 @@ public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
             using var noGrad = no_grad();
             for (long start = 0; start < data.Count; start += batchSize)
             {
-                using var scope = NewDisposeScope();
+                using var scope = StepScope.Begin();
                 long count = Math.Min(batchSize, data.Count - start);
                 var images = PeerModels.FloatImages(data, start, count, device);
                 var logits = network.call(images);

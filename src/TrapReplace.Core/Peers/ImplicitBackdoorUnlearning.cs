@@ -148,7 +148,7 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
         for (int s = 0; s < plan.Length; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             var images = loader.Load(plan[s], round, s).Images.to(device);
             Tensor predictions;
             using (no_grad()) predictions = network.call(Layout(images)).argmax(1);
@@ -211,7 +211,7 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
         long changed = 0;
         for (long start = 0; start < data.Count; start += batchSize)
         {
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             long count = Math.Min(batchSize, data.Count - start);
             var images = PeerModels.FloatImages(data, start, count, device);
             var clean = network.call(images).argmax(1);

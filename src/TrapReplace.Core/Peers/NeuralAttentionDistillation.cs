@@ -185,7 +185,7 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
         double sum = 0;
         for (long start = 0; start < data.Count; start += options.BatchSize)
         {
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             long count = Math.Min(options.BatchSize, data.Count - start);
             var images = PeerModels.FloatImages(data, start, count, device);
             var (_, s1, s2) = student.Forward(images);

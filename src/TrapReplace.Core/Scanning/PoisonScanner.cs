@@ -202,7 +202,7 @@ public sealed class PoisonScanner
             for (long start = 0; start < n; start += options.BatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
+                using var scope = StepScope.Begin();
                 long count = Math.Min(options.BatchSize, n - start);
                 var batch = data.ImagesAsFloat(start, count).to(device);
                 if (options.ChannelsLast) batch = MemoryLayout.ToChannelsLast(batch);

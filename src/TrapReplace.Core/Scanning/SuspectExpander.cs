@@ -213,6 +213,7 @@ public sealed class SuspectExpander
         // caller's scope frees the step tensors (a few of the sample count each).
         for (int step = 0; step < options.Steps; step++)
         {
+            using var pause = GcPause.Begin();
             optimizer.zero_grad();
             var logits = x.matmul(weight).add(bias);
             var loss = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction: nn.Reduction.None).mul(sampleWeights).sum()
@@ -235,7 +236,7 @@ public sealed class SuspectExpander
             for (long start = 0; start < data.Count; start += options.BatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var batchScope = NewDisposeScope();
+                using var scope = StepScope.Begin();
                 long count = Math.Min(options.BatchSize, data.Count - start);
                 var batch = data.ImagesAsFloat(start, count).to(device);
                 if (options.ChannelsLast) batch = MemoryLayout.ToChannelsLast(batch);

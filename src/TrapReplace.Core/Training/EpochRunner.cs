@@ -21,9 +21,10 @@ internal readonly record struct StepOutput(Tensor Loss, Tensor Logits, Tensor Cl
 
 /// <summary>
 /// The one mini-batch loop behind stage 1, fine-tuning, head replacement and every peer defense: seeded batches (data
-/// seed, epoch, step), the per-batch attack transform (WaNet), the memory layout, a dispose scope and a generator seed
-/// per step, a divergence check that names the last good checkpoint, step events, and the epoch's record. The caller
-/// sets train/eval modes and the learning rate, checkpoints between epochs, and computes the step's loss.
+/// seed, epoch, step), the per-batch attack transform (WaNet), the memory layout, a step scope (tensors freed, no GC
+/// inside: <see cref="StepScope"/>) and a generator seed per step, a divergence check that names the last good
+/// checkpoint, step events, and the epoch's record. The caller sets train/eval modes and the learning rate,
+/// checkpoints between epochs, and computes the step's loss.
 /// </summary>
 internal sealed class EpochRunner
 {
@@ -78,7 +79,7 @@ internal sealed class EpochRunner
                 cancellationToken.ThrowIfCancellationRequested();
             }
             var stepClock = Stopwatch.StartNew();
-            using var scope = NewDisposeScope();
+            using var scope = StepScope.Begin();
             var batch = loader.Load(plan[s], epoch, s);
             var images = batch.Images.to(Device);
             var labels = batch.Labels.to(Device);
