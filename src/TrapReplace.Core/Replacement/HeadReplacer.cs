@@ -79,6 +79,12 @@ public sealed class HeadReplacer
     public const string BestCheckpointFileName = "replace-best.ckpt";
 
     private const string Stage = "replace";
+    private const string SnapshotStage = "replace-snapshot";
+
+    /// <summary>The head kept for snapshot epoch <paramref name="epoch"/> (0-based), beside <see cref="CheckpointFileName"/>:
+    /// a resumed stage 2 reads back the snapshots taken before the interruption, so it returns every one an
+    /// uninterrupted run would (the scans that read them give the same suspects).</summary>
+    internal static string SnapshotFileName(int epoch) => $"replace-snapshot-{epoch:D4}.ckpt";
     private readonly HeadReplacerOptions options;
     private readonly ILogger logger;
 
@@ -179,7 +185,25 @@ public sealed class HeadReplacer
         Dictionary<string, Tensor>? bestHead = null;
         var snapshotEpochs = options.SnapshotEpochs();
         var snapshots = new List<HeadSnapshot>();
-        if (Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer, logger) is { } header)
+        if (checkpointPath is not null && options.Resume)
+            snapshots = ResumedSnapshots(checkpointPath, snapshotEpochs, backbone, optionsJson, device);
+        CheckpointHeader? resumedHeader;
+        try
+        {
+            resumedHeader = Checkpoint.TryResume(checkpointPath, options.Resume, Stage, optionsJson, network, optimizer, logger);
+        }
+        catch
+        {
+            foreach (var snapshot in snapshots) snapshot.Dispose();
+            throw;
+        }
+        if (resumedHeader is null && snapshots.Count > 0)
+        {
+            // The checkpoint was moved aside after all (non-finite weights): stage 2 starts again, and takes its own snapshots.
+            foreach (var snapshot in snapshots) snapshot.Dispose();
+            snapshots = [];
+        }
+        if (resumedHeader is { } header)
         {
             history.AddRange(header.History);
             startEpoch = header.CompletedEpochs;
@@ -194,7 +218,7 @@ public sealed class HeadReplacer
             {
                 try
                 {
-                    bestHead = LoadHeadState(bestPath, backbone, device);
+                    bestHead = LoadHeadState(bestPath, backbone, device, options.Dropout, wholeNetwork: true);
                 }
                 catch (ModelFormatException e)
                 {
@@ -240,7 +264,13 @@ public sealed class HeadReplacer
                         Checkpoint.Write(bestPath, new CheckpointHeader(Stage + "-best", epoch + 1, [], optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 }
                 if (snapshotEpochs.Contains(epoch))
+                {
                     snapshots.Add(new HeadSnapshot(epoch, validationAccuracy, head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone())));
+                    // Before the epoch's checkpoint: a checkpoint past a snapshot epoch always has its snapshot beside it.
+                    if (options.CheckpointDirectory is { } folder)
+                        Checkpoint.Write(Path.Combine(folder, SnapshotFileName(epoch)),
+                            new CheckpointHeader(SnapshotStage, epoch + 1, [], optionsJson, validationAccuracy, epoch), head, optimizer);
+                }
                 if (checkpointPath is not null)
                     Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
@@ -308,11 +338,59 @@ public sealed class HeadReplacer
         }, null, cancellationToken);
     }
 
-    private static Dictionary<string, Tensor> LoadHeadState(string bestPath, IBackbone backbone, Device device)
+    /// <summary>
+    /// The snapshots a resume from <paramref name="checkpointPath"/> needs (every snapshot epoch before the checkpoint's),
+    /// read back from their files. When one is missing or cannot be trusted, the checkpoint is moved aside with the
+    /// reason and stage 2 starts again, rather than return fewer snapshots than an uninterrupted run. Empty when there
+    /// is nothing to resume.
+    /// </summary>
+    private List<HeadSnapshot> ResumedSnapshots(string checkpointPath, IReadOnlySet<int> snapshotEpochs, IBackbone backbone, string optionsJson, Device device)
     {
-        // The best checkpoint stores a whole network; only its head is needed.
-        using var holder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(), null) { Backbone = backbone };
-        Checkpoint.Read(bestPath, holder, null);
+        var loaded = new List<HeadSnapshot>();
+        if (!File.Exists(checkpointPath)) return loaded;
+        CheckpointHeader resumed;
+        try
+        {
+            resumed = Checkpoint.ReadHeader(checkpointPath);
+        }
+        catch (ModelFormatException)
+        {
+            return loaded;   // damaged: Checkpoint.TryResume moves it aside and says why
+        }
+        if (resumed.Stage != Stage || resumed.OptionsJson != optionsJson) return loaded;   // refused by Checkpoint.TryResume
+        int completed = resumed.CompletedEpochs;
+        var folder = Path.GetDirectoryName(checkpointPath)!;
+        foreach (int epoch in snapshotEpochs.Where(e => e < completed))
+        {
+            var path = Path.Combine(folder, SnapshotFileName(epoch));
+            string? problem = null;
+            try
+            {
+                var header = Checkpoint.ReadHeader(path);
+                if (header.Stage != SnapshotStage || header.BestEpoch != epoch || header.OptionsJson != optionsJson)
+                    problem = $"{path} is not epoch {epoch}'s snapshot of this stage 2";
+                else
+                    loaded.Add(new HeadSnapshot(epoch, header.BestValidationAccuracy, LoadHeadState(path, backbone, device, options.Dropout, wholeNetwork: false)));
+            }
+            catch (ModelFormatException e)
+            {
+                problem = $"the head snapshot of epoch {epoch} cannot be used ({e.Problem})";
+            }
+            if (problem is not null)
+            {
+                foreach (var snapshot in loaded) snapshot.Dispose();
+                Checkpoint.MoveAside(checkpointPath, Stage, problem, logger);
+                return [];
+            }
+        }
+        return loaded;
+    }
+
+    private static Dictionary<string, Tensor> LoadHeadState(string path, IBackbone backbone, Device device, double dropout, bool wholeNetwork)
+    {
+        // A snapshot file stores the head alone; the best checkpoint a whole network, of which only the head is needed.
+        using var holder = new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(dropout), null) { Backbone = backbone };
+        Checkpoint.Read(path, wholeNetwork ? holder : holder.Head.Module, null);
         holder.to(device);
         return holder.Head.Module.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
     }

@@ -132,7 +132,8 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
         return epochs;
     }
 
-    /// <summary>Folder for <c>replace.ckpt</c> and <c>replace-best.ckpt</c>; null disables checkpoints.</summary>
+    /// <summary>Folder for <c>replace.ckpt</c>, <c>replace-best.ckpt</c> and the snapshot heads (<c>replace-snapshot-NNNN.ckpt</c>, so a
+    /// resumed run returns the same <see cref="HeadReplacementResult.Snapshots"/>); null disables checkpoints.</summary>
     /// <value>null.</value>
     public string? CheckpointDirectory { get; set; }
 

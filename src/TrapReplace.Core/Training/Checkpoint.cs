@@ -188,7 +188,8 @@ internal static class Checkpoint
             throw new ModelFormatException(path, "checkpoint is damaged: its SHA-256 does not match its content");
     }
 
-    private static CheckpointHeader? MoveAside(string path, string stage, string problem, ILogger logger)
+    /// <summary>Moves a checkpoint that cannot be trusted to <c>.damaged</c> (never deleted) and logs why; returns null.</summary>
+    internal static CheckpointHeader? MoveAside(string path, string stage, string problem, ILogger logger)
     {
         var aside = path + ".damaged";
         File.Move(path, aside, overwrite: true);

@@ -136,6 +136,60 @@ public sealed class HeadReplacerTests
         Evaluator.Evaluate(defended, test).CleanAccuracy.Should().BeGreaterThan(0.5);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_resumed_stage_2_returns_the_head_and_every_snapshot_of_an_uninterrupted_one(bool snapshotLost)
+    {
+        using var trapped = Trap(64).Network;
+        using var holdout = Synthetic.ColourClasses(48, seed: 6);
+        var folder = Directory.CreateTempSubdirectory("head-replacer").FullName;
+        var options = Small(epochs: 4);
+        options.HeadSnapshots = 4;
+        var uninterrupted = new HeadReplacer(options).Fit(trapped, Backbone, holdout);
+        HeadReplacementResult? resumed = null;
+        try
+        {
+            options.CheckpointDirectory = folder;
+            using (var cts = new CancellationTokenSource())
+            {
+                var first = new HeadReplacer(options);
+                first.EpochCompleted += (_, e) => { if (e.Record.Epoch == 1) cts.Cancel(); };
+                FluentActions.Invoking(() => first.Fit(trapped, Backbone, holdout, cts.Token)).Should().Throw<OperationCanceledException>();
+            }
+            File.Exists(Path.Combine(folder, HeadReplacer.SnapshotFileName(1))).Should().BeTrue();
+            File.Exists(Path.Combine(folder, HeadReplacer.SnapshotFileName(2))).Should().BeFalse();
+            if (snapshotLost) File.Delete(Path.Combine(folder, HeadReplacer.SnapshotFileName(0)));
+
+            var epochs = new List<int>();
+            var second = new HeadReplacer(options);
+            second.EpochCompleted += (_, e) => epochs.Add(e.Record.Epoch);
+            resumed = second.Fit(trapped, Backbone, holdout);
+
+            // Without epoch 0's head the checkpoint cannot give what an uninterrupted run gives: it is moved aside, and
+            // stage 2 starts again rather than return fewer snapshots.
+            epochs.Should().Equal(snapshotLost ? [0, 1, 2, 3] : [2, 3]);
+            File.Exists(Path.Combine(folder, HeadReplacer.CheckpointFileName + ".damaged")).Should().Be(snapshotLost);
+            resumed.SelectedEpoch.Should().Be(uninterrupted.SelectedEpoch);
+            resumed.Snapshots.Select(x => (x.Epoch, x.ValidationAccuracy)).Should().Equal(uninterrupted.Snapshots.Select(x => (x.Epoch, x.ValidationAccuracy)));
+            resumed.Snapshots.Select(x => x.Epoch).Should().Equal(0, 1, 2, 3);
+            foreach (var (a, b) in uninterrupted.Snapshots.Zip(resumed.Snapshots))
+                foreach (var (name, value) in a.State)
+                    value.allclose(b.State[name], 0, 0).Should().BeTrue($"epoch {a.Epoch}'s snapshot of {name} should be bit-identical");
+            foreach (var (name, value) in uninterrupted.Network.Head.Module.state_dict())
+                value.allclose(resumed.Network.Head.Module.state_dict()[name], 0, 0).Should().BeTrue($"the returned head's {name} should be bit-identical");
+        }
+        finally
+        {
+            foreach (var result in new[] { uninterrupted, resumed })
+            {
+                result?.Network.Dispose();
+                result?.DisposeSnapshots();
+            }
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void Best_validation_without_a_validation_split_is_an_option_error()
     {
