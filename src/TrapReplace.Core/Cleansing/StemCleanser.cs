@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
@@ -209,9 +211,10 @@ public sealed class StemCleanser
                 var (cleansed, changed) = CleansedSet(untrusted, suspects, roundLabels, estimateSet, dropped);
                 relabelled = changed;
                 TrapTrainingResult next;
+                var (continueOptions, replaceOptions) = RoundOptions(round, start, cleansed);
                 using (cleansed)
                 {
-                    var trainer = new TrapTrainer(options.Continue, loggerFactory.CreateLogger<TrapTrainer>());
+                    var trainer = new TrapTrainer(continueOptions, loggerFactory.CreateLogger<TrapTrainer>());
                     trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
                     trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
                     next = trainer.Continue(start, backbone, cleansed, cancellationToken);
@@ -224,7 +227,7 @@ public sealed class StemCleanser
                     replacement.DisposeSnapshots();
                 }
 
-                var replacer = new HeadReplacer(options.Replace, loggerFactory.CreateLogger<HeadReplacer>())
+                var replacer = new HeadReplacer(replaceOptions, loggerFactory.CreateLogger<HeadReplacer>())
                 {
                     AttackSuccessEstimator = probe is null ? null : Pull,
                 };
@@ -273,6 +276,27 @@ public sealed class StemCleanser
             replacement?.DisposeSnapshots();
             throw;
         }
+    }
+
+    // The round's continued stage 1 and head replacement, checkpointing under CheckpointDirectory when it is set, in a
+    // folder named for what the round trains on: the network it starts from and the cleansed set (images and labels).
+    private (TrapTrainerOptions Continue, HeadReplacerOptions Replace) RoundOptions(int round, TrapNetwork start, ImageDataset cleansed)
+    {
+        if (options.CheckpointDirectory is not { } checkpoints) return (options.Continue, options.Replace);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var weights = new MemoryStream())
+        {
+            start.save(weights);
+            hash.AppendData(weights.ToArray());
+        }
+        hash.AppendData(cleansed.Images.contiguous().data<byte>().ToArray());
+        hash.AppendData(MemoryMarshal.AsBytes(cleansed.LabelArray().AsSpan()));
+        var folder = Path.Combine(checkpoints, $"round-{round}-{Convert.ToHexStringLower(hash.GetHashAndReset())[..16]}");
+        var continueOptions = options.Continue.Clone();
+        continueOptions.CheckpointDirectory = Path.Combine(folder, "continue");
+        var replaceOptions = options.Replace.Clone();
+        replaceOptions.CheckpointDirectory = Path.Combine(folder, "replace");
+        return (continueOptions, replaceOptions);
     }
 
     // Dirty-label poison comes from every other class in proportion to its size, so a head that reads the images'

@@ -76,6 +76,15 @@ public sealed class StemCleansingOptions
     /// <summary>At most this many suspects are kept for the estimate. <value>Default 1,000.</value></summary>
     public int EstimateSamples { get; set; } = 1000;
 
+    /// <summary>
+    /// Where each round keeps its checkpoints (the continued stage 1's and its head replacement's), so an interrupted
+    /// cleansing, run again with the same inputs and options, resumes where it stopped and returns what an uninterrupted
+    /// one would; null keeps none. A round's folder is named for what it trains on (a SHA-256 of the network it starts
+    /// from and of its cleansed images and labels), so a checkpoint is never resumed for other data.
+    /// <value>Default null.</value>
+    /// </summary>
+    public string? CheckpointDirectory { get; set; }
+
     /// <summary>Every problem with the values (the nested options' too), one line each; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -112,5 +121,6 @@ public sealed class StemCleansingOptions
         ConsiderContinuedNetwork = ConsiderContinuedNetwork,
         EstimateFraction = EstimateFraction,
         EstimateSamples = EstimateSamples,
+        CheckpointDirectory = CheckpointDirectory,
     };
 }

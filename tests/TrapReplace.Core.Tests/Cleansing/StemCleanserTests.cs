@@ -89,6 +89,47 @@ public sealed class StemCleanserTests
     }
 
     [Fact]
+    public void An_interrupted_cleansing_resumes_from_its_round_checkpoints_and_ends_as_an_uninterrupted_one()
+    {
+        var f = PoisonedSynthetic.Shared;
+        var scan = Scan(f);
+        var options = Small(CleansingMode.RelabelSuspects);
+        using var uninterrupted = new StemCleanser(options).Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+        var folder = Directory.CreateTempSubdirectory("stem-cleanser").FullName;
+        try
+        {
+            options.CheckpointDirectory = folder;
+            using (var cts = new CancellationTokenSource())
+            {
+                var first = new StemCleanser(options);
+                first.EpochCompleted += (_, e) => { if (e.Stage == "trap") cts.Cancel(); };   // after the continued stage 1's first epoch
+                FluentActions.Invoking(() => first.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan, cts.Token))
+                    .Should().Throw<OperationCanceledException>();
+            }
+            var round = Directory.GetDirectories(folder).Should().ContainSingle().Which;
+            Path.GetFileName(round).Should().MatchRegex("^round-1-[0-9a-f]{16}$");
+            File.Exists(Path.Combine(round, "continue", TrapTrainer.CheckpointFileName)).Should().BeTrue();
+
+            var epochs = new List<(string, int)>();
+            var second = new StemCleanser(options);
+            second.EpochCompleted += (_, e) => epochs.Add((e.Stage, e.Record.Epoch));
+            using var resumed = second.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
+
+            epochs.Should().Equal(("trap", 1), ("replace", 0), ("replace", 1), ("replace", 2));
+            Directory.GetDirectories(folder).Should().Equal([round], "the same round on the same data finds the same folder");
+            resumed.SuspectCount.Should().Be(uninterrupted.SuspectCount);
+            resumed.Replacement.SelectedEpoch.Should().Be(uninterrupted.Replacement.SelectedEpoch);
+            foreach (var (a, b) in new[] { (uninterrupted.Continued.Network, resumed.Continued.Network), (uninterrupted.Replacement.Network, resumed.Replacement.Network) })
+                foreach (var (name, value) in a.state_dict())
+                    value.allclose(b.state_dict()[name], 0, 0).Should().BeTrue($"{name} should be bit-identical");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_suspect_the_scanning_head_gives_its_given_label_back_is_removed_rather_than_kept_poisoned()
     {
         var f = PoisonedSynthetic.Shared;
