@@ -123,10 +123,10 @@ public sealed class StemCleanser
     /// <summary>A copy of the options in use.</summary>
     public StemCleansingOptions Options => options.Clone();
 
-    /// <summary>Raised after every step of either phase.</summary>
+    /// <summary>Raised after every step of either phase; its stage names the round: <c>trap-round-1</c>, <c>replace-round-1</c>, ...</summary>
     public event EventHandler<TrainingStepEventArgs>? StepCompleted;
 
-    /// <summary>Raised after every epoch of either phase.</summary>
+    /// <summary>Raised after every epoch of either phase, with the stage as for <see cref="StepCompleted"/>.</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
     /// <summary>Cleanses the stem of <paramref name="trapped"/> (which knows its <see cref="TrapNetwork.Backbone"/>) and
@@ -215,8 +215,8 @@ public sealed class StemCleanser
                 using (cleansed)
                 {
                     var trainer = new TrapTrainer(continueOptions, loggerFactory.CreateLogger<TrapTrainer>());
-                    trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
-                    trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+                    trainer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, InRound(e, round));
+                    trainer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, InRound(e, round));
                     next = trainer.Continue(start, backbone, cleansed, cancellationToken);
                 }
                 continued?.Network.Dispose();
@@ -231,8 +231,8 @@ public sealed class StemCleanser
                 {
                     AttackSuccessEstimator = probe is null ? null : Pull,
                 };
-                replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, e);
-                replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, e);
+                replacer.StepCompleted += (_, e) => StepCompleted?.Invoke(this, InRound(e, round));
+                replacer.EpochCompleted += (_, e) => EpochCompleted?.Invoke(this, InRound(e, round));
                 replacement = replacer.Fit(continued.Network, backbone, holdout, cancellationToken);
                 var selected = replacement.History.FirstOrDefault(h => h.Epoch == replacement.SelectedEpoch);
 
@@ -277,6 +277,16 @@ public sealed class StemCleanser
             throw;
         }
     }
+
+    // Every phase of a cleansing has a stage name of its own (trap-round-1, replace-round-1, ...), so a caller that keys
+    // per-epoch records by stage and epoch (the runner's resumable curves) never mixes two rounds.
+    private static TrainingStepEventArgs InRound(TrainingStepEventArgs e, int round) =>
+        new(RoundStage(e.Stage, round), e.Epoch, e.Step, e.StepsPerEpoch, e.Loss, e.ImagesPerSecond);
+
+    private static EpochCompletedEventArgs InRound(EpochCompletedEventArgs e, int round) => new(RoundStage(e.Stage, round), e.Record, e.Epochs, e.Network);
+
+    /// <summary>The stage name the events of <paramref name="round"/>'s <paramref name="stage"/> (<c>trap</c> or <c>replace</c>) carry.</summary>
+    internal static string RoundStage(string stage, int round) => $"{stage}-round-{round}";
 
     // The round's continued stage 1 and head replacement, checkpointing under CheckpointDirectory when it is set, in a
     // folder named for what the round trains on: the network it starts from and the cleansed set (images and labels).

@@ -73,10 +73,18 @@ internal sealed class TrapCleanseDefense : ICellDefense
             FirstReplacement = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
             Cleansing = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
         };
+        // Recorded without where the checkpoints live: a place on this machine, gone once the cell finishes.
+        var (replaceOptions, cleanseOptions) = (options.FirstReplacement.Clone(), options.Cleansing.Clone());
+        if (context.CheckpointDirectory is { } checkpoints)
+        {
+            // Every phase resumes: the first replacement here, each cleansing round in a folder of its own.
+            options.FirstReplacement.CheckpointDirectory = Path.Combine(checkpoints, "first-replacement");
+            options.Cleansing.CheckpointDirectory = Path.Combine(checkpoints, "cleansing");
+        }
         var defense = new TrapCleanse(options, context.Logs);
         context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
         var result = defense.Apply(undefended, context.Backbone, context.Untrusted, context.Holdout, context.CancellationToken);
-        var (first, scan, replaceOptions, cleanseOptions) = (result.First, result.Scan, options.FirstReplacement, options.Cleansing);
+        var (first, scan) = (result.First, result.Scan);
         var json = new JsonObject
         {
             ["first_replacement"] = JsonSerializer.SerializeToNode(replaceOptions, ExperimentJson.Options),

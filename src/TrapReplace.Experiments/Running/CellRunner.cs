@@ -62,10 +62,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         {
             observer.PhaseStarted("defense", defense.Title, 0);
             var work = new DefenseWorkFolder(settings.ResultsDirectory, spec.FileName);
-            // A defense resuming from its checkpoint (ABL) continues its curve too.
-            var resumedCurves = work.LoadCurves();
-            if (resumedCurves.Count > 0) observer.Note($"the defense resumes from {work.Directory}; {resumedCurves.Count} curve points kept");
-            curves.AddRange(resumedCurves);
+            // A defense resuming from its checkpoints (ABL, trap-cleanse) continues its curve too.
+            var defenseCurve = new DefenseCurve(work.LoadCurves());
+            if (defenseCurve.ResumedCount > 0) observer.Note($"the defense resumes from {work.Directory}; {defenseCurve.ResumedCount} curve points kept");
             string? stage = null;
             var events = new DefenseEvents(
                 e =>
@@ -77,16 +76,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 },
                 e =>
                 {
-                    int number = curves.Count(c => c.Phase == "defense") + 1;
-                    // A resumed defense reruns the epoch its checkpoint had not yet saved (resumable defenses number
-                    // epochs continuously over their phases): its new point replaces the old one.
-                    if (resumedCurves.Count > 0 && e.Record.Epoch + 1 < number)
-                    {
-                        number = e.Record.Epoch + 1;
-                        curves.RemoveAll(c => c.Phase == "defense" && c.Epoch >= number);
-                    }
-                    curves.Add(MeasureEpoch("defense", number, e, data.CurveTest, curveTriggered, device));
-                    work.SaveCurves(curves.Where(c => c.Phase == "defense"));
+                    defenseCurve.Add(e.Stage, e.Record.Epoch, number => MeasureEpoch("defense", number, e, data.CurveTest, curveTriggered, device));
+                    work.SaveCurves(defenseCurve.Points);
                 });
             var context = new DefenseContext(spec, profile, backbone, attack.TrainingSet, attack.BatchTransform, data.Holdout, settings, events, cancellationToken,
                 new NoteLogger(observer.Note, Microsoft.Extensions.Logging.LogLevel.Warning).AsFactory())
@@ -97,6 +88,8 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             {
                 outcome = defense.Apply(trapped, context);
                 RelativePaths(outcome.Options);
+                defenseCurve.Finish();
+                curves.AddRange(defenseCurve.Points.Select(p => p.Point));
             }
             catch (TrainingDivergedException diverged)
             {

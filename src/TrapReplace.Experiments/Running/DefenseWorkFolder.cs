@@ -18,33 +18,34 @@ internal sealed class DefenseWorkFolder(string resultsDirectory, string resultFi
     public string Directory { get; } = Path.Combine(resultsDirectory, Path.GetFileNameWithoutExtension(resultFileName) + ResultFiles.WorkFolderSuffix);
 
     /// <summary>
-    /// The curve points an interrupted run of the defense measured, when the defense left a checkpoint to resume from;
-    /// otherwise none (a defense without checkpoints starts again, so its old points would be stale and are removed).
-    /// Temporary files a killed write left behind are removed first (the files they were replacing are intact).
+    /// The curve points an interrupted run of the defense measured, when the defense left a checkpoint (anywhere in the
+    /// folder) to resume from; otherwise none (a defense without checkpoints starts again, so its old points would be
+    /// stale and are removed). Temporary files a killed write left behind are removed first (the files they were
+    /// replacing are intact).
     /// </summary>
-    public List<CurvePoint> LoadCurves()
+    public List<KeyedCurvePoint> LoadCurves()
     {
         if (!System.IO.Directory.Exists(Directory)) return [];
-        foreach (var stale in System.IO.Directory.GetFiles(Directory, ".*.tmp")) File.Delete(stale);
+        foreach (var stale in System.IO.Directory.GetFiles(Directory, ".*.tmp", SearchOption.AllDirectories)) File.Delete(stale);
         var path = Path.Combine(Directory, CurvesFileName);
         if (!File.Exists(path)) return [];
-        if (System.IO.Directory.GetFiles(Directory, "*.ckpt").Length == 0)
+        if (System.IO.Directory.GetFiles(Directory, "*.ckpt", SearchOption.AllDirectories).Length == 0)
         {
             File.Delete(path);
             return [];
         }
         try
         {
-            return JsonSerializer.Deserialize<List<CurvePoint>>(File.ReadAllText(path), ExperimentJson.Options) ?? [];
+            return JsonSerializer.Deserialize<List<KeyedCurvePoint>>(File.ReadAllText(path), ExperimentJson.Options) ?? [];
         }
         catch (JsonException)
         {
-            return []; // the curves are a by-product; the checkpoint alone decides where training resumes
+            return []; // the curves are a by-product; the checkpoints alone decide where training resumes
         }
     }
 
     /// <summary>Stores the defense's curve points so far (after each of its epochs).</summary>
-    public void SaveCurves(IEnumerable<CurvePoint> points)
+    public void SaveCurves(IEnumerable<KeyedCurvePoint> points)
     {
         System.IO.Directory.CreateDirectory(Directory);
         AtomicFile.WriteAllText(Path.Combine(Directory, CurvesFileName), JsonSerializer.Serialize(points.ToList(), ExperimentJson.Options));
@@ -56,8 +57,10 @@ internal sealed class DefenseWorkFolder(string resultsDirectory, string resultFi
     {
         if (!System.IO.Directory.Exists(Directory)) return;
         string prefix = Path.GetFileName(Directory);
-        foreach (var damaged in System.IO.Directory.GetFiles(Directory, "*.damaged"))
-            File.Move(damaged, Path.Combine(Path.GetDirectoryName(Directory)!, $"{prefix}.{Path.GetFileName(damaged)}"), overwrite: true);
+        // Nested ones (trap-cleanse's per-round folders) keep their path in the name: prefix.cleansing.round-1-….continue.trap.ckpt.damaged.
+        foreach (var damaged in System.IO.Directory.GetFiles(Directory, "*.damaged", SearchOption.AllDirectories))
+            File.Move(damaged, Path.Combine(Path.GetDirectoryName(Directory)!,
+                $"{prefix}.{Path.GetRelativePath(Directory, damaged).Replace(Path.DirectorySeparatorChar, '.')}"), overwrite: true);
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 }

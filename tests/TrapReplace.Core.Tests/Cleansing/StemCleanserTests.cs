@@ -45,7 +45,7 @@ public sealed class StemCleanserTests
 
         using var result = cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
 
-        epochs.Should().Equal("trap", "trap", "replace", "replace", "replace");
+        epochs.Should().Equal("trap-round-1", "trap-round-1", "replace-round-1", "replace-round-1", "replace-round-1");
         result.SuspectCount.Should().Be(scan.SuspectIndices.Count);
         result.EstimateSuspects.Should().HaveCount((int)Math.Round(0.2 * scan.SuspectIndices.Count)).And.BeSubsetOf(scan.SuspectIndices);
         int relabelledCandidates = scan.SuspectIndices.Count - result.EstimateSuspects.Count;
@@ -78,7 +78,7 @@ public sealed class StemCleanserTests
         result.Rounds.Should().NotBeEmpty().And.HaveCountLessThanOrEqualTo(2);
         result.Rounds[0].Suspects.Should().Be(scan.SuspectIndices.Count, "the first round cleanses the first scan's suspects");
         result.SuspectCount.Should().Be(scan.SuspectIndices.Count + result.Rounds.Sum(r => r.NewSuspects));
-        stages.Should().Equal(Enumerable.Repeat(new[] { "trap", "trap", "replace", "replace", "replace" }, result.Rounds.Count).SelectMany(x => x),
+        stages.Should().Equal(Enumerable.Range(1, result.Rounds.Count).SelectMany(r => new[] { "trap", "trap", "replace", "replace", "replace" }.Select(s => $"{s}-round-{r}")),
             "each round continues stage 1, then replaces the head");
         if (result.Rounds.Count == 2)
             result.Rounds[0].NewSuspects.Should().BeGreaterThan(0, "a second round runs only when the first one's scan found more");
@@ -102,7 +102,7 @@ public sealed class StemCleanserTests
             using (var cts = new CancellationTokenSource())
             {
                 var first = new StemCleanser(options);
-                first.EpochCompleted += (_, e) => { if (e.Stage == "trap") cts.Cancel(); };   // after the continued stage 1's first epoch
+                first.EpochCompleted += (_, e) => { if (e.Stage == "trap-round-1") cts.Cancel(); };   // after the continued stage 1's first epoch
                 FluentActions.Invoking(() => first.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan, cts.Token))
                     .Should().Throw<OperationCanceledException>();
             }
@@ -115,7 +115,7 @@ public sealed class StemCleanserTests
             second.EpochCompleted += (_, e) => epochs.Add((e.Stage, e.Record.Epoch));
             using var resumed = second.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, scan);
 
-            epochs.Should().Equal(("trap", 1), ("replace", 0), ("replace", 1), ("replace", 2));
+            epochs.Should().Equal(("trap-round-1", 1), ("replace-round-1", 0), ("replace-round-1", 1), ("replace-round-1", 2));
             Directory.GetDirectories(folder).Should().Equal([round], "the same round on the same data finds the same folder");
             resumed.SuspectCount.Should().Be(uninterrupted.SuspectCount);
             resumed.Replacement.SelectedEpoch.Should().Be(uninterrupted.Replacement.SelectedEpoch);
@@ -140,7 +140,7 @@ public sealed class StemCleanserTests
         {
             var cleanser = new StemCleanser(Small(mode));
             int steps = 0;
-            cleanser.StepCompleted += (_, e) => { if (e.Stage == "trap") steps = e.StepsPerEpoch; };
+            cleanser.StepCompleted += (_, e) => { if (e.Stage == "trap-round-1") steps = e.StepsPerEpoch; };
             using var result = cleanser.Cleanse(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout, unrelabellable);
             result.RelabelledToOtherClass.Should().Be(0);
             return steps;

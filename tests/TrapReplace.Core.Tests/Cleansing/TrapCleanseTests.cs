@@ -46,7 +46,7 @@ public sealed class TrapCleanseTests
         result.Scan.InferredTarget.Should().Be(PoisonedSynthetic.Target, "the toy poison is a square on 48 relabelled images");
         result.SkippedBecause.Should().BeNull();
         var cleansed = result.Cleansing!;
-        stages.Should().Equal("replace", "replace", "replace", "trap", "trap", "replace", "replace", "replace");
+        stages.Should().Equal("replace", "replace", "replace", "trap-round-1", "trap-round-1", "replace-round-1", "replace-round-1", "replace-round-1");
         result.History.Should().HaveCount(8);
         result.FirstPull.Should().NotBeNull("the first replacement is read on the held-out suspects");
         var all = new[] { result.First.Network, cleansed.Continued.Network, cleansed.Replacement.Network };
@@ -87,7 +87,7 @@ public sealed class TrapCleanseTests
         var continued = defense.Apply(trapAndReplace, f.Untrusted, f.Holdout);
         using var whole = new TrapCleanse(options).Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
 
-        stages.Should().Equal("trap", "trap", "replace", "replace", "replace");
+        stages.Should().Equal("trap-round-1", "trap-round-1", "replace-round-1", "replace-round-1", "replace-round-1");
         continued.First.Should().BeSameAs(first);
         continued.Scan.InferredTarget.Should().Be(PoisonedSynthetic.Target);
         continued.Scan.SuspectIndices.Should().Equal(whole.Scan.SuspectIndices, "the same options and seeds make the same first head, so the same scan");
