@@ -81,6 +81,10 @@ public sealed class DefenseWorkFolderTests
         File.WriteAllText(Path.Combine(round, "trap.ckpt"), "checkpoint");
         work.LoadCurves().Should().Equal([point], "trap-cleanse keeps its checkpoints one folder per phase");
 
+        // An older version's work folder held bare points: not trusted as keyed ones.
+        File.WriteAllText(Path.Combine(work.Directory, "defense-curves.json"), """[{"phase": "defense", "epoch": 1, "loss": 0.5, "train_accuracy": 0.25, "clean_accuracy": 0.75, "attack_success_rate": 0.1}]""");
+        work.LoadCurves().Should().BeEmpty();
+
         File.WriteAllText(Path.Combine(round, "trap.ckpt.damaged"), "kept for inspection");
         work.Remove();
         Directory.Exists(work.Directory).Should().BeFalse();

@@ -36,7 +36,9 @@ internal sealed class DefenseWorkFolder(string resultsDirectory, string resultFi
         }
         try
         {
-            return JsonSerializer.Deserialize<List<KeyedCurvePoint>>(File.ReadAllText(path), ExperimentJson.Options) ?? [];
+            var points = JsonSerializer.Deserialize<List<KeyedCurvePoint>>(File.ReadAllText(path), ExperimentJson.Options) ?? [];
+            // Points without their key were written before curves were keyed (an older version's interrupted run).
+            return points.All(p => p is { Key: not null, Point: not null }) ? points : [];
         }
         catch (JsonException)
         {
