@@ -271,11 +271,12 @@ public sealed class HeadReplacer
                         Checkpoint.Write(Path.Combine(folder, SnapshotFileName(epoch)),
                             new CheckpointHeader(SnapshotStage, epoch + 1, [], optionsJson, validationAccuracy, epoch), head, optimizer);
                 }
-                if (checkpointPath is not null)
-                    Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
                 TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
                     validationAccuracy?.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a", record.LearningRate, record.ImagesPerSecond);
+                // Observers before the checkpoint, as in TrapTrainer: a run killed in between reruns this epoch.
                 EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
+                if (checkpointPath is not null)
+                    Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
             }
 
             int selected = options.Epochs - 1;

@@ -127,11 +127,13 @@ public sealed class TrapTrainer
         {
             var record = RunEpoch(network, optimizer, loader, epoch, device, batchTransform, checkpointPath, cancellationToken);
             history.Add(record);
-            if (checkpointPath is not null)
-                Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson), network, optimizer);
             TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, record.Loss.Reconstruction,
                 record.Loss.TotalVariation, record.TrainAccuracy, "n/a", record.LearningRate, record.ImagesPerSecond);
+            // Observers first, then the checkpoint: a run killed in between reruns this epoch, so what an observer records
+            // for it (the runner's curve point) is recorded again rather than lost.
             EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
+            if (checkpointPath is not null)
+                Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson), network, optimizer);
         }
         network.eval();
         return new TrapTrainingResult(network, history, total.Elapsed.TotalSeconds);

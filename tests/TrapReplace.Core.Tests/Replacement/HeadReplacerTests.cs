@@ -154,7 +154,13 @@ public sealed class HeadReplacerTests
             using (var cts = new CancellationTokenSource())
             {
                 var first = new HeadReplacer(options);
-                first.EpochCompleted += (_, e) => { if (e.Record.Epoch == 1) cts.Cancel(); };
+                first.EpochCompleted += (_, e) =>
+                {
+                    // Raised before the epoch's checkpoint, which still holds the epoch before.
+                    if (e.Record.Epoch > 0)
+                        Checkpoint.ReadHeader(Path.Combine(folder, HeadReplacer.CheckpointFileName)).CompletedEpochs.Should().Be(e.Record.Epoch);
+                    if (e.Record.Epoch == 1) cts.Cancel();
+                };
                 FluentActions.Invoking(() => first.Fit(trapped, Backbone, holdout, cts.Token)).Should().Throw<OperationCanceledException>();
             }
             File.Exists(Path.Combine(folder, HeadReplacer.SnapshotFileName(1))).Should().BeTrue();
