@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Attacks.Poisoning;
 using TrapReplace.Attacks.Triggers;
+using TrapReplace.Runtime;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Attacks.Adversarial;
@@ -67,7 +68,7 @@ public sealed class ProjectedGradientDescent
         var result = images.detach().clone();
         for (long start = 0; start < total; start += Options.BatchSize)
         {
-            using var scope = NewDisposeScope();
+            using var step = StepScope.Begin();
             long length = Math.Min(Options.BatchSize, total - start);
             var adversarial = PerturbBatch(model, images.narrow(0, start, length), labels.narrow(0, start, length), random);
             result.narrow(0, start, length).copy_(adversarial);
@@ -94,7 +95,7 @@ public sealed class ProjectedGradientDescent
 
         for (int step = 0; step < Options.Steps; step++)
         {
-            using var scope = NewDisposeScope();
+            using var stepScope = StepScope.Begin();
             var input = adversarial.clone().requires_grad_(true);
             var loss = nn.functional.cross_entropy(model(input), labels, reduction: nn.Reduction.Sum);
             var gradient = autograd.grad(new[] { loss }, new[] { input })[0];

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Attacks.Triggers;
+using TrapReplace.Runtime;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Attacks.Poisoning;
@@ -60,7 +61,7 @@ public abstract class BackdoorAttack : IAttack
             using var generator = new Generator(unchecked((ulong)(uint)Policy.Seed));
             for (int start = 0; start < chosen.Length; start += ChunkSize)
             {
-                using var scope = NewDisposeScope();
+                using var step = StepScope.Begin();
                 var chunk = chosen.AsSpan(start, Math.Min(ChunkSize, chosen.Length - start)).ToArray().Select(i => (long)i).ToArray();
                 var index = tensor(chunk, device: images.device);
                 var selected = images.index_select(0, index);
@@ -99,7 +100,7 @@ public abstract class BackdoorAttack : IAttack
         {
             for (int start = 0; start < sources.Length; start += ChunkSize)
             {
-                using var scope = NewDisposeScope();
+                using var step = StepScope.Begin();
                 var chunk = sources.AsSpan(start, Math.Min(ChunkSize, sources.Length - start)).ToArray().Select(i => (long)i).ToArray();
                 var index = tensor(chunk, device: images.device);
                 parts.Add(ApplyTestTrigger(images.index_select(0, index)).to_type(images.dtype).MoveToOuterDisposeScope());

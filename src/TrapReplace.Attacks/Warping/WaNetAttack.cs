@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using TorchSharp;
 using TrapReplace.Attacks.Poisoning;
 using TrapReplace.Attacks.Triggers;
+using TrapReplace.Runtime;
 using static TorchSharp.torch;
 
 namespace TrapReplace.Attacks.Warping;
@@ -56,7 +57,7 @@ public sealed class WaNetAttack : BackdoorAttack, IBatchPoisoner
             throw new ArgumentException($"Expected int64 labels of shape ({images.shape[0]}).", nameof(labels));
         }
 
-        using var scope = NewDisposeScope();
+        using var step = StepScope.Begin();
         long batch = images.shape[0], height = images.shape[2], width = images.shape[3];
         long backdoor = (long)Math.Floor(batch * Policy.PoisonRatio);
         long cross = Math.Min((long)Math.Floor(backdoor * Options.CrossRatio), batch - backdoor);

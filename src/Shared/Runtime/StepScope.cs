@@ -6,7 +6,7 @@ namespace TrapReplace.Runtime;
 /// <summary>
 /// One mini-batch step of a training or evaluation loop: the tensors it creates are freed when it ends (a dispose
 /// scope), and no garbage collection runs inside it (<see cref="GcPause"/>, which keeps TorchSharp's temporary
-/// Scalars alive through the native calls they are passed to). Every per-batch loop in this library opens one.
+/// Scalars alive through the native calls they are passed to). Every per-batch loop in Core and Attacks opens one.
 /// </summary>
 internal readonly struct StepScope : IDisposable
 {

@@ -15,7 +15,9 @@ namespace TrapReplace.Runtime;
 /// only start during a native call when another thread allocates, so a step run inside a no-GC region is closed to
 /// it. The region's budget is far above what a step allocates (tensor wrappers: kilobytes); should something exhaust
 /// it, the collector runs and the step goes on unguarded. Concurrent steps in one process (two trainings side by
-/// side) share one region, counted, and the last one out ends it.
+/// side) share one region, counted, and the last one out ends it. Core and Attacks each compile this file and count
+/// their own steps; a region the other assembly opened is left to it, so a step nested across them (WaNet poisoning
+/// a batch inside a training step) runs in the region already open.
 /// </remarks>
 internal readonly struct GcPause : IDisposable
 {
