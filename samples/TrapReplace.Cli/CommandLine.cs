@@ -42,7 +42,11 @@ public static class CommandLine
     private static readonly Option<string> Attack = new("--attack") { Description = "one of " + string.Join(", ", AttackName.Choices) + " (docs/attacks.md)", DefaultValueFactory = _ => "sig" };
     private static readonly Option<string> Defense = new("--defense") { Description = "one of " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => "trap-replace" };
     private static readonly Option<int> Seed = new("--seed") { Description = "seed of initialisation, batch order, augmentation and poisoned-sample choice", DefaultValueFactory = _ => 0 };
-    private static readonly Option<string> Profile = new("--profile") { Description = "full (the paper's data proportions, 60 stage-1 epochs), full-short (20), full-long (180), full-35, full-wd1e-4 and full-b128 (schedules measured on the way, kept for their cells), quick (demo), paper (the reference 200 epochs) or smoke (tests)", DefaultValueFactory = _ => "quick" };
+    private static readonly Option<string> Profile = new("--profile") { Description = "one of " + ProfileChoices(), DefaultValueFactory = _ => "quick" };
+    // Every profile of the catalog with what sets it apart, so the help never falls behind ExperimentProfile.All.
+    private static string ProfileChoices() => string.Join("; ", ExperimentProfile.All.Select(p => string.Create(CultureInfo.InvariantCulture,
+        $"{p.Name} ({(p.PoolCount is int pool ? $"{pool:N0}-image pool" : "whole training set")}, {p.HoldoutFraction:P0} holdout, {p.Stage1Epochs} stage-1 epochs{(p.Stage1WeightDecay != 5e-4 ? $", weight decay {p.Stage1WeightDecay:G}" : "")}{(p.Stage1BatchSize != 256 ? $", batch {p.Stage1BatchSize}" : "")})")));
+
     private static readonly Option<int> Target = new("--target") { Description = "the attack's target class", DefaultValueFactory = _ => 0 };
     private static readonly Option<double?> Ratio = new("--ratio") { Description = "poison ratio in (0, 1]; default 0.1 of the training set (sig, label-consistent: 0.8 of the target class)" };
     private static readonly Option<string?> Data = new("--data") { Description = "data root (default: TRAPREPLACE_DATA, else a per-user cache with download on first use)" };

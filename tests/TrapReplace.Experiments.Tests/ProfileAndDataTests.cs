@@ -4,6 +4,7 @@ using TrapReplace.Experiments.Splits;
 using TrapReplace.Models;
 using TrapReplace.Tests.Shared;
 using TrapReplace.Training;
+using TrapReplace.Replacement;
 
 namespace TrapReplace.Experiments.Tests;
 
@@ -50,7 +51,7 @@ public sealed class ProfileAndDataTests
         var profile = ExperimentProfile.Full;
         profile.Stage1Options(trap: true, seed, 2, ComputeDevice.Cpu).ModelSeed.Should().Be(seed);
         var replace = profile.ReplaceOptions(seed, 2, ComputeDevice.Cpu);
-        replace.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(seed)).And.NotBe(seed).And.NotBe(seed + 1);
+        replace.ModelSeed.Should().Be(HeadReplacerOptions.FreshHeadSeed(seed)).And.NotBe(seed).And.NotBe(seed + 1);
         replace.DataSeed.Should().Be(seed);
     }
 
@@ -106,7 +107,7 @@ public sealed class ProfileAndDataTests
         (stage1.ModelSeed, stage1.DataSeed, stage1.Threads, stage1.Device, stage1.ChannelsLast).Should().Be((4, 4, 3, ComputeDevice.Cuda(1), false));
         var replace = profile.ReplaceOptions(seed: 4, threads: 3, device: ComputeDevice.Cuda(1), channelsLast: false);
         (replace.ModelSeed, replace.DataSeed, replace.Threads, replace.Device, replace.ChannelsLast)
-            .Should().Be((ModelSeed.ForReplacementHead(4), 4, 3, ComputeDevice.Cuda(1), false), "the new head's weights have their own seed stream");
+            .Should().Be((HeadReplacerOptions.FreshHeadSeed(4), 4, 3, ComputeDevice.Cuda(1), false), "the new head's weights have their own seed stream");
         var fineTune = profile.FineTuneOptions(seed: 4, threads: 3, device: ComputeDevice.Cuda(1), channelsLast: false);
         (fineTune.ModelSeed, fineTune.DataSeed, fineTune.Threads, fineTune.Device, fineTune.ChannelsLast).Should().Be((4, 4, 3, ComputeDevice.Cuda(1), false));
     }

@@ -11,6 +11,7 @@ namespace TrapReplace.Experiments.Tests;
 /// A trap-cleanse cell stopped inside its cleansing round resumes from the checkpoints the runner gave it (first
 /// replacement, the round's continued stage 1 and replacement) and ends as the uninterrupted cell did.
 /// </summary>
+[Collection(CellRuns.Name)]
 public sealed class TrapCleanseResumeTests
 {
     // Smoke's data proportions with enough images and epochs that the trap learns the synthetic data's backdoor and the

@@ -23,9 +23,31 @@ public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture
     public void Each_package_carries_its_own_readme_the_icon_symbols_and_the_consumer_targets(string id)
     {
         using var package = ZipFile.OpenRead(packed.PackagePath(id));
+        package.Entries.Select(e => e.FullName).Should().Contain([$"buildTransitive/{id}.targets", "buildTransitive/TorchSharpNativeFix.targets",
+            "buildTransitive/TrimNativeAssets.targets", "buildTransitive/WeakenElfVersionNeeds.cs"]);
+        var dependencies = CheckReadmeIconSymbols(package, id);
+        dependencies.Select(d => d.Id).Should().Contain(["TorchSharp", "SkiaSharp"])
+            .And.NotContain(d => d.StartsWith("SkiaSharp.NativeAssets", StringComparison.Ordinal), "the application chooses Skia's Linux natives")
+            .And.NotContain(d => d.StartsWith("libtorch", StringComparison.Ordinal), "the application chooses the backend");
+    }
+
+    [Fact]
+    public void The_experiments_package_carries_its_readme_symbols_and_depends_on_the_same_core_and_attacks()
+    {
+        const string id = "TrapReplace.Experiments";
+        using var package = ZipFile.OpenRead(packed.PackagePath(id));
+        var dependencies = CheckReadmeIconSymbols(package, id);
+        dependencies.Should().Contain([("TrapReplace.Core", packed.Version), ("TrapReplace.Attacks", packed.Version)],
+            "the consumer targets (libtorch fix, trimming) reach Experiments users through Core and Attacks");
+        dependencies.Select(d => d.Id).Should().NotContain(d => d.StartsWith("libtorch", StringComparison.Ordinal), "the application chooses the backend");
+    }
+
+    // What every library package has: its own README (no relative links, install lines naming the backend), the icon,
+    // and a .snupkg whose PDB embeds every source file. Returns the nuspec's dependencies (id, version).
+    private List<(string Id, string Version)> CheckReadmeIconSymbols(ZipArchive package, string id)
+    {
         var entries = package.Entries.Select(e => e.FullName).ToList();
-        entries.Should().Contain(["README.md", "icon.png", $"buildTransitive/{id}.targets", "buildTransitive/TorchSharpNativeFix.targets",
-            "buildTransitive/TrimNativeAssets.targets", "buildTransitive/WeakenElfVersionNeeds.cs", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"]);
+        entries.Should().Contain(["README.md", "icon.png", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"]);
 
         var readme = Read(package, "README.md");
         readme.Should().StartWith($"# {id}\n", "the package's own README, not the repository's");
@@ -37,10 +59,6 @@ public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture
         var metadata = nuspec.Root.Element(ns + "metadata")!;
         metadata.Element(ns + "readme")!.Value.Should().Be("README.md");
         metadata.Element(ns + "icon")!.Value.Should().Be("icon.png");
-        var dependencies = metadata.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).ToList();
-        dependencies.Should().Contain(["TorchSharp", "SkiaSharp"])
-            .And.NotContain(d => d.StartsWith("SkiaSharp.NativeAssets", StringComparison.Ordinal), "the application chooses Skia's Linux natives")
-            .And.NotContain(d => d.StartsWith("libtorch", StringComparison.Ordinal), "the application chooses the backend");
 
         // Symbols: a portable PDB whose every document has its source embedded.
         using var symbols = ZipFile.OpenRead(packed.PackagePath(id, "snupkg"));
@@ -53,14 +71,59 @@ public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture
             .Count(info => info.Parent.Kind == HandleKind.Document && reader.GetGuid(info.Kind) == EmbeddedSourceKind);
         reader.Documents.Count.Should().BeGreaterThan(10);
         embedded.Should().Be(reader.Documents.Count, "every source file is embedded in the symbols");
+
+        return metadata.Descendants(ns + "dependency").Select(d => (d.Attribute("id")!.Value, d.Attribute("version")!.Value)).ToList();
+    }
+
+    [RealCifar10Fact]
+    public void A_fresh_console_app_runs_the_experiments_package_readme_program_as_pasted()
+    {
+        var program = ReadmeProgram("TrapReplace.Experiments");
+        var dir = packed.CreateConsumer("ExperimentsConsumer",
+            [("TrapReplace.Experiments", packed.Version), ("libtorch-cpu-linux-x64", packed.LibTorchVersion)], program);
+
+        var build = Dotnet.Run(dir, ["build", "-c", "Release"], timeoutSeconds: 600);
+        build.ExitCode.Should().Be(0, build.Output);
+        build.Output.Should().Contain("0 Warning(s)", "the README's program compiles cleanly as pasted");
+
+        var run = Dotnet.Run(dir, [Path.Combine(dir, "bin", "Release", "net10.0", "ExperimentsConsumer.dll"), "smoke"],
+            new Dictionary<string, string?> { ["TRAPREPLACE_DATA"] = RealCifar10FactAttribute.Root }, timeoutSeconds: 600);
+        run.ExitCode.Should().Be(0, run.Output);
+        run.Output.Should().MatchRegex(@"undefended: CA \d+\.\d %  ASR \d+\.\d %")
+            .And.MatchRegex(@"defended:   CA \d+\.\d %  ASR \d+\.\d %  DER \d\.\d{3}")
+            .And.MatchRegex(@"report: [1-9]\d* files in results/report");
+        File.Exists(Path.Combine(dir, "results", "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-replace.seed0.json")).Should().BeTrue(run.Output);
+        File.Exists(Path.Combine(dir, "results", "report", "results.md")).Should().BeTrue();
+    }
+
+    [Fact]
+    public void The_runner_installs_as_a_dotnet_tool_and_its_help_lists_the_catalogs()
+    {
+        packed.PackTool();
+        var tools = Path.Combine(packed.Scratch, "tools");
+        var install = Dotnet.Run(packed.Scratch, ["tool", "install", "--tool-path", tools, "--add-source", packed.Source, "--version", packed.Version,
+            "TrapReplace.Tool"], timeoutSeconds: 600);
+        install.ExitCode.Should().Be(0, install.Output);
+
+        var help = Dotnet.RunProgram(Path.Combine(tools, "trap-replace"), packed.Scratch, ["run", "--help"], timeoutSeconds: 120);
+        help.ExitCode.Should().Be(0, help.Output);
+        help.Output.Should().Contain("--defense").And.Contain("--attack");
+        foreach (var name in new[] { "trap-replace", "trap-cleanse", "replace-only", "fine-tune", "fine-pruning", "nad", "abl", "anp", "i-bau",
+                     "badnets-grid", "blend", "sig", "trojan-wm", "l2-invisible", "wanet", "label-consistent" })
+            help.Output.Should().Contain(name, "run --help lists every defense and attack of the catalogs");
+    }
+
+    private string ReadmeProgram(string id)
+    {
+        var readme = File.ReadAllText(Path.Combine(packed.RepoRoot, "src", id, "README.md"));
+        return Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
     }
 
     [RealCifar10Fact]
     public void A_fresh_console_app_runs_the_core_package_readme_program_as_pasted()
     {
         var data = RealCifar10FactAttribute.Root;
-        var readme = File.ReadAllText(Path.Combine(packed.RepoRoot, "src", "TrapReplace.Core", "README.md"));
-        var program = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
+        var program = ReadmeProgram("TrapReplace.Core");
         program.Should().Contain("using TrapReplace.Defense;");
         var dir = packed.CreateConsumer("Consumer",
             [("TrapReplace.Core", packed.Version), ("TrapReplace.Attacks", packed.Version), ("libtorch-cpu-linux-x64", packed.LibTorchVersion)], program);

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace TrapReplace.Packaging.Tests;
 
 /// <summary>
-/// TrapReplace.Core and TrapReplace.Attacks packed once from this build's output, under a version no other run uses,
+/// TrapReplace.Core, TrapReplace.Attacks and TrapReplace.Experiments packed once from this build's output, under a version no other run uses,
 /// into a folder that serves as a local NuGet source. Disposing removes the folder and the packages' copies in the
 /// global packages folder, so repeated runs never restore a stale build.
 /// </summary>
@@ -17,7 +17,7 @@ public sealed class PackedLibraries : IDisposable
         Version = $"0.1.0-consumer.{Guid.NewGuid():N}"[..32];
         Directory.CreateDirectory(Source);
         var configuration = typeof(PackedLibraries).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        foreach (var project in new[] { "TrapReplace.Core", "TrapReplace.Attacks" })
+        foreach (var project in Libraries)
         {
             var result = Dotnet.Run(RepoRoot, ["pack", $"src/{project}/{project}.csproj", "-c", configuration, "--no-build",
                 $"-p:Version={Version}", "-o", Source], timeoutSeconds: 300);
@@ -28,9 +28,30 @@ public sealed class PackedLibraries : IDisposable
         SkiaSharpVersion = Regex.Match(props, "<PackageVersion Include=\"SkiaSharp\" Version=\"([^\"]+)\"").Groups[1].Value;
     }
 
+    /// <summary>The packable libraries, each packed from src/&lt;id&gt;/&lt;id&gt;.csproj.</summary>
+    public static IReadOnlyList<string> Libraries { get; } = ["TrapReplace.Core", "TrapReplace.Attacks", "TrapReplace.Experiments"];
+
     public string RepoRoot { get; }
 
-    /// <summary>The version both packages were packed under.</summary>
+    private readonly object toolLock = new();
+    private bool toolPacked;
+
+    /// <summary>Packs the runner (samples/TrapReplace.Cli, package TrapReplace.Tool) into <see cref="Source"/> under
+    /// <see cref="Version"/>, once: it carries libtorch (about 210 MB), so only the test that installs it pays for it.</summary>
+    public void PackTool()
+    {
+        lock (toolLock)
+        {
+            if (toolPacked) return;
+            var configuration = typeof(PackedLibraries).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+            var result = Dotnet.Run(RepoRoot, ["pack", "samples/TrapReplace.Cli/TrapReplace.Cli.csproj", "-c", configuration, "--no-build",
+                $"-p:Version={Version}", "-o", Source], timeoutSeconds: 600);
+            if (result.ExitCode != 0) throw new InvalidOperationException($"packing the tool failed:\n{result.Output}");
+            toolPacked = true;
+        }
+    }
+
+    /// <summary>The version every package was packed under.</summary>
     public string Version { get; }
 
     public string Scratch { get; } = Path.Combine(Path.GetTempPath(), "trapreplace-packaging-" + Guid.NewGuid().ToString("N")[..8]);
@@ -82,7 +103,7 @@ public sealed class PackedLibraries : IDisposable
         var global = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } env
             ? env
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "trapreplace.core", "trapreplace.attacks" })
+        foreach (var id in Libraries.Append("TrapReplace.Tool").Select(l => l.ToLowerInvariant()))
         {
             var copy = Path.Combine(global, id, Version);
             try { if (Directory.Exists(copy)) Directory.Delete(copy, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -100,13 +121,17 @@ public sealed class PackedLibraries : IDisposable
 /// <summary>A finished process: exit code and stdout + stderr together.</summary>
 public sealed record ProcessResult(int ExitCode, string Output);
 
-/// <summary>Runs the dotnet host (the SDK that runs these tests) or a built program as a real process.</summary>
+/// <summary>Runs the dotnet host (the SDK that runs these tests), a built program through it, or an installed command, as a real process.</summary>
 public static class Dotnet
 {
     public static ProcessResult Run(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null,
-        int timeoutSeconds = 600)
+        int timeoutSeconds = 600) => RunProgram("dotnet", workingDirectory, args, environment, timeoutSeconds);
+
+    /// <summary>Runs <paramref name="program"/> (a path, or a name on PATH) and waits for it.</summary>
+    public static ProcessResult RunProgram(string program, string workingDirectory, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string?>? environment = null, int timeoutSeconds = 600)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -124,7 +149,7 @@ public static class Dotnet
         if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', info.ArgumentList)} did not finish in {timeoutSeconds} s");
+            throw new TimeoutException($"{program} {string.Join(' ', info.ArgumentList)} did not finish in {timeoutSeconds} s");
         }
         process.WaitForExit();
         return new ProcessResult(process.ExitCode, stdout.Result + stderr.Result);

@@ -109,7 +109,7 @@ internal static class FolderScanner
             });
             if (progress is not null)
                 cleanse.EpochCompleted += (_, e) => progress("cleanse: " + EpochLine(e));
-            cleansed = cleanse.Apply(result, untrusted, holdout, cancellationToken);
+            cleansed = cleanse.Fit(result, untrusted, holdout, cancellationToken);
             scan = cleansed.Scan;
         }
 

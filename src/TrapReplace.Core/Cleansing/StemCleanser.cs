@@ -107,7 +107,7 @@ public sealed record CleansingRound(int Round, int Suspects, int NewSuspects, do
 /// is still learned under its poisoned label while a cleaner head refuses it) and continues from where the last round
 /// ended. Sees only the untrusted set, the holdout, the trapped network and the scan.
 /// </summary>
-public sealed class StemCleanser
+public sealed class StemCleanser : ITrainingEvents
 {
     private readonly StemCleansingOptions options;
     private readonly ILoggerFactory loggerFactory;

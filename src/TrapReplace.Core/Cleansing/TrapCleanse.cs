@@ -49,7 +49,7 @@ public sealed class TrapCleanseOptions
 
 /// <summary>What <see cref="TrapCleanse"/> decided. <see cref="BackdoorDefenseResult.Network"/> is the returned network;
 /// <see cref="Candidates"/> the ones it passed over (owned by the result, disposed with it, except the Trap-and-Replace
-/// network a caller lent through <see cref="TrapCleanse.Apply(TrapAndReplaceResult, ImageDataset, ImageDataset, CancellationToken)"/>).</summary>
+/// network a caller lent through <see cref="TrapCleanse.Fit(TrapAndReplaceResult, ImageDataset, ImageDataset, CancellationToken)"/>).</summary>
 public sealed record TrapCleanseResult : BackdoorDefenseResult
 {
     /// <summary>The first replacement (Trap and Replace); its network is <see cref="BackdoorDefenseResult.Network"/> or a
@@ -79,7 +79,7 @@ public sealed record TrapCleanseResult : BackdoorDefenseResult
     /// <summary>The networks not returned, by role (<c>trap_and_replace</c>, <c>continued_network</c>, <c>replaced_head</c>).</summary>
     public IReadOnlyDictionary<string, TrapNetwork> Candidates { get; init; } = new Dictionary<string, TrapNetwork>();
 
-    // The first replacement's network when the caller lent it (Apply on a TrapAndReplaceResult): never disposed here.
+    // The first replacement's network when the caller lent it (Fit on a TrapAndReplaceResult): never disposed here.
     internal TrapNetwork? Borrowed { get; init; }
 
     /// <inheritdoc />
@@ -99,7 +99,7 @@ public sealed record TrapCleanseResult : BackdoorDefenseResult
 /// <see cref="TrapCleanseOptions.MaxValidationLoss"/> below, and validation accuracy minus the label-free pull on the
 /// held-out suspects no lower. Sees only the trapped network, the untrusted set and the clean holdout.
 /// </summary>
-public sealed class TrapCleanse
+public sealed class TrapCleanse : IBackdoorDefense<TrapCleanseResult>
 {
     private readonly TrapCleanseOptions options;
     private readonly ILoggerFactory loggerFactory;
@@ -122,13 +122,39 @@ public sealed class TrapCleanse
     /// <summary>Raised after every epoch of every phase.</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
+    /// <inheritdoc />
+    public string Name => "trap-cleanse";
+
+    /// <summary>Runs the defense on <see cref="DefenseData.Model"/>, a trapped (stage-1) network that knows its backbone,
+    /// with <see cref="DefenseData.Untrusted"/> (the set stage 1 trained on) and <see cref="DefenseData.CleanHoldout"/>.</summary>
+    /// <param name="data">The trapped network, the untrusted set and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public TrapCleanseResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.Untrusted, nameof(data.Untrusted), Name),
+            data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
+
+    /// <summary>Runs the defense on a trapped (stage-1) network built by this library (it knows its <see cref="TrapNetwork.Backbone"/>).</summary>
+    /// <param name="trapped">The stage-1 network with its decoder; not modified.</param>
+    /// <param name="untrusted">The set stage 1 trained on.</param>
+    /// <param name="holdout">The clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    /// <exception cref="ArgumentException"><paramref name="trapped"/> was composed without its backbone.</exception>
+    public TrapCleanseResult Fit(TrapNetwork trapped, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trapped);
+        return Fit(trapped, trapped.RequireBackbone(nameof(trapped)), untrusted, holdout, cancellationToken);
+    }
+
     /// <summary>Runs the defense on a trapped (stage-1) network.</summary>
     /// <param name="trapped">The stage-1 network with its decoder; not modified.</param>
     /// <param name="backbone">Its architecture.</param>
     /// <param name="untrusted">The set stage 1 trained on.</param>
     /// <param name="holdout">The clean holdout.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
-    public TrapCleanseResult Apply(TrapNetwork trapped, IBackbone backbone, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public TrapCleanseResult Fit(TrapNetwork trapped, IBackbone backbone, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trapped);
         ArgumentNullException.ThrowIfNull(backbone);
@@ -157,7 +183,7 @@ public sealed class TrapCleanse
     /// <summary>
     /// Continues from a Trap-and-Replace result the caller already has (<see cref="TrapAndReplaceDefense.Fit(ImageDataset, ImageDataset, IBatchTransform?, CancellationToken)"/>),
     /// so stage 2 does not run a second time: the scan, the cleansing and the guard as in
-    /// <see cref="Apply(TrapNetwork, IBackbone, ImageDataset, ImageDataset, CancellationToken)"/>, with
+    /// <see cref="Fit(TrapNetwork, IBackbone, ImageDataset, ImageDataset, CancellationToken)"/>, with
     /// <paramref name="trapAndReplace"/>'s replacement as the first one (<see cref="TrapCleanseOptions.FirstReplacement"/> is not used).
     /// The result borrows <paramref name="trapAndReplace"/>'s networks: disposing it never disposes them, and its
     /// <see cref="BackdoorDefenseResult.Network"/> is <see cref="TrapAndReplaceResult.Defended"/> when Trap and Replace is
@@ -168,7 +194,7 @@ public sealed class TrapCleanse
     /// <param name="holdout">The clean holdout stage 2 trained on.</param>
     /// <param name="cancellationToken">Stops between steps.</param>
     /// <exception cref="ArgumentException">Stage 2 kept no validation split, or the trapped network does not carry its backbone.</exception>
-    public TrapCleanseResult Apply(TrapAndReplaceResult trapAndReplace, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
+    public TrapCleanseResult Fit(TrapAndReplaceResult trapAndReplace, ImageDataset untrusted, ImageDataset holdout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trapAndReplace);
         ArgumentNullException.ThrowIfNull(untrusted);

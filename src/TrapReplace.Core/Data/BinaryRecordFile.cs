@@ -6,7 +6,7 @@ namespace TrapReplace.Data;
 /// Reads the CIFAR-10 "binary version" record layout, which the GTSRB cache uses too:
 /// each record is 1 label byte followed by the R, G and B planes, each H*W bytes, row-major.
 /// </summary>
-public static class BinaryRecordFile
+internal static class BinaryRecordFile
 {
     /// <summary>
     /// Reads every record of the files in order. Throws <see cref="DatasetFormatException"/> naming

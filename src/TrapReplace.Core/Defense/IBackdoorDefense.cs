@@ -6,10 +6,11 @@ namespace TrapReplace.Defense;
 
 /// <summary>
 /// The one contract every defense here follows (Trap and Replace and each peer): fit on what the defense may see in
-/// deployment, return the defended network with a typed record of what the defense decided.
+/// deployment, return the defended network with a typed record of what the defense decided; progress arrives through
+/// the <see cref="ITrainingEvents"/> events.
 /// </summary>
 /// <typeparam name="TResult">The defense's own result record.</typeparam>
-public interface IBackdoorDefense<out TResult> where TResult : BackdoorDefenseResult
+public interface IBackdoorDefense<out TResult> : ITrainingEvents where TResult : BackdoorDefenseResult
 {
     /// <summary>A short name for logs and reports.</summary>
     string Name { get; }

@@ -88,14 +88,14 @@ public sealed class TrapAndReplaceBuilder
     public TrapAndReplaceBuilder WithSeed(int seed) => WithSeeds(modelSeed: seed, dataSeed: seed);
 
     /// <summary>Sets the seed of the initial weights and the seed of the data order and augmentation separately, for
-    /// both stages (stage 2's model seed comes from <see cref="ModelSeed.ForReplacementHead"/>, so the new head's
+    /// both stages (stage 2's model seed comes from <see cref="HeadReplacerOptions.FreshHeadSeed"/>, so the new head's
     /// initial weights differ from the old head's): vary one while holding the other to see which the result depends on.</summary>
     public TrapAndReplaceBuilder WithSeeds(int modelSeed, int dataSeed)
     {
         ThrowIfBuilt();
         trap.ModelSeed = modelSeed;
         trap.DataSeed = dataSeed;
-        replace.ModelSeed = ModelSeed.ForReplacementHead(modelSeed);
+        replace.ModelSeed = HeadReplacerOptions.FreshHeadSeed(modelSeed);
         replace.DataSeed = dataSeed;
         return this;
     }
@@ -286,8 +286,8 @@ public sealed record TrapAndReplaceResult : BackdoorDefenseResult
     /// </summary>
     /// <param name="untrusted">The set <see cref="TrapAndReplaceDefense.Fit(ImageDataset, ImageDataset, IBatchTransform?, CancellationToken)"/> trained stage 1 on.</param>
     /// <param name="cleanHoldout">The holdout stage 2 trained on (its validation part is the clean reference; all of it is the probe's clean side).</param>
-    /// <param name="options">Scan settings; defaults when null.</param>
-    /// <param name="expansion">Stem-probe settings; defaults when null.</param>
+    /// <param name="options">Scan settings; when null, the defaults on stage 2's device, threads and layout.</param>
+    /// <param name="expansion">Stem-probe settings; when null, the defaults on stage 2's device, threads and layout.</param>
     /// <param name="expand">False returns the heads' scan without the stem probe.</param>
     /// <param name="cancellationToken">Checked between passes.</param>
     /// <exception cref="InvalidOperationException">Stage 2 kept no validation split (ValidationFraction was 0).</exception>
@@ -296,6 +296,12 @@ public sealed record TrapAndReplaceResult : BackdoorDefenseResult
     {
         ArgumentNullException.ThrowIfNull(untrusted);
         ArgumentNullException.ThrowIfNull(cleanHoldout);
+        // Unless told otherwise the scan runs where stage 2 ran: the device, threads and layout are set once, on the defense.
+        if (Replacement.Options is { } stage2)
+        {
+            options ??= new PoisonScanOptions { Device = stage2.Device, Threads = stage2.Threads, ChannelsLast = stage2.ChannelsLast };
+            expansion ??= new SuspectExpansionOptions { Device = stage2.Device, Threads = stage2.Threads, ChannelsLast = stage2.ChannelsLast };
+        }
         return new PoisonScanner(options).ScanAfterReplacement(Trapped, Replacement, untrusted, cleanHoldout, expand ? new SuspectExpander(expansion) : null, cancellationToken);
     }
 

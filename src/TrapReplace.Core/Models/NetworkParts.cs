@@ -118,16 +118,9 @@ public interface IBackbone
 /// <summary>Seeds module construction: TorchSharp's init functions take no generator, so weight
 /// draws come from the default generator, seeded right before building through <see cref="Runtime.TorchRuntime.Seeded"/>
 /// (the library's one entry point to that process-wide generator; training steps go through it too).</summary>
-public static class ModelSeed
+internal static class ModelSeed
 {
     /// <summary>Runs <paramref name="build"/> with TorchSharp's default generator seeded to <paramref name="seed"/>.</summary>
     public static T Build<T>(long seed, Func<T> build) => Runtime.TorchRuntime.Seeded(seed, build);
 
-    /// <summary>
-    /// The model seed of the fresh head that stage 2 trains, derived from stage 1's model seed on a stream of its own.
-    /// Stage 2 builds stem and head in the same order as stage 1, so the same seed would hand the "new" head the trapped
-    /// head's initial weights; seed + 1 would hand it the initial weights of the next seed's trapped head.
-    /// </summary>
-    /// <param name="stage1Seed">The model seed stage 1 was built with.</param>
-    public static int ForReplacementHead(int stage1Seed) => unchecked((int)((uint)stage1Seed * 2654435761u ^ 0x5EED_0002u)) & int.MaxValue;
 }

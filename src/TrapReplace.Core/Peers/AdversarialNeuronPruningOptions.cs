@@ -9,7 +9,7 @@ namespace TrapReplace.Peers;
 /// config: 2,000 mask iterations at batch 128, mask SGD lr 0.2 with momentum 0.9, eps 0.4, one noise
 /// step, trade-off alpha 0.2; pruning by mask threshold in steps of 0.05 up to 0.9.
 /// </summary>
-public sealed class AdversarialNeuronPruningOptions : ITrainingRuntime
+public sealed class AdversarialNeuronPruningOptions : TrainingRuntime
 {
     /// <summary>Mask-optimisation steps (mini-batches), cycling over the holdout's training part.</summary>
     /// <value>2000 (BackdoorBench nb_iter).</value>
@@ -69,32 +69,6 @@ public sealed class AdversarialNeuronPruningOptions : ITrainingRuntime
     /// <summary>Random horizontal flips of the mask-optimisation batches.</summary>
     /// <value>true.</value>
     public bool HorizontalFlip { get; set; } = true;
-
-    /// <summary>Seed of the noise draws and of building the copies.</summary>
-    /// <value>0.</value>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of the validation split, shuffling and augmentation.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Feed the network channels-last batches (faster on CPU; the trainers and the replacer do the same).</summary>
-    /// <value><c>true</c>.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
-    /// <summary>The mask optimisation's forward passes' arithmetic (<see cref="Runtime.Precision"/>): the network under
-    /// bf16 autocast; the masks, the noise, each BatchNorm's recomputed output (from its input upcast to float32) and the
-    /// losses in float32. Choosing the threshold and pruning are unaffected (float32 evaluation).
-    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using TrapReplace.Training;
 
@@ -21,7 +22,7 @@ public enum AscentLoss
 /// ascent. Differences: no Nesterov momentum, and the fine-tuning phase is cosine-annealed where
 /// BackdoorBench steps 0.1 / 0.01 / 0.001.
 /// </summary>
-public sealed class AntiBackdoorLearningOptions : ITrainingRuntime
+public sealed class AntiBackdoorLearningOptions : TrainingRuntime
 {
     /// <summary>Epochs trained from scratch on all the untrusted data with <see cref="AscentLoss"/> before isolating.</summary>
     /// <value>20 (BackdoorBench tuning_epochs).</value>
@@ -83,38 +84,16 @@ public sealed class AntiBackdoorLearningOptions : ITrainingRuntime
     /// <value>true.</value>
     public bool HorizontalFlip { get; set; } = true;
 
-    /// <summary>Seed of the weight initialisation and of the generator during training.</summary>
-    /// <value>0.</value>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of shuffling and augmentation.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Feed the network channels-last batches (faster on CPU; the trainers and the replacer do the same).</summary>
-    /// <value><c>true</c>.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
-    /// <summary>The training forward passes' arithmetic (<see cref="Runtime.Precision"/>); ABL trains on the whole
-    /// untrusted set, so bf16 is where it saves the most. <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
-
     /// <summary>Folder for the per-epoch checkpoint (<c>abl.ckpt</c>: the network, the phase's optimizer, the
     /// isolated samples), so an interrupted run resumes where it stopped with the same bits; null disables checkpoints.
     /// ABL trains a whole network from scratch, as long as stage 1.</summary>
     /// <value>null.</value>
+    [JsonPropertyOrder(170)]
     public string? CheckpointDirectory { get; set; }
 
     /// <summary>Resume from the checkpoint in <see cref="CheckpointDirectory"/> when one exists.</summary>
     /// <value>true.</value>
+    [JsonPropertyOrder(180)]
     public bool Resume { get; set; } = true;
 
     /// <summary>Every problem with the current values; empty when valid.</summary>

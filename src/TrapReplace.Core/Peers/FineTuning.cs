@@ -15,16 +15,16 @@ namespace TrapReplace.Peers;
 public sealed class FineTuning : ModelRepairDefense<FineTuningResult>
 {
     private readonly FineTuningOptions options;
-    private readonly ILogger<TrapTrainer> logger;
+    private readonly ILogger<FineTuning> logger;
 
     /// <summary>Creates the defense; the options are validated and copied.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some option is invalid (all are named).</exception>
-    public FineTuning(FineTuningOptions options, ILogger<TrapTrainer>? logger = null)
+    public FineTuning(FineTuningOptions options, ILogger<FineTuning>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.ThrowIfInvalid();
         this.options = options.Clone();
-        this.logger = logger ?? NullLogger<TrapTrainer>.Instance;
+        this.logger = logger ?? NullLogger<FineTuning>.Instance;
     }
 
     /// <summary>The options in use (a copy).</summary>
@@ -32,8 +32,6 @@ public sealed class FineTuning : ModelRepairDefense<FineTuningResult>
 
     /// <inheritdoc />
     public override string Name => "fine-tune";
-
-
 
     /// <summary>Fine-tunes a copy of <paramref name="model"/>.</summary>
     /// <param name="model">The trained, possibly backdoored network; it is not modified.</param>

@@ -9,60 +9,13 @@ namespace TrapReplace.Peers;
 /// simplest post-training defense and the baseline every paper compares against. Defaults follow BackdoorBench's
 /// <c>ft</c> (SGD lr 0.01, momentum 0.9, weight decay 5e-4, cosine, batch 256, 100 epochs).
 /// </summary>
-public sealed class FineTuningOptions : ITrainingSchedule
+public sealed class FineTuningOptions : TrainingSchedule
 {
-    /// <summary>Epochs over the holdout.</summary>
-    /// <value>100 (BackdoorBench).</value>
-    public int Epochs { get; set; } = 100;
-
-    /// <summary>Mini-batch size (the final incomplete batch is dropped).</summary>
-    /// <value>256.</value>
-    public int BatchSize { get; set; } = 256;
-
-    /// <summary>Optimizer.</summary>
-    /// <value><see cref="OptimizerKind.Sgd"/>.</value>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
-
-    /// <summary>Initial learning rate, cosine-annealed over <see cref="Epochs"/>.</summary>
-    /// <value>0.01.</value>
-    public double LearningRate { get; set; } = 0.01;
-
-    /// <summary>Weight decay.</summary>
-    /// <value>5e-4.</value>
-    public double WeightDecay { get; set; } = 5e-4;
-
-    /// <summary>SGD momentum.</summary>
-    /// <value>0.9.</value>
-    public double Momentum { get; set; } = 0.9;
-
-    /// <summary>Random-crop padding.</summary>
-    /// <value>4.</value>
-    public int CropPadding { get; set; } = 4;
-
-    /// <summary>Random horizontal flips.</summary>
-    /// <value>true.</value>
-    public bool HorizontalFlip { get; set; } = true;
-
-    /// <summary>Seed of the per-step draws (dropout).</summary>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of the data order and augmentation.</summary>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value>cpu.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Intra-op threads (0 = TorchSharp's default).</summary>
-    public int Threads { get; set; }
-
-    /// <summary>Batches run channels-last.</summary>
-    /// <value>true.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>Float32, or bf16 mixed precision where the CPU has it.</summary>
-    /// <value><see cref="Runtime.Precision.Float32"/>.</value>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+    /// <summary>Options with this stage's defaults.</summary>
+    public FineTuningOptions()
+        : base(epochs: 100, batchSize: 256, optimizer: OptimizerKind.Sgd, learningRate: 0.01, weightDecay: 5e-4)
+    {
+    }
 
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate() => Trainer().Validate();

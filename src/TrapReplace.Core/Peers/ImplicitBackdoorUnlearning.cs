@@ -17,7 +17,7 @@ namespace TrapReplace.Peers;
 /// gradient steps that push the network away from its own predictions, and (2) unlearns it with one pass of
 /// outer-optimizer steps on the implicit hypergradient, which accounts for how the worst delta moves when theta
 /// moves (<see cref="ImplicitHypergradient"/>).
-/// It always runs in float32, unlike the other trainers (no <c>Precision</c> option): under bf16 autocast the
+/// It always runs in float32, unlike the other trainers (its options refuse another <c>Precision</c>): under bf16 autocast the
 /// hypergradient, which differentiates the network twice, turned the loss NaN within three steps on the test
 /// fixture, whether the bf16 forward was the inner problem's, the outer's or both; only the first-order
 /// perturbation search survived bf16, and it is the small part of a round.

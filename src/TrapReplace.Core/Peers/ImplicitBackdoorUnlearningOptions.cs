@@ -9,7 +9,7 @@ namespace TrapReplace.Peers;
 /// steps, batch 100, outer Adam lr 0.001, perturbation SGD lr 10 with an L2 penalty of 0.001, inner map step
 /// 0.1, and the perturbation added to 1 % of each unlearning batch.
 /// </summary>
-public sealed class ImplicitBackdoorUnlearningOptions : ITrainingRuntime
+public sealed class ImplicitBackdoorUnlearningOptions : TrainingRuntime
 {
     /// <summary>Rounds; each finds a universal perturbation in one pass over the holdout, then unlearns it in another.</summary>
     /// <value>5 (n_rounds).</value>
@@ -58,26 +58,6 @@ public sealed class ImplicitBackdoorUnlearningOptions : ITrainingRuntime
     /// <value>0.1.</value>
     public double ValidationFraction { get; set; } = 0.1;
 
-    /// <summary>Seed of which images get the perturbation and of building the copy.</summary>
-    /// <value>0.</value>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of the validation split.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Feed the network channels-last batches (faster on CPU; the trainers and the replacer do the same).</summary>
-    /// <value><c>true</c>.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -87,6 +67,8 @@ public sealed class ImplicitBackdoorUnlearningOptions : ITrainingRuntime
         SettingChecks.Optimizer(errors, nameof(Optimizer), Optimizer);
         SettingChecks.Positive(errors, nameof(LearningRate), LearningRate);
         SettingChecks.Runtime(errors, this);
+        // Under bf16 autocast the hypergradient, which differentiates the network twice, turned the loss NaN (ImplicitBackdoorUnlearning).
+        if (Precision != Runtime.Precision.Float32) errors.Add($"Precision must be Float32: I-BAU runs in float32 only; got {Precision}.");
         if (FixedPointSteps < 1) errors.Add($"FixedPointSteps must be >= 1; got {FixedPointSteps}.");
         if (!(PerturbationLearningRate > 0) || double.IsInfinity(PerturbationLearningRate)) errors.Add($"PerturbationLearningRate must be a positive number; got {PerturbationLearningRate}.");
         if (!(PerturbationPenalty >= 0) || double.IsInfinity(PerturbationPenalty)) errors.Add($"PerturbationPenalty must be >= 0; got {PerturbationPenalty}.");

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using TrapReplace.Training;
 
@@ -10,86 +11,40 @@ namespace TrapReplace.Peers;
 /// betas 500/1000) and the paper's 20 student epochs; both phases use a cosine schedule where
 /// BackdoorBench steps the student's rate down to 1e-4 after epoch 20.
 /// </summary>
-public sealed class NeuralAttentionDistillationOptions : ITrainingSchedule
+public sealed class NeuralAttentionDistillationOptions : TrainingSchedule
 {
+    /// <summary>Options with this stage's defaults.</summary>
+    public NeuralAttentionDistillationOptions()
+        : base(epochs: 20, batchSize: 256, optimizer: OptimizerKind.Sgd, learningRate: 0.01, weightDecay: 1e-4)
+    {
+    }
+
     /// <summary>Epochs of fine-tuning the teacher (a copy of the model) on the clean holdout.</summary>
     /// <value>10 (BackdoorBench te_epochs).</value>
+    [JsonPropertyOrder(5)]
     public int TeacherEpochs { get; set; } = 10;
-
-    /// <summary>Epochs of training the student (the model) with cross-entropy plus attention distillation.</summary>
-    /// <value>20 (the paper).</value>
-    public int Epochs { get; set; } = 20;
-
-    /// <summary>Mini-batch size of both phases (the final incomplete batch is kept).</summary>
-    /// <value>256.</value>
-    public int BatchSize { get; set; } = 256;
-
-    /// <summary>Optimizer of both phases.</summary>
-    /// <value><see cref="OptimizerKind.Sgd"/>.</value>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
-
-    /// <summary>Initial learning rate of both phases, cosine-annealed within each.</summary>
-    /// <value>0.01.</value>
-    public double LearningRate { get; set; } = 0.01;
-
-    /// <summary>Weight decay.</summary>
-    /// <value>1e-4.</value>
-    public double WeightDecay { get; set; } = 1e-4;
-
-    /// <summary>SGD momentum.</summary>
-    /// <value>0.9.</value>
-    public double Momentum { get; set; } = 0.9;
 
     /// <summary>Weight of the attention loss at the stem output (BackdoorBench's beta1, on PreAct-ResNet-18's layer 3).</summary>
     /// <value>500.</value>
+    [JsonPropertyOrder(61)]
     public double StemAttentionWeight { get; set; } = 500;
 
     /// <summary>Weight of the attention loss at the head's last spatial features (BackdoorBench's beta2, on layer 4;
     /// its beta3 acts on pooled features, where the normalised attention map is constant, and has no counterpart here).</summary>
     /// <value>1000.</value>
+    [JsonPropertyOrder(62)]
     public double HeadAttentionWeight { get; set; } = 1000;
 
     /// <summary>Exponent p of the attention map sum_c |a_c|^p.</summary>
     /// <value>2.</value>
+    [JsonPropertyOrder(63)]
     public double AttentionPower { get; set; } = 2;
 
     /// <summary>Share of the clean holdout kept aside (stratified, seeded) to report accuracy and attention
     /// distance; 0 trains on all of it and reports nothing. Nothing is selected on it.</summary>
     /// <value>0.1.</value>
+    [JsonPropertyOrder(64)]
     public double ValidationFraction { get; set; } = 0.1;
-
-    /// <summary>Random-crop padding.</summary>
-    /// <value>4.</value>
-    public int CropPadding { get; set; } = 4;
-
-    /// <summary>Random horizontal flips.</summary>
-    /// <value>true.</value>
-    public bool HorizontalFlip { get; set; } = true;
-
-    /// <summary>Seed of the generator during training (dropout) and of building the copies.</summary>
-    /// <value>0.</value>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of the validation split, shuffling and augmentation.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Feed the network channels-last batches (faster on CPU; the trainers and the replacer do the same).</summary>
-    /// <value><c>true</c>.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
-    /// <summary>The training forward passes' arithmetic (<see cref="Runtime.Precision"/>): teacher and student forward
-    /// passes under bf16 autocast; the cross-entropy and the attention maps and their loss in float32.
-    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 
     /// <summary>Every problem with the current values; empty when valid.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Persistence;
@@ -13,28 +15,49 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Replacement;
 
-/// <summary>The outcome of stage 2.</summary>
-/// <param name="Network">The defended network: a copy of the trapped stem with the new head, no decoder, in eval mode. The caller owns it.</param>
-/// <param name="History">One record per epoch (validation accuracy included when a validation split is used).</param>
-/// <param name="SelectedEpoch">The epoch whose head was returned (counted from 0).</param>
-/// <param name="ValidationAccuracy">Validation accuracy of the returned head, when measured.</param>
-/// <param name="HoldoutTrainCount">Holdout images the head was trained on.</param>
-/// <param name="ValidationCount">Holdout images kept for selection.</param>
-/// <param name="Seconds">Wall time of this call.</param>
-public sealed record HeadReplacementResult(TrapNetwork Network, IReadOnlyList<EpochRecord> History, int SelectedEpoch, double? ValidationAccuracy, int HoldoutTrainCount, int ValidationCount, double Seconds)
+/// <summary>The outcome of stage 2. <see cref="BackdoorDefenseResult.Network"/> is the defended network: a copy of the
+/// trapped stem with the new head, no decoder, in eval mode (the caller owns it); <see cref="BackdoorDefenseResult.History"/>
+/// has one record per epoch (validation accuracy included when a validation split is used). Disposing the result
+/// disposes the network and the snapshots.</summary>
+public sealed record HeadReplacementResult : BackdoorDefenseResult
 {
+    /// <summary>The epoch whose head was returned (counted from 0).</summary>
+    public required int SelectedEpoch { get; init; }
+
+    /// <summary>Validation accuracy of the returned head, when measured.</summary>
+    public double? ValidationAccuracy { get; init; }
+
+    /// <summary>Holdout images the head was trained on.</summary>
+    public required int HoldoutTrainCount { get; init; }
+
+    /// <summary>Holdout images kept for selection.</summary>
+    public required int ValidationCount { get; init; }
+
     /// <summary>Indices (into the holdout) of the validation images the new head never trained on: clean reference
     /// images for the poison scan. Empty without a validation split.</summary>
+    [JsonIgnore]
     public IReadOnlyList<int> ValidationIndices { get; init; } = [];
 
     /// <summary>The heads of earlier epochs (<see cref="HeadReplacerOptions.HeadSnapshots"/>), in epoch order; empty
-    /// unless asked for. They share <see cref="Network"/>'s stem; dispose them when done (<see cref="DisposeSnapshots"/>).</summary>
+    /// unless asked for. They share <see cref="BackdoorDefenseResult.Network"/>'s stem; dispose them when done (<see cref="DisposeSnapshots"/>).</summary>
+    [JsonIgnore]
     public IReadOnlyList<HeadSnapshot> Snapshots { get; init; } = [];
+
+    /// <summary>Where stage 2 ran (device, threads, layout): what a scan of this result runs on unless told otherwise.</summary>
+    [JsonIgnore]
+    internal HeadReplacerOptions? Options { get; init; }
 
     /// <summary>Frees the snapshots' tensors (the network is not touched).</summary>
     public void DisposeSnapshots()
     {
         foreach (var snapshot in Snapshots) snapshot.Dispose();
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        DisposeSnapshots();
+        base.Dispose();
     }
 }
 
@@ -70,7 +93,7 @@ public sealed record HeadSnapshot(int Epoch, double? ValidationAccuracy, IReadOn
 /// the stem frozen (no gradients, eval mode so BatchNorm statistics do not move).
 /// </summary>
 /// <remarks>Wang et al., "Trap and Replace", NeurIPS 2022.</remarks>
-public sealed class HeadReplacer
+public sealed class HeadReplacer : IBackdoorDefense<HeadReplacementResult>
 {
     /// <summary>Checkpoint of the last epoch.</summary>
     public const string CheckpointFileName = "replace.ckpt";
@@ -115,9 +138,22 @@ public sealed class HeadReplacer
     public HeadReplacerOptions Options => options.Clone();
 
     /// <summary>The network stage 2 starts from before the trapped stem is copied in: a stem and a fresh head (with
-    /// dropout), built in that order from <see cref="HeadReplacerOptions.ModelSeed"/>.</summary>
+    /// dropout), built in that order from <see cref="TrainingRuntime.ModelSeed"/>.</summary>
     internal static TrapNetwork CreateNetwork(IBackbone backbone, HeadReplacerOptions options) =>
         ModelSeed.Build(options.ModelSeed, () => new TrapNetwork(backbone.CreateStem(), backbone.CreateHead(options.Dropout), null) { Backbone = backbone });
+
+    /// <inheritdoc />
+    public string Name => "replace-head";
+
+    /// <summary>Replaces the head of <see cref="DefenseData.Model"/> (a stage-1 network, or any network of this library
+    /// for the replace-only ablation) using <see cref="DefenseData.CleanHoldout"/>.</summary>
+    /// <param name="data">The network (it knows its backbone) and the clean holdout.</param>
+    /// <param name="cancellationToken">Stops between steps.</param>
+    public HeadReplacementResult Fit(DefenseData data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Fit(data.Require(data.Model, nameof(data.Model), Name), data.Require(data.CleanHoldout, nameof(data.CleanHoldout), Name), cancellationToken);
+    }
 
     /// <summary>Replaces the head of <paramref name="trapped"/> (built by this library, so it knows its
     /// <see cref="TrapNetwork.Backbone"/>) using the clean <paramref name="holdout"/>.</summary>
@@ -289,10 +325,11 @@ public sealed class HeadReplacer
                 selectedAccuracy = bestAccuracy;
             }
             network.eval();
-            var result = new HeadReplacementResult(network, history, selected, selectedAccuracy, trainData.Count, validationData.Count, total.Elapsed.TotalSeconds)
+            var result = new HeadReplacementResult
             {
-                ValidationIndices = validationIndices,
-                Snapshots = snapshots,
+                Network = network, History = history, SelectedEpoch = selected, ValidationAccuracy = selectedAccuracy,
+                HoldoutTrainCount = trainData.Count, ValidationCount = validationData.Count, Seconds = total.Elapsed.TotalSeconds,
+                ValidationIndices = validationIndices, Snapshots = snapshots, Options = options.Clone(),
             };
             snapshots = [];
             return result;

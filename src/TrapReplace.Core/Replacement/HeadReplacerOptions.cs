@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using TrapReplace.Training;
 
 namespace TrapReplace.Replacement;
@@ -22,93 +23,57 @@ public enum HeadSelection
 /// Stage 2 ("remove and patch") settings. Defaults are the reference's CIFAR-10/GTSRB values:
 /// Adam lr 0.03 (unusually high for Adam, inherited by the reference from a semi-supervised code
 /// base; treat it as tunable), batch 64, 100 epochs, cosine, weight decay 5e-4, dropout 0.5 in the
-/// new head, CutMix on every batch with beta 1, label smoothing 0.1. Bindable from configuration
+/// new head, CutMix on every batch with beta 1, label smoothing 0.1, model seed 1 (set it from stage 1's seed with
+/// <see cref="FreshHeadSeed"/>, as the fluent API and the runner do). Bindable from configuration
 /// (section <c>TrapReplace:Replace</c>).
 /// </summary>
-public sealed class HeadReplacerOptions : ITrainingSchedule
+public sealed class HeadReplacerOptions : TrainingSchedule
 {
-    /// <summary>Training epochs of the new head.</summary>
-    /// <value>100.</value>
-    public int Epochs { get; set; } = 100;
-
-    /// <summary>Mini-batch size.</summary>
-    /// <value>64.</value>
-    public int BatchSize { get; set; } = 64;
-
-    /// <summary>Optimizer over the new head.</summary>
-    /// <value><see cref="OptimizerKind.Adam"/>.</value>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-
-    /// <summary>Initial learning rate, cosine-annealed over all epochs.</summary>
-    /// <value>0.03.</value>
-    public double LearningRate { get; set; } = 0.03;
-
-    /// <summary>Weight decay.</summary>
-    /// <value>5e-4.</value>
-    public double WeightDecay { get; set; } = 5e-4;
-
-    /// <summary>Momentum for SGD.</summary>
-    /// <value>0.9.</value>
-    public double Momentum { get; set; } = 0.9;
+    /// <summary>Options with this stage's defaults.</summary>
+    public HeadReplacerOptions()
+        : base(epochs: 100, batchSize: 64, optimizer: OptimizerKind.Adam, learningRate: 0.03, weightDecay: 5e-4)
+    {
+        ModelSeed = 1;
+    }
 
     /// <summary>Dropout inside the new head's residual block.</summary>
     /// <value>0.5.</value>
+    [JsonPropertyOrder(61)]
     public double Dropout { get; set; } = 0.5;
 
     /// <summary>Probability of CutMix per batch (1 = every batch, as the reference; 0 disables it).</summary>
     /// <value>1.</value>
+    [JsonPropertyOrder(62)]
     public double CutMixProbability { get; set; } = 1;
 
     /// <summary>Beta-distribution parameter of the CutMix area.</summary>
     /// <value>1.</value>
+    [JsonPropertyOrder(63)]
     public double CutMixBeta { get; set; } = 1;
 
     /// <summary>Label smoothing of the cross-entropy.</summary>
     /// <value>0.1.</value>
+    [JsonPropertyOrder(64)]
     public double LabelSmoothing { get; set; } = 0.1;
 
     /// <summary>Share of the clean holdout kept aside for head selection (stratified, seeded). 0 with <see cref="HeadSelection.LastEpoch"/>.</summary>
     /// <value>0.1.</value>
+    [JsonPropertyOrder(65)]
     public double ValidationFraction { get; set; } = 0.1;
 
     /// <summary>Which epoch's head is returned.</summary>
     /// <value><see cref="HeadSelection.BestValidation"/>.</value>
+    [JsonPropertyOrder(66)]
     public HeadSelection Selection { get; set; } = HeadSelection.BestValidation;
 
-    /// <summary>Random-crop padding.</summary>
-    /// <value>4.</value>
-    public int CropPadding { get; set; } = 4;
-
-    /// <summary>Random horizontal flips.</summary>
-    /// <value>true.</value>
-    public bool HorizontalFlip { get; set; } = true;
-
-    /// <summary>Seed of the new head's initialisation and of dropout.</summary>
-    /// <value>1.</value>
-    public int ModelSeed { get; set; } = 1;
-
-    /// <summary>Seed of the validation split, shuffling, augmentation and CutMix.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Intra-op threads to pin (0 = TorchSharp default).</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
     /// <summary>
-    /// Run the network on channels-last batches (<see cref="Runtime.MemoryLayout"/>): faster on CPU, equal up to
-    /// floating-point summation order. False gives the standard (N, C, H, W) layout of runs made before this option.
+    /// The model seed of the fresh head that stage 2 trains, derived from stage 1's model seed on a stream of its own
+    /// (what the fluent API and the runner set). Stage 2 builds stem and head in the same order as stage 1, so the same
+    /// seed would hand the "new" head the trapped head's initial weights; seed + 1 would hand it the initial weights of
+    /// the next seed's trapped head.
     /// </summary>
-    /// <value>true.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>The forward pass's arithmetic (<see cref="Runtime.Precision"/>); losses and weights stay float32.
-    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
+    /// <param name="stage1ModelSeed">The model seed stage 1 was built with.</param>
+    public static int FreshHeadSeed(int stage1ModelSeed) => unchecked((int)((uint)stage1ModelSeed * 2654435761u ^ 0x5EED_0002u)) & int.MaxValue;
 
     /// <summary>
     /// Keep the head of about this many epochs, spaced geometrically from the first to the last (early epochs are
@@ -116,10 +81,11 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
     /// epoch whose head kept least of the backdoor (<see cref="Scanning.PoisonScanner.ScanSnapshots"/>). Epochs
     /// trained before a resume are not kept. A WRN-16-1 head is about 0.3 MB. <value>Default 12.</value>
     /// </summary>
+    [JsonPropertyOrder(170)]
     public int HeadSnapshots { get; set; } = 12;
 
     /// <summary>The 0-based epochs <see cref="HeadSnapshots"/> keeps: at most that many, geometrically spaced over
-    /// 1..<see cref="Epochs"/> (rounding merges some early ones), always including the first and the last; every
+    /// 1..<see cref="TrainingSchedule.Epochs"/> (rounding merges some early ones), always including the first and the last; every
     /// epoch when there are no more epochs than snapshots.</summary>
     public IReadOnlySet<int> SnapshotEpochs()
     {
@@ -135,10 +101,12 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
     /// <summary>Folder for <c>replace.ckpt</c>, <c>replace-best.ckpt</c> and the snapshot heads (<c>replace-snapshot-NNNN.ckpt</c>, so a
     /// resumed run returns the same <see cref="HeadReplacementResult.Snapshots"/>); null disables checkpoints.</summary>
     /// <value>null.</value>
+    [JsonPropertyOrder(171)]
     public string? CheckpointDirectory { get; set; }
 
     /// <summary>Resume from the checkpoint when one exists.</summary>
     /// <value>true.</value>
+    [JsonPropertyOrder(172)]
     public bool Resume { get; set; } = true;
 
     /// <summary>Every problem with the current values; empty when valid.</summary>
@@ -165,6 +133,6 @@ public sealed class HeadReplacerOptions : ITrainingSchedule
     public HeadReplacerOptions Clone() => (HeadReplacerOptions)MemberwiseClone();
 
     /// <summary>The split of <paramref name="holdout"/> into the part the new head trains on and its validation part
-    /// (<see cref="ValidationFraction"/> > 0), seeded by <see cref="DataSeed"/>: the one place that decides it.</summary>
+    /// (<see cref="ValidationFraction"/> > 0), seeded by <see cref="TrainingRuntime.DataSeed"/>: the one place that decides it.</summary>
     internal Data.HoldoutSplit ValidationSplit(Data.ImageDataset holdout) => Data.HoldoutSplit.Create(holdout.LabelArray(), ValidationFraction, DataSeed);
 }

@@ -1,5 +1,16 @@
 namespace TrapReplace.Training;
 
+/// <summary>The progress events every trainer and defense of this library raises (stage 1, stage 2, cleansing, each
+/// peer), so a progress display or a curve recorder subscribes to any of them the same way.</summary>
+public interface ITrainingEvents
+{
+    /// <summary>Raised after every optimisation step.</summary>
+    event EventHandler<TrainingStepEventArgs>? StepCompleted;
+
+    /// <summary>Raised after every epoch (or round).</summary>
+    event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
+}
+
 /// <summary>The loss parts of a step or an epoch (epoch values are sample-weighted means).</summary>
 /// <param name="Total">The optimised loss.</param>
 /// <param name="Classification">Cross-entropy part.</param>

@@ -1,72 +1,115 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 
 namespace TrapReplace.Training;
 
 /// <summary>
-/// Where a training stage runs and how it is seeded: the part every training options class shares (stage 1, stage 2,
-/// fine-tuning and every peer), so code that places or seeds a run sets it once for any of them.
+/// Where a training stage runs, how it is seeded and in what arithmetic: the part every training options class inherits
+/// (stage 1, stage 2, fine-tuning and every peer), so code that places or seeds a run sets it once for any of them.
+/// Serialized after a class's own settings (the <see cref="JsonPropertyOrderAttribute"/> values keep the JSON order of
+/// the options written before these settings were shared: stage-1 cache keys and checkpoint identities compare it).
 /// </summary>
-public interface ITrainingRuntime
+public abstract class TrainingRuntime
 {
     /// <summary>Seed of the stage's initial weights and in-network randomness (dropout).</summary>
-    int ModelSeed { get; set; }
+    /// <value>0 unless the class says otherwise.</value>
+    [JsonPropertyOrder(110)]
+    public int ModelSeed { get; set; }
 
     /// <summary>Seed of batch order, augmentation and per-batch transforms.</summary>
-    int DataSeed { get; set; }
+    /// <value>0.</value>
+    [JsonPropertyOrder(120)]
+    public int DataSeed { get; set; }
 
-    /// <summary>Where the stage runs.</summary>
-    ComputeDevice Device { get; set; }
+    /// <summary>Where the stage runs: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    /// <value><c>cpu</c>.</value>
+    [JsonPropertyOrder(130)]
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
 
-    /// <summary>Intra-op threads; 0 leaves torch's setting alone. Pin it for bit-identical runs and resumes.</summary>
-    int Threads { get; set; }
+    /// <summary>Intra-op threads to pin; 0 leaves TorchSharp's setting alone. Pin it for bit-identical runs and resumes.</summary>
+    /// <value>0.</value>
+    [JsonPropertyOrder(140)]
+    public int Threads { get; set; }
 
-    /// <summary>Feed the network channels-last batches (faster on CPUs; the numbers differ in the last bits).</summary>
-    bool ChannelsLast { get; set; }
+    /// <summary>Run the network on channels-last batches (<see cref="Runtime.MemoryLayout"/>): faster on CPU, equal up to
+    /// floating-point summation order. False gives the standard (N, C, H, W) layout.</summary>
+    /// <value>true.</value>
+    [JsonPropertyOrder(150)]
+    public bool ChannelsLast { get; set; } = true;
+
+    /// <summary>The training forward passes' arithmetic: <see cref="Runtime.Precision.BFloat16"/> runs them under
+    /// libtorch's CPU bfloat16 autocast (<see cref="Runtime.MixedPrecision"/>); weights, optimizer state, BatchNorm
+    /// statistics and losses stay float32. A class that runs in float32 only says so when validated.</summary>
+    /// <value><see cref="Runtime.Precision.Float32"/>.</value>
+    [JsonPropertyOrder(160)]
+    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 }
 
 /// <summary>
 /// The epoch schedule shared by the stages that train for epochs with one optimizer and the reference augmentation
 /// (stage 1, stage 2, fine-tuning, fine-pruning, NAD); the learning rate follows a cosine over <see cref="Epochs"/>.
+/// Each class sets its own defaults (its summary names them).
 /// </summary>
-public interface ITrainingSchedule : ITrainingRuntime
+public abstract class TrainingSchedule : TrainingRuntime
 {
+    /// <summary>Sets the defaults of a stage.</summary>
+    protected TrainingSchedule(int epochs, int batchSize, OptimizerKind optimizer, double learningRate, double weightDecay)
+    {
+        Epochs = epochs;
+        BatchSize = batchSize;
+        Optimizer = optimizer;
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+    }
+
     /// <summary>Epochs of the stage.</summary>
-    int Epochs { get; set; }
+    [JsonPropertyOrder(10)]
+    public int Epochs { get; set; }
 
     /// <summary>Mini-batch size.</summary>
-    int BatchSize { get; set; }
+    [JsonPropertyOrder(20)]
+    public int BatchSize { get; set; }
 
     /// <summary>Optimizer.</summary>
-    OptimizerKind Optimizer { get; set; }
+    [JsonPropertyOrder(30)]
+    public OptimizerKind Optimizer { get; set; }
 
-    /// <summary>Initial learning rate.</summary>
-    double LearningRate { get; set; }
+    /// <summary>Initial learning rate, cosine-annealed over <see cref="Epochs"/>.</summary>
+    [JsonPropertyOrder(40)]
+    public double LearningRate { get; set; }
 
     /// <summary>L2 weight decay.</summary>
-    double WeightDecay { get; set; }
+    [JsonPropertyOrder(50)]
+    public double WeightDecay { get; set; }
 
     /// <summary>SGD momentum (ignored by Adam).</summary>
-    double Momentum { get; set; }
+    /// <value>0.9.</value>
+    [JsonPropertyOrder(60)]
+    public double Momentum { get; set; } = 0.9;
 
     /// <summary>Random-crop padding in pixels; 0 disables cropping.</summary>
-    int CropPadding { get; set; }
+    /// <value>4.</value>
+    [JsonPropertyOrder(90)]
+    public int CropPadding { get; set; } = 4;
 
     /// <summary>Random horizontal flips.</summary>
-    bool HorizontalFlip { get; set; }
+    /// <value>true.</value>
+    [JsonPropertyOrder(100)]
+    public bool HorizontalFlip { get; set; } = true;
 }
 
 /// <summary>The checks every options class shares: one message per problem, naming the option.</summary>
 internal static class SettingChecks
 {
     /// <summary>Adds the problems of the runtime part.</summary>
-    public static void Runtime(List<string> errors, ITrainingRuntime settings)
+    public static void Runtime(List<string> errors, TrainingRuntime settings)
     {
         if (settings.Threads < 0) errors.Add($"Threads must be >= 0; got {settings.Threads}.");
     }
 
     /// <summary>Adds the problems of the schedule and runtime parts; <paramref name="minimumEpochs"/> is 0 where a stage
     /// may skip training (fine-pruning without fine-tuning).</summary>
-    public static void Schedule(List<string> errors, ITrainingSchedule settings, int minimumEpochs = 1)
+    public static void Schedule(List<string> errors, TrainingSchedule settings, int minimumEpochs = 1)
     {
         AtLeast(errors, nameof(settings.Epochs), settings.Epochs, minimumEpochs);
         AtLeast(errors, nameof(settings.BatchSize), settings.BatchSize, 1);

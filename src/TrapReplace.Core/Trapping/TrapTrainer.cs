@@ -25,7 +25,7 @@ public sealed record TrapTrainingResult(TrapNetwork Network, IReadOnlyList<Epoch
 /// </summary>
 /// <remarks>Wang et al., "Trap and Replace: Defending Backdoor Attacks by Trapping Them into an
 /// Easy-to-Replace Subnetwork", NeurIPS 2022.</remarks>
-public sealed class TrapTrainer
+public sealed class TrapTrainer : ITrainingEvents
 {
     /// <summary>Checkpoint file name inside <see cref="TrapTrainerOptions.CheckpointDirectory"/>.</summary>
     public const string CheckpointFileName = "trap.ckpt";
@@ -37,11 +37,17 @@ public sealed class TrapTrainer
     /// <summary>Creates a trainer; the options are validated and copied.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Some option is invalid (all are named).</exception>
     public TrapTrainer(TrapTrainerOptions options, ILogger<TrapTrainer>? logger = null)
+        : this(options, (ILogger?)logger ?? NullLogger<TrapTrainer>.Instance)
+    {
+    }
+
+    // For stages that train with this loop under their own name (fine-tuning logs as FineTuning).
+    internal TrapTrainer(TrapTrainerOptions options, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.ThrowIfInvalid();
         this.options = options.Clone();
-        this.logger = logger ?? NullLogger<TrapTrainer>.Instance;
+        this.logger = logger;
     }
 
     /// <summary>Raised after every optimisation step.</summary>
@@ -77,7 +83,7 @@ public sealed class TrapTrainer
     }
 
     /// <summary>The network stage 1 starts from: stem, head and (with a reconstruction loss) decoder, built in that
-    /// order from <see cref="TrapTrainerOptions.ModelSeed"/>.</summary>
+    /// order from <see cref="TrainingRuntime.ModelSeed"/>.</summary>
     internal static TrapNetwork CreateNetwork(IBackbone backbone, TrapTrainerOptions options)
     {
         bool trap = options.ReconstructionWeight > 0 || options.TotalVariationWeight > 0;

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using TrapReplace.Training;
 
@@ -8,82 +9,32 @@ namespace TrapReplace.Trapping;
 /// Bindable from configuration (section <c>TrapReplace:Trap</c>); validated as a whole by
 /// <see cref="Validate"/>, which names every bad value in one error.
 /// </summary>
-public sealed class TrapTrainerOptions : ITrainingSchedule
+public sealed class TrapTrainerOptions : TrainingSchedule
 {
-    /// <summary>Training epochs.</summary>
-    /// <value>200.</value>
-    public int Epochs { get; set; } = 200;
-
-    /// <summary>Mini-batch size (the final incomplete batch is dropped, as the reference).</summary>
-    /// <value>256.</value>
-    public int BatchSize { get; set; } = 256;
-
-    /// <summary>Optimizer over stem, head and decoder together.</summary>
-    /// <value><see cref="OptimizerKind.Adam"/>.</value>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-
-    /// <summary>Initial learning rate, annealed by a cosine schedule over all epochs.</summary>
-    /// <value>1e-3.</value>
-    public double LearningRate { get; set; } = 1e-3;
-
-    /// <summary>Weight decay (L2, as PyTorch's Adam/SGD apply it).</summary>
-    /// <value>5e-4.</value>
-    public double WeightDecay { get; set; } = 5e-4;
-
-    /// <summary>Momentum for SGD (ignored by Adam).</summary>
-    /// <value>0.9.</value>
-    public double Momentum { get; set; } = 0.9;
+    /// <summary>Options with this stage's defaults.</summary>
+    public TrapTrainerOptions()
+        : base(epochs: 200, batchSize: 256, optimizer: OptimizerKind.Adam, learningRate: 1e-3, weightDecay: 5e-4)
+    {
+    }
 
     /// <summary>lambda: weight of the reconstruction MSE. 0 trains without the trap (plain training).</summary>
     /// <value>10.</value>
+    [JsonPropertyOrder(70)]
     public double ReconstructionWeight { get; set; } = 10;
 
     /// <summary>lambda2: weight of the total variation of the reconstruction.</summary>
     /// <value>1.</value>
+    [JsonPropertyOrder(80)]
     public double TotalVariationWeight { get; set; } = 1;
-
-    /// <summary>Random-crop padding of the augmentation (0 = no crop).</summary>
-    /// <value>4.</value>
-    public int CropPadding { get; set; } = 4;
-
-    /// <summary>Random horizontal flips.</summary>
-    /// <value>true.</value>
-    public bool HorizontalFlip { get; set; } = true;
-
-    /// <summary>Seed of the weight initialisation.</summary>
-    /// <value>0.</value>
-    public int ModelSeed { get; set; }
-
-    /// <summary>Seed of shuffling and augmentation.</summary>
-    /// <value>0.</value>
-    public int DataSeed { get; set; }
-
-    /// <summary>Device: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    /// <value><c>cpu</c>.</value>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>Intra-op threads to pin (0 leaves TorchSharp's default). Pin it when you need bit-identical resumes.</summary>
-    /// <value>0.</value>
-    public int Threads { get; set; }
-
-    /// <summary>
-    /// Run the network on channels-last batches (<see cref="Runtime.MemoryLayout"/>): faster on CPU, equal up to
-    /// floating-point summation order. False gives the standard (N, C, H, W) layout of runs made before this option.
-    /// </summary>
-    /// <value>true.</value>
-    public bool ChannelsLast { get; set; } = true;
-
-    /// <summary>The forward pass's arithmetic: <see cref="Runtime.Precision.BFloat16"/> runs it under libtorch's CPU
-    /// bfloat16 autocast (<see cref="Runtime.MixedPrecision"/>); weights, optimizer state and losses stay float32.
-    /// <value>Default <see cref="Runtime.Precision.Float32"/>.</value></summary>
-    public Runtime.Precision Precision { get; set; } = Runtime.Precision.Float32;
 
     /// <summary>Folder for the per-epoch checkpoint (<c>trap.ckpt</c>); null disables checkpoints.</summary>
     /// <value>null.</value>
+    [JsonPropertyOrder(170)]
     public string? CheckpointDirectory { get; set; }
 
     /// <summary>Resume from the checkpoint in <see cref="CheckpointDirectory"/> when one exists.</summary>
     /// <value>true.</value>
+    [JsonPropertyOrder(180)]
     public bool Resume { get; set; } = true;
 
     /// <summary>Every problem with the current values; empty when valid.</summary>

@@ -26,8 +26,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
     {
         var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var replacer = new HeadReplacer(options, context.Logs.CreateLogger<HeadReplacer>());
-        context.Events.Attach(h => replacer.StepCompleted += h, h => replacer.EpochCompleted += h);
-        var result = replacer.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var result = context.Fit(replacer, undefended);
         var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();
         json["selected_epoch"] = result.SelectedEpoch + 1;
         json["selected_validation_accuracy"] = result.ValidationAccuracy;
@@ -82,8 +81,7 @@ internal sealed class TrapCleanseDefense : ICellDefense
             options.Cleansing.CheckpointDirectory = Path.Combine(checkpoints, "cleansing");
         }
         var defense = new TrapCleanse(options, context.Logs);
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        var result = defense.Apply(undefended, context.Backbone, context.Untrusted, context.Holdout, context.CancellationToken);
+        var result = context.Fit(defense, undefended);
         var (first, scan) = (result.First, result.Scan);
         var json = new JsonObject
         {

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
+using TrapReplace.Defense;
 using TrapReplace.Experiments.Specs;
 using TrapReplace.Models;
 using TrapReplace.Training;
@@ -30,6 +31,23 @@ public sealed record DefenseContext(
 
     /// <summary><see cref="Logging"/>, or a factory that drops everything.</summary>
     public ILoggerFactory Logs => Logging ?? NullLoggerFactory.Instance;
+
+    /// <summary>What the library's defense contract gives a defense that starts from <paramref name="undefended"/>: the
+    /// network, the clean holdout, the untrusted set (with the attack's batch poisoning, for defenses that train on it)
+    /// and the architecture (for defenses that train a new network). Each defense takes the parts it needs.</summary>
+    public DefenseData DataFor(TrapNetwork undefended) => new()
+    {
+        Model = undefended, CleanHoldout = Holdout, Untrusted = Untrusted, BatchTransform = BatchTransform, Backbone = Backbone,
+    };
+
+    /// <summary>Runs <paramref name="defense"/> on <see cref="DataFor"/>(<paramref name="undefended"/>) through the
+    /// contract, its progress going to <see cref="Events"/>.</summary>
+    public TResult Fit<TResult>(IBackdoorDefense<TResult> defense, TrapNetwork undefended) where TResult : BackdoorDefenseResult
+    {
+        ArgumentNullException.ThrowIfNull(defense);
+        Events.Attach(defense);
+        return defense.Fit(DataFor(undefended), CancellationToken);
+    }
 }
 
 /// <summary>Receives a defense's training events.</summary>
@@ -37,13 +55,12 @@ public sealed record DefenseContext(
 /// <param name="Epoch">After every epoch (the network is in the arguments, for the curves).</param>
 public sealed record DefenseEvents(Action<TrainingStepEventArgs> Step, Action<EpochCompletedEventArgs> Epoch)
 {
-    /// <summary>Forwards the two events of a trainer.</summary>
-    public void Attach(Action<EventHandler<TrainingStepEventArgs>> stepSubscribe, Action<EventHandler<EpochCompletedEventArgs>> epochSubscribe)
+    /// <summary>Forwards the two events of a trainer or defense.</summary>
+    public void Attach(ITrainingEvents source)
     {
-        ArgumentNullException.ThrowIfNull(stepSubscribe);
-        ArgumentNullException.ThrowIfNull(epochSubscribe);
-        stepSubscribe((_, e) => Step(e));
-        epochSubscribe((_, e) => Epoch(e));
+        ArgumentNullException.ThrowIfNull(source);
+        source.StepCompleted += (_, e) => Step(e);
+        source.EpochCompleted += (_, e) => Epoch(e);
     }
 }
 

@@ -45,7 +45,6 @@ internal static class PeerOutcome
     }
 }
 
-/// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
 /// <summary>The whole normally trained model trained further on the holdout (<c>fine-tune</c>).</summary>
 internal sealed class FineTuningDefense : ICellDefense
 {
@@ -58,12 +57,12 @@ internal sealed class FineTuningDefense : ICellDefense
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
         var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
-        var defense = new FineTuning(options, context.Logs.CreateLogger<Trapping.TrapTrainer>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+        var defense = new FineTuning(options, context.Logs.CreateLogger<FineTuning>());
+        return PeerOutcome.From(context.Fit(defense, undefended), options, options.Epochs);
     }
 }
 
+/// <summary>Fine-Pruning (Liu et al., RAID 2018) on the normally trained model.</summary>
 internal sealed class FinePruningDefense : ICellDefense
 {
     public string Name => "fine-pruning";
@@ -81,8 +80,7 @@ internal sealed class FinePruningDefense : ICellDefense
             Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new FinePruning(options, context.Logs.CreateLogger<FinePruning>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Epochs);
+        return PeerOutcome.From(context.Fit(defense, undefended), options, options.Epochs);
     }
 }
 
@@ -106,8 +104,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
             Precision = context.Settings.Precision,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new NeuralAttentionDistillation(options, context.Logs.CreateLogger<NeuralAttentionDistillation>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options,
+        return PeerOutcome.From(context.Fit(defense, undefended), options,
             options.TeacherEpochs + options.Epochs);
     }
 }
@@ -140,8 +137,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
             CheckpointDirectory = context.CheckpointDirectory,
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AntiBackdoorLearning(options, context.Logs.CreateLogger<AntiBackdoorLearning>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        var result = defense.Fit(context.Backbone, context.Untrusted, context.BatchTransform, context.CancellationToken);
+        var result = context.Fit(defense, undefended);
         var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
         return outcome with { IsolatedIndices = result.IsolatedIndices };
     }
@@ -169,8 +165,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
             // 0.2 instead of 0.1 and moved CA by 1.5 points and ASR by 26 (docs/performance.md), beyond the parity bar.
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new AdversarialNeuronPruning(options, context.Logs.CreateLogger<AdversarialNeuronPruning>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        var result = defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken);
+        var result = context.Fit(defense, undefended);
         return PeerOutcome.From(result, options, result.History.Count);
     }
 }
@@ -194,7 +189,6 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
             Rounds = Math.Min(5, context.Profile.DefenseEpochs),
         }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
         var defense = new ImplicitBackdoorUnlearning(options, context.Logs.CreateLogger<ImplicitBackdoorUnlearning>());
-        context.Events.Attach(h => defense.StepCompleted += h, h => defense.EpochCompleted += h);
-        return PeerOutcome.From(defense.Fit(undefended, context.Backbone, context.Holdout, context.CancellationToken), options, options.Rounds);
+        return PeerOutcome.From(context.Fit(defense, undefended), options, options.Rounds);
     }
 }

@@ -101,10 +101,10 @@ public sealed record ExperimentProfile(
         }, modelSeed: seed, dataSeed: seed, threads, device, channelsLast);
 
     /// <summary>Stage-2 options: the reference's defaults with this profile's epochs and batch size; the new head's
-    /// weights come from their own seed stream (<see cref="ModelSeed.ForReplacementHead"/>), not stage 1's.</summary>
+    /// weights come from their own seed stream (<see cref="HeadReplacerOptions.FreshHeadSeed"/>), not stage 1's.</summary>
     public HeadReplacerOptions ReplaceOptions(int seed, int threads, ComputeDevice device, bool channelsLast = true, Precision precision = Precision.Float32) =>
         RunSettings.Place(new HeadReplacerOptions { Epochs = DefenseEpochs, BatchSize = DefenseBatchSize, Precision = precision },
-            modelSeed: ModelSeed.ForReplacementHead(seed), dataSeed: seed, threads, device, channelsLast);
+            modelSeed: HeadReplacerOptions.FreshHeadSeed(seed), dataSeed: seed, threads, device, channelsLast);
 
     /// <summary>
     /// Stem cleansing (<c>trap-cleanse</c>), two rounds of: stage 1 continued for a twelfth of its epochs (5 in

@@ -15,11 +15,11 @@ public sealed record RunSettings(DataLocation Data, string ResultsDirectory, int
 {
     /// <summary>Places <paramref name="options"/> on this run's device, threads and layout and seeds it.</summary>
     internal T Apply<T>(T options, int modelSeed, int dataSeed)
-        where T : ITrainingRuntime => Place(options, modelSeed, dataSeed, Threads, Device, ChannelsLast);
+        where T : TrainingRuntime => Place(options, modelSeed, dataSeed, Threads, Device, ChannelsLast);
 
     /// <summary>Sets the runtime part every training options class shares.</summary>
     internal static T Place<T>(T options, int modelSeed, int dataSeed, int threads, ComputeDevice device, bool channelsLast)
-        where T : ITrainingRuntime
+        where T : TrainingRuntime
     {
         options.ModelSeed = modelSeed;
         options.DataSeed = dataSeed;

@@ -19,7 +19,7 @@ public sealed class StemCleanserTests
         Replace = new HeadReplacerOptions
         {
             Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2,
-            ModelSeed = ModelSeed.ForReplacementHead(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
+            ModelSeed = HeadReplacerOptions.FreshHeadSeed(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
         },
     };
 

@@ -17,7 +17,7 @@ public sealed class TrapCleanseTests
     {
         FirstReplacement = new HeadReplacerOptions
         {
-            Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = ModelSeed.ForReplacementHead(0),
+            Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = HeadReplacerOptions.FreshHeadSeed(0),
         },
         Cleansing = new StemCleansingOptions
         {
@@ -26,7 +26,7 @@ public sealed class TrapCleanseTests
             Replace = new HeadReplacerOptions
             {
                 Epochs = 3, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2,
-                ModelSeed = ModelSeed.ForReplacementHead(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
+                ModelSeed = HeadReplacerOptions.FreshHeadSeed(0), Selection = HeadSelection.BestValidationMinusEstimatedAttack,
             },
             Scan = new PoisonScanOptions { Threads = 2 },
             Expansion = new SuspectExpansionOptions { Threads = 2, MinimumSeeds = 5 },
@@ -41,7 +41,7 @@ public sealed class TrapCleanseTests
         var defense = new TrapCleanse(Small());
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
 
-        using var result = defense.Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+        using var result = defense.Fit(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
 
         result.Scan.InferredTarget.Should().Be(PoisonedSynthetic.Target, "the toy poison is a square on 48 relabelled images");
         result.SkippedBecause.Should().BeNull();
@@ -84,8 +84,8 @@ public sealed class TrapCleanseTests
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
         var accuracyBefore = Evaluator.Accuracy(first.Network, f.Reference, torch.CPU);
 
-        var continued = defense.Apply(trapAndReplace, f.Untrusted, f.Holdout);
-        using var whole = new TrapCleanse(options).Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+        var continued = defense.Fit(trapAndReplace, f.Untrusted, f.Holdout);
+        using var whole = new TrapCleanse(options).Fit(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
 
         stages.Should().Equal("trap-round-1", "trap-round-1", "replace-round-1", "replace-round-1", "replace-round-1");
         continued.First.Should().BeSameAs(first);
@@ -110,7 +110,7 @@ public sealed class TrapCleanseTests
         var defense = new TrapCleanse(Small());
         defense.EpochCompleted += (_, e) => stages.Add(e.Stage);
 
-        var act = () => defense.Apply(trapAndReplace, f.Untrusted, f.Holdout);
+        var act = () => defense.Fit(trapAndReplace, f.Untrusted, f.Holdout);
 
         act.Should().Throw<ArgumentException>().WithMessage("stage 2 kept no validation split (Replace.ValidationFraction was 0)*").Which.ParamName.Should().Be("trapAndReplace");
         stages.Should().BeEmpty();
@@ -125,7 +125,7 @@ public sealed class TrapCleanseTests
         options.Cleansing.Scan.TargetSignificance = double.Epsilon;
         var defense = new TrapCleanse(options);
 
-        using var result = defense.Apply(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
+        using var result = defense.Fit(f.Trapped, PoisonedSynthetic.Backbone, f.Untrusted, f.Holdout);
 
         result.Scan.InferredTarget.Should().BeNull();
         result.Cleansing.Should().BeNull();

@@ -4,6 +4,7 @@ using TrapReplace.Defense;
 using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Training;
+using TrapReplace.Replacement;
 
 namespace TrapReplace.Core.Tests.Defense;
 
@@ -32,7 +33,7 @@ public sealed class TrapAndReplaceTests
         result.Trapped.ReconstructionHead.Should().NotBeNull();
         result.Defended.ReconstructionHead.Should().BeNull();
         Evaluator.Evaluate(result.Defended, test).CleanAccuracy.Should().BeGreaterThan(0.4);
-        defense.ReplaceOptions.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(3));
+        defense.ReplaceOptions.ModelSeed.Should().Be(HeadReplacerOptions.FreshHeadSeed(3));
     }
 
     [Fact]
@@ -98,7 +99,7 @@ public sealed class TrapAndReplaceTests
 
         defense.TrapOptions.ModelSeed.Should().Be(7);
         defense.TrapOptions.DataSeed.Should().Be(3);
-        defense.ReplaceOptions.ModelSeed.Should().Be(ModelSeed.ForReplacementHead(7));
+        defense.ReplaceOptions.ModelSeed.Should().Be(HeadReplacerOptions.FreshHeadSeed(7));
         defense.ReplaceOptions.DataSeed.Should().Be(3);
         defense.TrapOptions.ChannelsLast.Should().BeFalse();
         defense.ReplaceOptions.ChannelsLast.Should().BeFalse();

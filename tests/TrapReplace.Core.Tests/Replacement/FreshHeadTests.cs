@@ -20,7 +20,7 @@ public sealed class FreshHeadTests
     public void The_replacement_seed_stream_gives_a_head_unlike_the_trapped_heads_initial_weights(int seed)
     {
         using var trapped = TrapTrainer.CreateNetwork(Backbone, new TrapTrainerOptions { ModelSeed = seed });
-        using var fresh = HeadReplacer.CreateNetwork(Backbone, new HeadReplacerOptions { ModelSeed = ModelSeed.ForReplacementHead(seed) });
+        using var fresh = HeadReplacer.CreateNetwork(Backbone, new HeadReplacerOptions { ModelSeed = HeadReplacerOptions.FreshHeadSeed(seed) });
         using var nextSeedTrapped = TrapTrainer.CreateNetwork(Backbone, new TrapTrainerOptions { ModelSeed = seed + 1 });
 
         var freshWeights = HeadWeights(fresh);
@@ -42,7 +42,7 @@ public sealed class FreshHeadTests
     [Fact]
     public void Replacement_seeds_are_non_negative_and_distinct_across_stage1_seeds()
     {
-        var seeds = Enumerable.Range(0, 1000).Select(ModelSeed.ForReplacementHead).ToArray();
+        var seeds = Enumerable.Range(0, 1000).Select(HeadReplacerOptions.FreshHeadSeed).ToArray();
         seeds.Should().OnlyContain(s => s >= 0).And.OnlyHaveUniqueItems();
         seeds.Should().NotIntersectWith(Enumerable.Range(0, 1001), "no replacement seed coincides with a small stage-1 seed");
     }

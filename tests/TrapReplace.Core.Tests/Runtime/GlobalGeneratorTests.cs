@@ -37,7 +37,7 @@ public sealed class GlobalGeneratorTests
         var replacer = new HeadReplacer(new HeadReplacerOptions
         {
             Epochs = 1, BatchSize = 16, Dropout = 0.5, ValidationFraction = 0, Selection = HeadSelection.LastEpoch,
-            ModelSeed = ModelSeed.ForReplacementHead(seed), DataSeed = seed, Threads = 2,
+            ModelSeed = HeadReplacerOptions.FreshHeadSeed(seed), DataSeed = seed, Threads = 2,
         });
         var result = replacer.Fit(trapped, holdout);
         using var network = result.Network;

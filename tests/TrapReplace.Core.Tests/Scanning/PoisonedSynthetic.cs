@@ -49,7 +49,7 @@ internal sealed class PoisonedSynthetic : IDisposable
             .Fit(Backbone, Untrusted).Network;
         Replacement = new HeadReplacer(new HeadReplacerOptions
         {
-            Epochs = 6, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = ModelSeed.ForReplacementHead(0),
+            Epochs = 6, BatchSize = 16, LearningRate = 3e-3, ValidationFraction = 0.25, Threads = 2, ModelSeed = HeadReplacerOptions.FreshHeadSeed(0),
         }).Fit(Trapped, Backbone, Holdout);
         Reference = Holdout.Subset(Replacement.ValidationIndices, "validation");
     }

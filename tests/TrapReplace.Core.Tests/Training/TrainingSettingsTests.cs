@@ -17,9 +17,45 @@ public sealed class TrainingSettingsTests
         TrainingOptions.Select(t => t.Name).Should().BeEquivalentTo(
             "AdversarialNeuronPruningOptions", "AntiBackdoorLearningOptions", "FinePruningOptions", "FineTuningOptions", "HeadReplacerOptions",
             "ImplicitBackdoorUnlearningOptions", "NeuralAttentionDistillationOptions", "TrapTrainerOptions");
-        TrainingOptions.Should().OnlyContain(t => typeof(ITrainingRuntime).IsAssignableFrom(t));
-        TrainingOptions.Where(t => typeof(ITrainingSchedule).IsAssignableFrom(t)).Select(t => t.Name).Should().BeEquivalentTo(
+        TrainingOptions.Should().OnlyContain(t => typeof(TrainingRuntime).IsAssignableFrom(t));
+        TrainingOptions.Where(t => typeof(TrainingSchedule).IsAssignableFrom(t)).Select(t => t.Name).Should().BeEquivalentTo(
             "FinePruningOptions", "FineTuningOptions", "HeadReplacerOptions", "NeuralAttentionDistillationOptions", "TrapTrainerOptions");
+    }
+
+    [Fact]
+    public void The_shared_settings_are_declared_once_not_retyped_in_each_class()
+    {
+        string[] runtime = ["ModelSeed", "DataSeed", "Device", "Threads", "ChannelsLast", "Precision"];
+        string[] schedule = ["Epochs", "BatchSize", "Optimizer", "LearningRate", "WeightDecay", "Momentum", "CropPadding", "HorizontalFlip"];
+        foreach (var type in TrainingOptions)
+        {
+            foreach (var name in runtime)
+                type.GetProperty(name)!.DeclaringType.Should().Be(typeof(TrainingRuntime), $"{type.Name}.{name}");
+            if (typeof(TrainingSchedule).IsAssignableFrom(type))
+                foreach (var name in schedule)
+                    type.GetProperty(name)!.DeclaringType.Should().Be(typeof(TrainingSchedule), $"{type.Name}.{name}");
+        }
+    }
+
+    [Fact]
+    public void Stage_one_options_keep_the_json_order_of_the_committed_stage1_records()
+    {
+        // The stage-1 cache compares the options' JSON (CommittedNetworksTests reads the committed records); sharing the
+        // settings through base classes must not reorder it.
+        var json = System.Text.Json.JsonSerializer.Serialize(new TrapTrainerOptions(), new System.Text.Json.JsonSerializerOptions
+        {
+            PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        });
+        System.Text.Json.JsonDocument.Parse(json).RootElement.EnumerateObject().Select(p => p.Name).Should().Equal(
+            "epochs", "batch_size", "optimizer", "learning_rate", "weight_decay", "momentum", "reconstruction_weight", "total_variation_weight",
+            "crop_padding", "horizontal_flip", "model_seed", "data_seed", "device", "threads", "channels_last", "precision", "checkpoint_directory", "resume");
+    }
+
+    [Fact]
+    public void I_bau_refuses_mixed_precision_by_name()
+    {
+        new TrapReplace.Peers.ImplicitBackdoorUnlearningOptions { Precision = TrapReplace.Runtime.Precision.BFloat16 }.Validate()
+            .Should().ContainSingle(e => e.StartsWith("Precision must be Float32: I-BAU runs in float32 only", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -27,12 +63,12 @@ public sealed class TrainingSettingsTests
     {
         foreach (var type in TrainingOptions)
         {
-            var options = (ITrainingRuntime)Activator.CreateInstance(type)!;
+            var options = (TrainingRuntime)Activator.CreateInstance(type)!;
             Problems(options).Should().BeEmpty($"{type.Name}'s defaults are valid");
             options.Threads = -1;
             Problems(options).Should().Contain("Threads must be >= 0; got -1.", type.Name);
 
-            if (options is not ITrainingSchedule schedule) continue;
+            if (options is not TrainingSchedule schedule) continue;
             options.Threads = 0;
             schedule.BatchSize = 0;
             schedule.LearningRate = double.NaN;
@@ -44,6 +80,6 @@ public sealed class TrainingSettingsTests
         }
     }
 
-    private static IReadOnlyList<string> Problems(ITrainingRuntime options) =>
+    private static IReadOnlyList<string> Problems(TrainingRuntime options) =>
         (IReadOnlyList<string>)options.GetType().GetMethod("Validate", BindingFlags.Public | BindingFlags.Instance, Type.EmptyTypes)!.Invoke(options, null)!;
 }
