@@ -127,7 +127,7 @@ public sealed class AdversarialNeuronPruningTests(ITestOutputHelper output)
         PeerTestModels.DisposeAll(before);
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void In_bf16_the_masks_learn_under_autocast_in_float32_and_pruning_still_removes_the_backdoor()
     {
         var fixture = PeerTestModels.Backdoored;

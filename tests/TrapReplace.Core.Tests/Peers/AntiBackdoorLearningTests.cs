@@ -4,6 +4,7 @@ using TrapReplace.Models;
 using TrapReplace.Peers;
 using TrapReplace.Training;
 using static TorchSharp.torch;
+using TrapReplace.Core.Tests.Infrastructure;
 
 namespace TrapReplace.Core.Tests.Peers;
 
@@ -141,7 +142,7 @@ public sealed class AntiBackdoorLearningTests
         }
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void In_bf16_the_isolation_still_finds_the_poison_and_the_weights_stay_float32()
     {
         using var clean = Noise(320, seed: 11);

@@ -114,7 +114,7 @@ public sealed class FinePruningTests
         PeerTestModels.DisposeAll(before);
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void In_bf16_the_pruning_is_the_same_and_the_fine_tuning_runs_mixed_with_float32_weights()
     {
         var backbone = new WideResNet16Backbone(4);

@@ -99,7 +99,7 @@ public sealed class NeuralAttentionDistillationTests
         PeerTestModels.MaxDifference(thirdNetwork, firstNetwork).Should().Be(0);
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void In_bf16_the_student_still_moves_toward_the_teachers_attention_with_float32_weights()
     {
         var model = PeerTestModels.SharedWrn;

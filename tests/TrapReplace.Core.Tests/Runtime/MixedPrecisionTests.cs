@@ -43,7 +43,7 @@ public sealed class MixedPrecisionTests
         MixedPrecision.ScopeFor(Precision.Float32).Should().BeNull();
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void Bf16_training_updates_float32_weights_learns_and_is_reproducible_with_a_seed()
     {
         using var data = Synthetic.ColourClasses(256, seed: 3);
@@ -82,7 +82,7 @@ public sealed class MixedPrecisionTests
         bf16Accuracy.Should().BeApproximately(fp32Accuracy, 0.1, $"the same seeded training in float32 reaches {fp32Accuracy:P1}");
     }
 
-    [Fact]
+    [NativeBf16Fact]
     public void Bf16_head_replacement_trains_a_float32_head()
     {
         using var data = Synthetic.ColourClasses(128, seed: 5);
