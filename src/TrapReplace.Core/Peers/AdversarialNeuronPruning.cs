@@ -146,25 +146,26 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
         using var optimizer = Optimization.Create(OptimizerKind.Sgd, perturbation.Masks, options.MaskLearningRate, 0, options.MaskMomentum);
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
-        var runner = new EpochRunner
-        {
-            ChannelsLast = options.ChannelsLast,
-            Stage = Stage,
-            Logger = logger,
-            Device = device,
-            ModelSeed = options.ModelSeed,
-            DataSeed = options.DataSeed,
-            StepCompleted = OnStepCompleted,
-        };
         int stepsPerPass = (trainData.Count + options.BatchSize - 1) / options.BatchSize;
         int passes = (options.Iterations + stepsPerPass - 1) / stepsPerPass;
         var history = new List<EpochRecord>();
-        PeerLog.Starting(logger, Stage, passes, device.ToString(), trainData.Count, options.BatchSize);
         double eps = options.NoiseEpsilon;
-        for (int pass = 0, done = 0; pass < passes; pass++)
+        new EpochLoop
         {
-            work.train();
-            var record = runner.Run(optimizer, loader, pass, pass, options.MaskLearningRate, (images, labels) =>
+            Runner = new EpochRunner
+            {
+                ChannelsLast = options.ChannelsLast, Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
+                DataSeed = options.DataSeed, StepCompleted = OnStepCompleted,
+            },
+            Optimizer = optimizer,
+            Loader = loader,
+            Network = work,
+            Epochs = passes,
+            LearningRate = _ => options.MaskLearningRate,
+            BeginEpoch = _ => work.train(),
+            // The budget is counted in iterations: the last pass stops where it runs out.
+            StepLimit = pass => options.Iterations - pass * stepsPerPass,
+            Step = (images, labels, _, _) =>
             {
                 // Forward passes in the chosen precision, logits back in float32 for the losses.
                 Tensor Logits() => MixedPrecision.Float32Output(options.Precision, () => work.call(images));
@@ -183,13 +184,11 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
                 var natural = nn.functional.cross_entropy(logits, labels);
                 var loss = robust is null ? natural : natural.mul(options.TradeOff).add(robust.mul(1 - options.TradeOff));
                 return new StepOutput(loss, logits, natural);
-            }, perturbation.ClampMasks, cancellationToken, maxSteps: options.Iterations - done);
-            done += Math.Min(stepsPerPass, options.Iterations - done);
-            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(work, validation, device, options.ChannelsLast) };
-            history.Add(record);
-            runner.LogEpoch(record, passes);
-            OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, passes, work));
-        }
+            },
+            AfterStep = perturbation.ClampMasks,
+            EndEpoch = (_, record) => record with { ValidationAccuracy = PeerModels.ValidationAccuracy(work, validation, device, options.ChannelsLast) },
+            EpochCompleted = OnEpochCompleted,
+        }.Run(0, history, cancellationToken);
         return (perturbation.MaskValues(), history);
     }
 

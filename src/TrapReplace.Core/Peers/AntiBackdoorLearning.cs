@@ -247,21 +247,22 @@ public sealed class AntiBackdoorLearning : IBackdoorDefense<AntiBackdoorLearning
         }
         // Epochs are numbered (and seeded) continuously over the phases.
         int offset = history.Count - first;
-        PeerLog.Starting(logger, stage, epochs, options.Device.ToString(), loader.Dataset.Count, options.BatchSize);
-        for (int epoch = first; epoch < epochs; epoch++)
+        new EpochLoop
         {
-            double rate = rateOf(epoch);
-            Optimization.SetLearningRate(optimizer, rate);
-            network.train();
-            var record = runner.Run(optimizer, loader, offset + epoch, offset + epoch, rate, step, null, cancellationToken);
-            history.Add(record);
-            runner.LogEpoch(record, epochs);
-            // The event comes before the checkpoint: a kill between the two reruns this epoch, with the same bits, and
-            // a listener keeping per-epoch measurements replaces the epoch's entry rather than missing it.
-            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(stage, record, epochs, network));
-            if (run.Path is not null)
-                Checkpoint.Write(run.Path, new CheckpointHeader(stage, epoch + 1, history, run.OptionsJson, Isolated: run.Isolated, IsolationLossThreshold: run.Isolated is null ? null : run.Threshold),
-                    network, optimizer);
-        }
+            Runner = runner,
+            Optimizer = optimizer,
+            Loader = loader,
+            Network = network,
+            Epochs = epochs,
+            LearningRate = rateOf,
+            BeginEpoch = _ => network.train(),
+            Step = (images, labels, _, _) => step(images, labels),
+            SeedOffset = offset,
+            RecordOffset = offset,
+            EpochCompleted = e => EpochCompleted?.Invoke(this, e),
+            SaveCheckpoint = run.Path is null ? null : (epoch, done) =>
+                Checkpoint.Write(run.Path, new CheckpointHeader(stage, epoch + 1, done, run.OptionsJson, Isolated: run.Isolated,
+                    IsolationLossThreshold: run.Isolated is null ? null : run.Threshold), network, optimizer),
+        }.Run(first, history, cancellationToken);
     }
 }

@@ -132,38 +132,34 @@ public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
         using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
         var loader = new BatchLoader(trainData, options.BatchSize, shuffle: true, dropLast: false,
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
-        var runner = new EpochRunner
+        new EpochLoop
         {
-            ChannelsLast = options.ChannelsLast,
-            Stage = Stage,
-            Logger = logger,
-            Device = device,
-            ModelSeed = options.ModelSeed,
-            DataSeed = options.DataSeed,
-            StepCompleted = OnStepCompleted,
-        };
-        PeerLog.Starting(logger, Stage, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
-        for (int epoch = 0; epoch < options.Epochs; epoch++)
-        {
-            double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
-            Optimization.SetLearningRate(optimizer, rate);
-            network.train();
-            var record = runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
+            Runner = new EpochRunner
+            {
+                ChannelsLast = options.ChannelsLast, Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
+                DataSeed = options.DataSeed, StepCompleted = OnStepCompleted,
+            },
+            Optimizer = optimizer,
+            Loader = loader,
+            Network = network,
+            Epochs = options.Epochs,
+            LearningRate = epoch => Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs),
+            BeginEpoch = _ => network.train(),
+            Step = (images, labels, _, _) =>
             {
                 var logits = MixedPrecision.Float32Output(options.Precision, () => network.call(images));
                 var ce = nn.functional.cross_entropy(logits, labels);
                 return new StepOutput(ce, logits, ce);
-            }, () =>
+            },
+            AfterStep = () =>
             {
                 // Momentum and weight decay would revive pruned columns: zero them after every step.
                 using var noGrad = no_grad();
                 classifier.weight!.mul_(keep);
-            }, cancellationToken);
-            record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
-            history.Add(record);
-            runner.LogEpoch(record, options.Epochs);
-            OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
-        }
+            },
+            EndEpoch = (_, record) => record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) },
+            EpochCompleted = OnEpochCompleted,
+        }.Run(0, history, cancellationToken);
         return history;
     }
 

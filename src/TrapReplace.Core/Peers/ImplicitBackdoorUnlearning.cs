@@ -84,33 +84,41 @@ public sealed class ImplicitBackdoorUnlearning : ModelRepairDefense<ImplicitBack
             if (validation.Count > 0) initialAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast)!.Value;
             network.eval();
             using var optimizer = Optimization.Create(options.Optimizer, network.parameters(), options.LearningRate, 0, 0);
-            var runner = new EpochRunner
-            {
-                ChannelsLast = options.ChannelsLast,
-                Stage = Stage,
-                Logger = logger,
-                Device = device,
-                ModelSeed = options.ModelSeed,
-                DataSeed = options.DataSeed,
-                StepCompleted = OnStepCompleted,
-            };
             var history = new List<EpochRecord>();
-            PeerLog.Starting(logger, Stage, options.Rounds, device.ToString(), trainData.Count, options.BatchSize);
-            for (int round = 0; round < options.Rounds; round++)
+            Tensor? perturbation = null;
+            try
             {
-                using var perturbation = SearchPerturbation(network, loader, round, device, cancellationToken);
-                double roundNorm = perturbation.norm().ToDouble();
-                double roundFooling = FoolingRate(network, trainData, perturbation, device);
-                (norm, fooling) = (roundNorm, roundFooling);
-                PeerLog.PerturbationFound(logger, round + 1, options.Rounds, roundNorm, roundFooling);
-
-                network.eval();
-                var record = runner.Run(optimizer, loader, round, round, options.LearningRate,
-                    (images, labels) => UnlearningStep(network, images, labels, perturbation), null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) };
-                history.Add(record);
-                runner.LogEpoch(record, options.Rounds);
-                OnEpochCompleted(new EpochCompletedEventArgs(Stage, record, options.Rounds, network));
+                new EpochLoop
+                {
+                    Runner = new EpochRunner
+                    {
+                        ChannelsLast = options.ChannelsLast, Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
+                        DataSeed = options.DataSeed, StepCompleted = OnStepCompleted,
+                    },
+                    Optimizer = optimizer,
+                    Loader = loader,
+                    Network = network,
+                    Epochs = options.Rounds,
+                    LearningRate = _ => options.LearningRate,
+                    BeginEpoch = round =>
+                    {
+                        // Each round unlearns against the worst universal perturbation of the network as it is now.
+                        perturbation?.Dispose();
+                        perturbation = SearchPerturbation(network, loader, round, device, cancellationToken);
+                        double roundNorm = perturbation.norm().ToDouble();
+                        double roundFooling = FoolingRate(network, trainData, perturbation, device);
+                        (norm, fooling) = (roundNorm, roundFooling);
+                        PeerLog.PerturbationFound(logger, round + 1, options.Rounds, roundNorm, roundFooling);
+                        network.eval();
+                    },
+                    Step = (images, labels, _, _) => UnlearningStep(network, images, labels, perturbation!),
+                    EndEpoch = (_, record) => record with { ValidationAccuracy = PeerModels.ValidationAccuracy(network, validation, device, options.ChannelsLast) },
+                    EpochCompleted = OnEpochCompleted,
+                }.Run(0, history, cancellationToken);
+            }
+            finally
+            {
+                perturbation?.Dispose();
             }
             using (var last = SearchPerturbation(network, loader, options.Rounds, device, cancellationToken))
                 finalFooling = FoolingRate(network, trainData, last, device);

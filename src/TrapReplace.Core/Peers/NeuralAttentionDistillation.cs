@@ -72,26 +72,26 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
         double? teacherAccuracy = null, initialAccuracy = null, lossBefore = null, finalAccuracy = null, lossAfter = null;
 
         using var teacher = PeerModels.Copy(model, backbone, options.ModelSeed, device);
-        var teacherRunner = Runner(TeacherStage, device);
-        PeerLog.Starting(logger, TeacherStage, options.TeacherEpochs, device.ToString(), trainData.Count, options.BatchSize);
         using (var optimizer = Optimization.Create(options.Optimizer, teacher.parameters(), options.LearningRate, options.WeightDecay, options.Momentum))
         {
-            for (int epoch = 0; epoch < options.TeacherEpochs; epoch++)
+            new EpochLoop
             {
-                double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.TeacherEpochs);
-                Optimization.SetLearningRate(optimizer, rate);
-                teacher.train();
-                var record = teacherRunner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
+                Runner = Runner(TeacherStage, device),
+                Optimizer = optimizer,
+                Loader = loader,
+                Network = teacher,
+                Epochs = options.TeacherEpochs,
+                LearningRate = epoch => Optimization.CosineLearningRate(options.LearningRate, epoch, options.TeacherEpochs),
+                BeginEpoch = _ => teacher.train(),
+                Step = (images, labels, _, _) =>
                 {
                     var logits = MixedPrecision.Float32Output(options.Precision, () => teacher.call(images));
                     var ce = nn.functional.cross_entropy(logits, labels);
                     return new StepOutput(ce, logits, ce);
-                }, null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast) };
-                history.Add(record);
-                teacherRunner.LogEpoch(record, options.TeacherEpochs);
-                OnEpochCompleted(new EpochCompletedEventArgs(TeacherStage, record, options.TeacherEpochs, teacher));
-            }
+                },
+                EndEpoch = (_, record) => record with { ValidationAccuracy = PeerModels.ValidationAccuracy(teacher, validation, device, options.ChannelsLast) },
+                EpochCompleted = OnEpochCompleted,
+            }.Run(0, history, cancellationToken);
         }
         teacher.eval();
         foreach (var p in teacher.parameters()) p.requires_grad = false;
@@ -108,15 +108,19 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
                 lossBefore = AttentionDistance(studentPoints, teacherPoints, validation, device);
             }
 
-            var studentRunner = Runner(StudentStage, device);
-            PeerLog.Starting(logger, StudentStage, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
             using var optimizer = Optimization.Create(options.Optimizer, student.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
-            for (int epoch = 0; epoch < options.Epochs; epoch++)
+            new EpochLoop
             {
-                double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
-                Optimization.SetLearningRate(optimizer, rate);
-                student.train();
-                var record = studentRunner.Run(optimizer, loader, epoch, options.TeacherEpochs + epoch, rate, (images, labels) =>
+                Runner = Runner(StudentStage, device),
+                Optimizer = optimizer,
+                Loader = loader,
+                Network = student,
+                Epochs = options.Epochs,
+                LearningRate = epoch => Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs),
+                BeginEpoch = _ => student.train(),
+                // The student's batches are seeded as the teacher's were; its records number on after the teacher's.
+                RecordOffset = options.TeacherEpochs,
+                Step = (images, labels, _, _) =>
                 {
                     // Forward passes under the chosen precision; logits and attention features back in float32 for the losses.
                     Tensor logits, stemFeatures, headFeatures, teacherStem, teacherHead;
@@ -133,12 +137,10 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
                         + options.StemAttentionWeight * AttentionDistillation.Loss(stemFeatures, teacherStem, options.AttentionPower)
                         + options.HeadAttentionWeight * AttentionDistillation.Loss(headFeatures, teacherHead, options.AttentionPower);
                     return new StepOutput(loss, logits, ce);
-                }, null, cancellationToken);
-                record = record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast) };
-                history.Add(record);
-                studentRunner.LogEpoch(record, options.Epochs);
-                OnEpochCompleted(new EpochCompletedEventArgs(StudentStage, record, options.Epochs, student));
-            }
+                },
+                EndEpoch = (_, record) => record with { ValidationAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast) },
+                EpochCompleted = OnEpochCompleted,
+            }.Run(0, history, cancellationToken);
             if (validation.Count > 0)
             {
                 finalAccuracy = PeerModels.ValidationAccuracy(student, validation, device, options.ChannelsLast)!.Value;

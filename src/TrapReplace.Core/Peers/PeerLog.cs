@@ -5,11 +5,7 @@ namespace TrapReplace.Peers;
 /// <summary>Source-generated log messages of the peer defenses (stable event ids 1100-1199).</summary>
 internal static partial class PeerLog
 {
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "{Stage}: starting {Epochs} epochs on {Device} ({Samples} samples, batch {BatchSize})")]
-    public static partial void Starting(ILogger logger, string stage, int epochs, string device, int samples, int batchSize);
-
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "{Stage}: epoch {Epoch}/{Epochs} loss {Loss:F4} (ce {Ce:F4}) train acc {Accuracy:P2} val acc {Validation} lr {LearningRate:G4} {ImagesPerSecond:F0} img/s")]
-    public static partial void EpochDone(ILogger logger, string stage, int epoch, int epochs, double loss, double ce, double accuracy, string validation, double learningRate, double imagesPerSecond);
+    // 1100 and 1101 (starting, epoch done) are no longer used: every loop over epochs logs them through TrainingLog (EpochLoop).
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "fine-pruning: pruned {Pruned} of {Channels} classifier input channels; validation accuracy {PrunedAccuracy:P2} (unpruned {Unpruned:P2}, floor {Floor:P2})")]
     public static partial void PruningChosen(ILogger logger, int pruned, int channels, double prunedAccuracy, double unpruned, double floor);

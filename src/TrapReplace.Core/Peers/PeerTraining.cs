@@ -10,15 +10,6 @@ using static TorchSharp.torch;
 
 namespace TrapReplace.Peers;
 
-/// <summary>The peers' epoch log line, from the shared <see cref="EpochRunner"/>.</summary>
-internal static class PeerEpochLog
-{
-    /// <summary>Logs the epoch.</summary>
-    public static void LogEpoch(this EpochRunner runner, EpochRecord record, int epochs) =>
-        PeerLog.EpochDone(runner.Logger, runner.Stage, record.Epoch + 1, epochs, record.Loss.Total, record.Loss.Classification, record.TrainAccuracy,
-            record.ValidationAccuracy?.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a", record.LearningRate, record.ImagesPerSecond);
-}
-
 /// <summary>Network and data helpers shared by the peer defenses.</summary>
 internal static class PeerModels
 {

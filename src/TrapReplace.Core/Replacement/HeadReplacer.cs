@@ -268,52 +268,68 @@ public sealed class HeadReplacer : IBackdoorDefense<HeadReplacementResult>
             TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
 
-        TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), trainData.Count, options.BatchSize);
         try
         {
-            for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+            new EpochLoop
             {
-                var record = RunEpoch(network, optimizer, loader, epoch, device, checkpointPath, cancellationToken);
-                double? validationAccuracy = null;
-                if (validationData.Count > 0)
+                Runner = new EpochRunner
                 {
-                    network.eval();
-                    validationAccuracy = Evaluator.Accuracy(network, validationData, device, channelsLast: options.ChannelsLast);
-                }
-                double? estimate = null;
-                if (AttackSuccessEstimator is not null)
+                    Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
+                    ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
+                    StepCompleted = e => StepCompleted?.Invoke(this, e),
+                },
+                Optimizer = optimizer,
+                Loader = loader,
+                Network = network,
+                Epochs = options.Epochs,
+                LearningRate = epoch => Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs),
+                BeginEpoch = _ =>
                 {
-                    network.eval();
-                    estimate = AttackSuccessEstimator(network);
-                }
-                record = record with { ValidationAccuracy = validationAccuracy, EstimatedAttackSuccess = estimate };
-                history.Add(record);
-                double? selectionScore = options.Selection == HeadSelection.BestValidationMinusEstimatedAttack ? validationAccuracy - (estimate ?? 0) : validationAccuracy;
-                if (options.Selection != HeadSelection.LastEpoch && selectionScore > (bestScore ?? double.NegativeInfinity))
+                    // Only the head trains; the frozen stem stays in eval mode so its BatchNorm statistics do not move.
+                    network.Stem.Module.eval();
+                    network.Head.Module.train();
+                },
+                Step = (images, labels, epoch, step) => Step(network, images, labels, epoch, step),
+                EndEpoch = (epoch, record) =>
                 {
-                    bestScore = selectionScore;
-                    bestAccuracy = validationAccuracy;
-                    bestEpoch = epoch;
-                    DisposeAll(bestHead);
-                    bestHead = head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-                    if (bestPath is not null)
-                        Checkpoint.Write(bestPath, new CheckpointHeader(Stage + "-best", epoch + 1, [], optionsJson, bestAccuracy, bestEpoch), network, optimizer);
-                }
-                if (snapshotEpochs.Contains(epoch))
-                {
-                    snapshots.Add(new HeadSnapshot(epoch, validationAccuracy, head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone())));
-                    // Before the epoch's checkpoint: a checkpoint past a snapshot epoch always has its snapshot beside it.
-                    if (options.CheckpointDirectory is { } folder)
-                        Checkpoint.Write(Path.Combine(folder, SnapshotFileName(epoch)),
-                            new CheckpointHeader(SnapshotStage, epoch + 1, [], optionsJson, validationAccuracy, epoch), head, optimizer);
-                }
-                TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, 0, 0, record.TrainAccuracy,
-                    validationAccuracy?.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a", record.LearningRate, record.ImagesPerSecond);
-                // Observers before the checkpoint, as in TrapTrainer: a run killed in between reruns this epoch.
-                EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
-                if (checkpointPath is not null)
-                    Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson, bestAccuracy, bestEpoch), network, optimizer);
-            }
+                    double? validationAccuracy = null;
+                    if (validationData.Count > 0)
+                    {
+                        network.eval();
+                        validationAccuracy = Evaluator.Accuracy(network, validationData, device, channelsLast: options.ChannelsLast);
+                    }
+                    double? estimate = null;
+                    if (AttackSuccessEstimator is not null)
+                    {
+                        network.eval();
+                        estimate = AttackSuccessEstimator(network);
+                    }
+                    record = record with { ValidationAccuracy = validationAccuracy, EstimatedAttackSuccess = estimate };
+                    double? selectionScore = options.Selection == HeadSelection.BestValidationMinusEstimatedAttack ? validationAccuracy - (estimate ?? 0) : validationAccuracy;
+                    if (options.Selection != HeadSelection.LastEpoch && selectionScore > (bestScore ?? double.NegativeInfinity))
+                    {
+                        bestScore = selectionScore;
+                        bestAccuracy = validationAccuracy;
+                        bestEpoch = epoch;
+                        DisposeAll(bestHead);
+                        bestHead = head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                        if (bestPath is not null)
+                            Checkpoint.Write(bestPath, new CheckpointHeader(Stage + "-best", epoch + 1, [], optionsJson, bestAccuracy, bestEpoch), network, optimizer);
+                    }
+                    if (snapshotEpochs.Contains(epoch))
+                    {
+                        snapshots.Add(new HeadSnapshot(epoch, validationAccuracy, head.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone())));
+                        // Before the epoch's checkpoint: a checkpoint past a snapshot epoch always has its snapshot beside it.
+                        if (options.CheckpointDirectory is { } folder)
+                            Checkpoint.Write(Path.Combine(folder, SnapshotFileName(epoch)),
+                                new CheckpointHeader(SnapshotStage, epoch + 1, [], optionsJson, validationAccuracy, epoch), head, optimizer);
+                    }
+                    return record;
+                },
+                EpochCompleted = e => EpochCompleted?.Invoke(this, e),
+                SaveCheckpoint = checkpointPath is null ? null : (epoch, done) =>
+                    Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, done, optionsJson, bestAccuracy, bestEpoch), network, optimizer),
+            }.Run(startEpoch, history, cancellationToken);
 
             int selected = options.Epochs - 1;
             double? selectedAccuracy = history.Count > 0 ? history[^1].ValidationAccuracy : null;
@@ -342,38 +358,24 @@ public sealed class HeadReplacer : IBackdoorDefense<HeadReplacementResult>
         }
     }
 
-    private EpochRecord RunEpoch(TrapNetwork network, TorchSharp.Modules.OptimizerHelper optimizer, BatchLoader loader, int epoch, Device device,
-        string? checkpointPath, CancellationToken cancellationToken)
+    // Cross-entropy of the new head on the frozen stem's features, with seeded CutMix on some batches. Channels-last
+    // comes before CutMix: its element-wise mixing keeps the layout, so both branches feed the stem channels-last.
+    private StepOutput Step(TrapNetwork network, Tensor images, Tensor labels, int epoch, int step)
     {
-        double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
-        Optimization.SetLearningRate(optimizer, rate);
-        // Only the head trains; the frozen stem stays in eval mode so its BatchNorm statistics do not move.
-        network.Stem.Module.eval();
-        network.Head.Module.train();
-        // Channels-last before CutMix: its element-wise mixing keeps the layout, so both branches feed the stem channels-last.
-        var runner = new EpochRunner
+        int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
+        var random = new Random(seed);
+        if (options.CutMixProbability > 0 && random.NextDouble() < options.CutMixProbability)
         {
-            Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
-            ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
-            StepCompleted = e => StepCompleted?.Invoke(this, e),
-        };
-        return runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels, step) =>
-        {
-            int seed = BatchLoader.MixSeed(options.DataSeed, epoch, step + 2_000_000);
-            var random = new Random(seed);
-            if (options.CutMixProbability > 0 && random.NextDouble() < options.CutMixProbability)
-            {
-                using var generator = new Generator((ulong)seed);
-                var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
-                var mixedLogits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(mixed.Images));
-                var mixedLoss = nn.functional.cross_entropy(mixedLogits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
-                    .add(nn.functional.cross_entropy(mixedLogits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
-                return new StepOutput(mixedLoss, mixedLogits, mixedLoss, AccuracyLabels: mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels);
-            }
-            var logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(images));
-            var loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
-            return new StepOutput(loss, logits, loss);
-        }, null, cancellationToken);
+            using var generator = new Generator((ulong)seed);
+            var mixed = CutMix.Apply(images, labels, options.CutMixBeta, random, generator);
+            var mixedLogits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(mixed.Images));
+            var mixedLoss = nn.functional.cross_entropy(mixedLogits, mixed.Labels, label_smoothing: options.LabelSmoothing).mul(mixed.Lambda)
+                .add(nn.functional.cross_entropy(mixedLogits, mixed.PastedLabels, label_smoothing: options.LabelSmoothing).mul(1 - mixed.Lambda));
+            return new StepOutput(mixedLoss, mixedLogits, mixedLoss, AccuracyLabels: mixed.Lambda >= 0.5 ? mixed.Labels : mixed.PastedLabels);
+        }
+        var logits = MixedPrecision.Float32Output(options.Precision, () => network.ForwardWithFrozenStem(images));
+        var loss = nn.functional.cross_entropy(logits, labels, label_smoothing: options.LabelSmoothing);
+        return new StepOutput(loss, logits, loss);
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ public sealed class TrapTrainer : ITrainingEvents
     /// <summary>Raised after every optimisation step.</summary>
     public event EventHandler<TrainingStepEventArgs>? StepCompleted;
 
-    /// <summary>Raised after every epoch (after its checkpoint is written).</summary>
+    /// <summary>Raised after every epoch, before its checkpoint is written (a run killed in between reruns the epoch).</summary>
     public event EventHandler<EpochCompletedEventArgs>? EpochCompleted;
 
     /// <summary>The options in use (a copy).</summary>
@@ -127,54 +127,47 @@ public sealed class TrapTrainer : ITrainingEvents
             TrainingLog.Resumed(logger, Stage, checkpointPath!, startEpoch);
         }
 
-        TrainingLog.Starting(logger, Stage, startEpoch, options.Epochs, device.ToString(), untrusted.Count, options.BatchSize);
         var total = Stopwatch.StartNew();
-        for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
+        new EpochLoop
         {
-            var record = RunEpoch(network, optimizer, loader, epoch, device, batchTransform, checkpointPath, cancellationToken);
-            history.Add(record);
-            TrainingLog.EpochDone(logger, Stage, epoch + 1, options.Epochs, record.Loss.Total, record.Loss.Classification, record.Loss.Reconstruction,
-                record.Loss.TotalVariation, record.TrainAccuracy, "n/a", record.LearningRate, record.ImagesPerSecond);
-            // Observers first, then the checkpoint: a run killed in between reruns this epoch, so what an observer records
-            // for it (the runner's curve point) is recorded again rather than lost.
-            EpochCompleted?.Invoke(this, new EpochCompletedEventArgs(Stage, record, options.Epochs, network));
-            if (checkpointPath is not null)
-                Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, history, optionsJson), network, optimizer);
-        }
+            Runner = new EpochRunner
+            {
+                Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
+                BatchTransform = batchTransform, ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
+                StepCompleted = e => StepCompleted?.Invoke(this, e),
+            },
+            Optimizer = optimizer,
+            Loader = loader,
+            Network = network,
+            Epochs = options.Epochs,
+            LearningRate = epoch => Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs),
+            BeginEpoch = _ => network.train(),
+            Step = (images, labels, _, _) => Step(network, images, labels),
+            EpochCompleted = e => EpochCompleted?.Invoke(this, e),
+            SaveCheckpoint = checkpointPath is null ? null : (epoch, done) =>
+                Checkpoint.Write(checkpointPath, new CheckpointHeader(Stage, epoch + 1, done, optionsJson), network, optimizer),
+        }.Run(startEpoch, history, cancellationToken);
         network.eval();
         return new TrapTrainingResult(network, history, total.Elapsed.TotalSeconds);
     }
 
-    private EpochRecord RunEpoch(TrapNetwork network, TorchSharp.Modules.OptimizerHelper optimizer, BatchLoader loader, int epoch, Device device,
-        IBatchTransform? batchTransform, string? checkpointPath, CancellationToken cancellationToken)
+    // CE + lambda * MSE + lambda2 * TV; under bf16 autocast only the forward pass runs in bf16, the losses in float32.
+    private StepOutput Step(TrapNetwork network, Tensor images, Tensor labels)
     {
-        double rate = Optimization.CosineLearningRate(options.LearningRate, epoch, options.Epochs);
-        Optimization.SetLearningRate(optimizer, rate);
-        network.train();
-        var runner = new EpochRunner
+        Tensor logits;
+        Tensor? reconstruction;
+        using (MixedPrecision.ScopeFor(options.Precision))
+            (logits, reconstruction) = network.ForwardWithReconstruction(images);
+        if (options.Precision != Precision.Float32)
         {
-            Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed, DataSeed = options.DataSeed,
-            BatchTransform = batchTransform, ChannelsLast = options.ChannelsLast, CheckpointPath = checkpointPath,
-            StepCompleted = e => StepCompleted?.Invoke(this, e),
-        };
-        return runner.Run(optimizer, loader, epoch, epoch, rate, (images, labels) =>
-        {
-            Tensor logits;
-            Tensor? reconstruction;
-            // Under bf16 autocast only the forward pass runs in bf16; the losses are computed in float32.
-            using (MixedPrecision.ScopeFor(options.Precision))
-                (logits, reconstruction) = network.ForwardWithReconstruction(images);
-            if (options.Precision != Precision.Float32)
-            {
-                logits = logits.to(ScalarType.Float32);
-                reconstruction = reconstruction?.to(ScalarType.Float32);
-            }
-            var ce = nn.functional.cross_entropy(logits, labels);
-            if (reconstruction is null) return new StepOutput(ce, logits, ce);
-            var mse = ReconstructionLoss.MeanSquaredError(reconstruction, images);
-            var tv = ReconstructionLoss.TotalVariation(reconstruction);
-            return new StepOutput(ce + options.ReconstructionWeight * mse + options.TotalVariationWeight * tv, logits, ce, mse, tv);
-        }, null, cancellationToken);
+            logits = logits.to(ScalarType.Float32);
+            reconstruction = reconstruction?.to(ScalarType.Float32);
+        }
+        var ce = nn.functional.cross_entropy(logits, labels);
+        if (reconstruction is null) return new StepOutput(ce, logits, ce);
+        var mse = ReconstructionLoss.MeanSquaredError(reconstruction, images);
+        var tv = ReconstructionLoss.TotalVariation(reconstruction);
+        return new StepOutput(ce + options.ReconstructionWeight * mse + options.TotalVariationWeight * tv, logits, ce, mse, tv);
     }
 
     /// <summary>
