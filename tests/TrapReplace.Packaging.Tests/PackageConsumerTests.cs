@@ -40,6 +40,9 @@ public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture
         dependencies.Should().Contain([("TrapReplace.Core", packed.Version), ("TrapReplace.Attacks", packed.Version)],
             "the consumer targets (libtorch fix, trimming) reach Experiments users through Core and Attacks");
         dependencies.Select(d => d.Id).Should().NotContain(d => d.StartsWith("libtorch", StringComparison.Ordinal), "the application chooses the backend");
+        var nuspec = XDocument.Parse(Read(package, package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).FullName));
+        var scottPlot = nuspec.Descendants(nuspec.Root!.Name.Namespace + "dependency").Single(d => d.Attribute("id")!.Value == "ScottPlot");
+        scottPlot.Attribute("exclude")!.Value.Split(',').Should().Contain("Native", "ScottPlot's Skia and HarfBuzz natives are the application's choice");
     }
 
     // What every library package has: its own README (no relative links, install lines naming the backend), the icon,
@@ -81,19 +84,43 @@ public sealed class PackageConsumerTests(PackedLibraries packed) : IClassFixture
         var program = ReadmeProgram("TrapReplace.Experiments");
         var dir = packed.CreateConsumer("ExperimentsConsumer",
             [("TrapReplace.Experiments", packed.Version), ("libtorch-cpu-linux-x64", packed.LibTorchVersion)], program);
+        var environment = new Dictionary<string, string?> { ["TRAPREPLACE_DATA"] = RealCifar10FactAttribute.Root };
+        var dll = Path.Combine(dir, "bin", "Release", "net10.0", "ExperimentsConsumer.dll");
 
         var build = Dotnet.Run(dir, ["build", "-c", "Release"], timeoutSeconds: 600);
         build.ExitCode.Should().Be(0, build.Output);
         build.Output.Should().Contain("0 Warning(s)", "the README's program compiles cleanly as pasted");
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        {
+            // The package leaves Skia's and HarfBuzz's Linux natives to the application: without them the report names both.
+            Directory.EnumerateFiles(Path.GetDirectoryName(dll)!, "*.so", SearchOption.AllDirectories).Select(Path.GetFileName)
+                .Should().NotContain(["libSkiaSharp.so", "libHarfBuzzSharp.so"]);
+            var without = Dotnet.Run(dir, [dll, "smoke"], environment, timeoutSeconds: 600);
+            without.ExitCode.Should().NotBe(0, without.Output);
+            without.Output.Should().Contain("drawing the report's plots needs SkiaSharp's and HarfBuzz's native libraries")
+                .And.Contain("add the packages SkiaSharp.NativeAssets.Linux.NoDependencies and HarfBuzzSharp.NativeAssets.Linux");
 
-        var run = Dotnet.Run(dir, [Path.Combine(dir, "bin", "Release", "net10.0", "ExperimentsConsumer.dll"), "smoke"],
-            new Dictionary<string, string?> { ["TRAPREPLACE_DATA"] = RealCifar10FactAttribute.Root }, timeoutSeconds: 600);
+            // The README's install lines for them, as a user would run them.
+            var readme = File.ReadAllText(Path.Combine(packed.RepoRoot, "src", "TrapReplace.Experiments", "README.md"));
+            var natives = Regex.Matches(readme, @"dotnet add package (\S*NativeAssets\S*) --version (\S+)").Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+            natives.Select(n => n.Item1).Should().Equal("SkiaSharp.NativeAssets.Linux.NoDependencies", "HarfBuzzSharp.NativeAssets.Linux");
+            foreach (var (id, version) in natives)
+            {
+                var add = Dotnet.Run(dir, ["add", "package", id, "--version", version, "--no-restore"], timeoutSeconds: 120);
+                add.ExitCode.Should().Be(0, add.Output);
+            }
+            build = Dotnet.Run(dir, ["build", "-c", "Release"], timeoutSeconds: 600);
+            build.ExitCode.Should().Be(0, build.Output);
+        }
+
+        var run = Dotnet.Run(dir, [dll, "smoke"], environment, timeoutSeconds: 600);
         run.ExitCode.Should().Be(0, run.Output);
         run.Output.Should().MatchRegex(@"undefended: CA \d+\.\d %  ASR \d+\.\d %")
             .And.MatchRegex(@"defended:   CA \d+\.\d %  ASR \d+\.\d %  DER \d\.\d{3}")
             .And.MatchRegex(@"report: [1-9]\d* files in results/report");
         File.Exists(Path.Combine(dir, "results", "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-replace.seed0.json")).Should().BeTrue(run.Output);
         File.Exists(Path.Combine(dir, "results", "report", "results.md")).Should().BeTrue();
+        Directory.EnumerateFiles(Path.Combine(dir, "results", "report"), "*.png").Should().NotBeEmpty("the plots drew");
     }
 
     [Fact]

@@ -16,6 +16,8 @@ public static class ReportWriter
     {
         Directory.CreateDirectory(outputDirectory);
         var rows = SummaryRow.Build(results.Select(r => r.Result));
+        // Before anything is written: a report is tables and plots together, never tables beside stale plots.
+        if (rows.Count > 0) PlotNatives.Require();
         var written = new List<string>();
         void Text(string name, string content)
         {
