@@ -7,14 +7,14 @@ namespace TrapReplace.Replacement;
 /// <param name="Labels">Labels of the images the boxes were pasted into.</param>
 /// <param name="PastedLabels">Labels of the images the boxes came from.</param>
 /// <param name="Lambda">Weight of <paramref name="Labels"/>: 1 minus the pasted box's share of the area.</param>
-public readonly record struct CutMixBatch(Tensor Images, Tensor Labels, Tensor PastedLabels, double Lambda);
+internal readonly record struct CutMixBatch(Tensor Images, Tensor Labels, Tensor PastedLabels, double Lambda);
 
 /// <summary>
 /// CutMix (Yun et al., ICCV 2019) as the reference stage 2 uses it: lambda ~ Beta(beta, beta), a box
 /// of area share (1 - lambda) centred uniformly at random and clipped to the image, pasted from a
 /// permutation of the batch; lambda is then re-adjusted to the clipped box's real area.
 /// </summary>
-public static class CutMix
+internal static class CutMix
 {
     /// <summary>Mixes a batch. Randomness comes only from <paramref name="random"/> and <paramref name="generator"/>.</summary>
     public static CutMixBatch Apply(Tensor images, Tensor labels, double beta, Random random, Generator generator)

@@ -3,9 +3,10 @@ namespace TrapReplace.Data;
 /// <summary>
 /// Writes files so that readers never see a half-written one: content goes to a temporary file in
 /// the same folder, which is flushed and then renamed over the destination. On failure the
-/// temporary file is removed and any existing destination is left as it was.
+/// temporary file is removed and any existing destination is left as it was. A helper, not part of the packages' API:
+/// linked into Core and Experiments.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, atomically.</summary>
     public static void Write(string path, Action<Stream> write)
