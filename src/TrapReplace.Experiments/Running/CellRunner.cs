@@ -55,6 +55,9 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
 
         var curves = new List<CurvePoint>(stage1.Curves);
         DefenseOutcome? outcome = null;
+        // The result file's "defense" section: the defense's own report (a copy, never changed), then what the runner
+        // measured about it with the attack's knowledge (poisoned share of the isolated samples, candidates, the scan).
+        JsonObject? defenseSection = null;
         EvaluationReport? defendedReport = null;
         EvaluationReport? exactDefended = null;
         double evaluationSeconds = stage1.EvaluationSeconds;
@@ -87,7 +90,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             try
             {
                 outcome = defense.Apply(trapped, context);
-                RelativePaths(outcome.Options);
+                defenseSection = RelativePaths((JsonObject)outcome.Options.DeepClone());
                 defenseCurve.Finish();
                 curves.AddRange(defenseCurve.Points.Select(p => p.Point));
             }
@@ -116,13 +119,13 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             {
                 // Measured after the fact by the runner, which knows the attack; the defense never saw it.
                 var poisonedSet = poisonedIndices.ToHashSet();
-                outcome.Options["isolated_poisoned_fraction"] = (double)isolated.Count(poisonedSet.Contains) / isolated.Count;
+                defenseSection!["isolated_poisoned_fraction"] = (double)isolated.Count(poisonedSet.Contains) / isolated.Count;
             }
             if (outcome.Candidates.Count > 0)
-                outcome.Options["candidates"] = MeasureCandidates(outcome.Candidates, data, attack, device);
+                defenseSection!["candidates"] = MeasureCandidates(outcome.Candidates, data, attack, device);
             candidatesOnError.Complete();
             if (outcome.Scan is { } scan)
-                outcome.Options["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack.IsNone ? null : spec.TargetClass);
+                defenseSection!["scan"] = ScanReport.Describe(scan, attack.PoisonedIndices, spec.Attack.IsNone ? null : spec.TargetClass);
         }
 
         var undefended = stage1.Evaluation;
@@ -159,7 +162,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
                 ["training"] = PrecisionName.Of(settings.Precision),
                 ["cpu_native_bf16"] = MixedPrecision.NativeBFloat16Flag,
             },
-            ["defense"] = outcome?.Options,
+            ["defense"] = defenseSection,
         };
         var result = new CellResult
         {
