@@ -235,68 +235,6 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     }
 
     [Fact]
-    public void A_damaged_stage1_cache_entry_is_moved_aside_with_a_notice_and_stage1_trains_again()
-    {
-        using var output = new TempFolder();
-        CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
-        var cache = Path.Combine(output.Path, Stage1Cache.FolderName);
-        var model = Directory.GetFiles(cache, "*.model").Should().ContainSingle().Subject;
-        var bytes = File.ReadAllBytes(model);
-        bytes[bytes.Length - 3] ^= 0x10;
-        File.WriteAllBytes(model, bytes);
-
-        var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
-
-        rerun.ExitCode.Should().Be(0, rerun.StdErr);
-        rerun.StdOut.Should().Contain("is not usable (the SHA-256 of").And.Contain("moved aside and stage 1 trains again");
-        File.Exists(model + ".damaged").Should().BeTrue();
-        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json"));
-        result.Stage1Reused.Should().BeFalse();
-        result.Options["stage1"]!["checkpoint_directory"]!.GetValue<string>().Should().NotStartWith("/", "result files hold paths relative to the results folder");
-    }
-
-    [Fact]
-    public void A_stage1_cache_entry_trained_with_other_options_is_moved_aside_as_stale_and_not_reused()
-    {
-        using var output = new TempFolder();
-        CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
-        var cache = Path.Combine(output.Path, Stage1Cache.FolderName);
-        var record = Directory.GetFiles(cache, "*.json").Should().ContainSingle().Subject;
-        var model = Path.ChangeExtension(record, ".model");
-        // As if the profile's schedule had changed since the entry was trained: same key, other weight decay.
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(record))!.AsObject();
-        json["options"]!["weight_decay"] = 0.123;
-        File.WriteAllText(record, json.ToJsonString());
-
-        var rerun = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
-
-        rerun.ExitCode.Should().Be(0, rerun.StdErr);
-        rerun.StdOut.Should().Contain("it was trained with other options (weight_decay: 0.123 -> 0.0005)");
-        File.Exists(model + ".stale").Should().BeTrue("the superseded network is kept, not overwritten");
-        File.Exists(record + ".stale").Should().BeTrue();
-        var result = ResultFiles.Read(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json"));
-        result.Stage1Reused.Should().BeFalse();
-        result.Options["stage1"]!["weight_decay"]!.GetValue<double>().Should().Be(5e-4);
-    }
-
-    [Fact]
-    public void A_damaged_stage1_checkpoint_is_named_moved_aside_and_stage1_starts_again()
-    {
-        using var output = new TempFolder();
-        var training = Path.Combine(output.Path, Stage1Cache.FolderName, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.plain.seed0.threads2.channels-last.training");
-        Directory.CreateDirectory(training);
-        var checkpoint = Path.Combine(training, "trap.ckpt");
-        File.WriteAllBytes(checkpoint, [.. "TRCKPT02"u8, 1, 2, 3]);
-
-        var run = CliProcess.Run(Smoke(output.Path, "--defense", "replace-only"));
-
-        run.ExitCode.Should().Be(0, run.StdErr);
-        run.StdOut.Should().Contain($"the checkpoint {checkpoint} is not usable").And.Contain("the stage starts again");
-        File.ReadAllBytes(training[..^".training".Length] + ".trap.ckpt.damaged").Should().Equal([.. "TRCKPT02"u8, 1, 2, 3], "the damaged file is kept beside the entry, not deleted");
-        File.Exists(Path.Combine(output.Path, "cifar10.wrn16-1.smoke.badnets-grid-t0-r0.1.replace-only.seed0.json")).Should().BeTrue();
-    }
-
-    [Fact]
     public void Sigterm_to_the_matrix_reaches_the_running_cell_which_stops_cleanly()
     {
         using var output = new TempFolder();
