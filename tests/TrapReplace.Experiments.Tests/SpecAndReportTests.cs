@@ -13,6 +13,17 @@ public sealed class SpecAndReportTests
     private static readonly CellSpec Template = new(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.None, DefenseName.None, 0, ExperimentProfile.Quick);
 
     [Fact]
+    public void Bf16_on_a_cpu_without_native_bf16_is_run_with_a_notice_that_says_it_is_emulated()
+    {
+        var cpu = TrapReplace.Training.ComputeDevice.Cpu;
+        CellRunner.PrecisionNotice(Precision.BFloat16, cpu, nativeBf16Flag: null).Should()
+            .Be("this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16): bf16 autocast runs emulated, slower than fp32 (--precision auto picks fp32 here)");
+        CellRunner.PrecisionNotice(Precision.BFloat16, cpu, "avx512_bf16").Should().BeNull();
+        CellRunner.PrecisionNotice(Precision.BFloat16, cpu, "amx_bf16").Should().BeNull();
+        CellRunner.PrecisionNotice(Precision.Float32, cpu, nativeBf16Flag: null).Should().BeNull();
+    }
+
+    [Fact]
     public void The_memory_layout_is_part_of_the_stage1_identity_and_the_standard_layout_keeps_the_old_keys()
     {
         var cell = Template with { Attack = AttackName.Parse("badnets") };

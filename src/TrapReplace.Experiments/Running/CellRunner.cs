@@ -37,6 +37,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         if (spec.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
         var profile = spec.Profile;
         var device = ResolveDevice();
+        if (PrecisionNotice(settings.Precision, settings.Device, MixedPrecision.NativeBFloat16Flag) is { } notice) observer.Note(notice);
 
         using var data = await ExperimentData.LoadAsync(spec.Dataset, settings.Data, profile, cancellationToken, observer.Note).ConfigureAwait(false);
         observer.Note($"data: {data.Untrusted.Count} untrusted, {data.Holdout.Count} holdout, {data.Test.Count} test images ({spec.Dataset}, {settings.Data.Directory})");
@@ -282,6 +283,14 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         // kernel for 3 input channels, which is wrong on some CPUs (docs/performance.md, `--kernel-check`).
         return images => network.forward(settings.ChannelsLast ? MemoryLayout.ToChannelsLast(images) : images);
     }
+
+    /// <summary>What to tell the user about the chosen precision on this CPU, or null when there is nothing to say: bf16
+    /// on a CPU whose flags (<paramref name="nativeBf16Flag"/>, null when it has neither avx512_bf16 nor amx_bf16) show no
+    /// native bf16 still runs, with the same numerics, but emulated and slower than fp32.</summary>
+    internal static string? PrecisionNotice(Precision precision, ComputeDevice device, string? nativeBf16Flag) =>
+        precision == Precision.BFloat16 && !device.IsCuda && nativeBf16Flag is null
+            ? "this CPU has no native bf16 (neither avx512_bf16 nor amx_bf16): bf16 autocast runs emulated, slower than fp32 (--precision auto picks fp32 here)"
+            : null;
 
     // Result files travel between machines: folders inside the results folder are written relative to it.
     private JsonObject RelativePaths(JsonObject options)
