@@ -152,11 +152,7 @@ public sealed class AdversarialNeuronPruning : ModelRepairDefense<AdversarialNeu
         double eps = options.NoiseEpsilon;
         new EpochLoop
         {
-            Runner = new EpochRunner
-            {
-                ChannelsLast = options.ChannelsLast, Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
-                DataSeed = options.DataSeed, StepCompleted = OnStepCompleted,
-            },
+            Runner = PeerModels.Runner(options, Stage, logger, device, OnStepCompleted),
             Optimizer = optimizer,
             Loader = loader,
             Network = work,

@@ -134,11 +134,7 @@ public sealed class FinePruning : ModelRepairDefense<FinePruningResult>
             new Augmentation { Padding = options.CropPadding, HorizontalFlip = options.HorizontalFlip }, options.DataSeed);
         new EpochLoop
         {
-            Runner = new EpochRunner
-            {
-                ChannelsLast = options.ChannelsLast, Stage = Stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
-                DataSeed = options.DataSeed, StepCompleted = OnStepCompleted,
-            },
+            Runner = PeerModels.Runner(options, Stage, logger, device, OnStepCompleted),
             Optimizer = optimizer,
             Loader = loader,
             Network = network,

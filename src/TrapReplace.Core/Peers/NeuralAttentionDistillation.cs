@@ -76,7 +76,7 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
         {
             new EpochLoop
             {
-                Runner = Runner(TeacherStage, device),
+                Runner = PeerModels.Runner(options, TeacherStage, logger, device, OnStepCompleted),
                 Optimizer = optimizer,
                 Loader = loader,
                 Network = teacher,
@@ -111,7 +111,7 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
             using var optimizer = Optimization.Create(options.Optimizer, student.parameters(), options.LearningRate, options.WeightDecay, options.Momentum);
             new EpochLoop
             {
-                Runner = Runner(StudentStage, device),
+                Runner = PeerModels.Runner(options, StudentStage, logger, device, OnStepCompleted),
                 Optimizer = optimizer,
                 Loader = loader,
                 Network = student,
@@ -166,17 +166,6 @@ public sealed class NeuralAttentionDistillation : ModelRepairDefense<NeuralAtten
             throw;
         }
     }
-
-    private EpochRunner Runner(string stage, Device device) => new()
-    {
-        ChannelsLast = options.ChannelsLast,
-        Stage = stage,
-        Logger = logger,
-        Device = device,
-        ModelSeed = options.ModelSeed,
-        DataSeed = options.DataSeed,
-        StepCompleted = OnStepCompleted,
-    };
 
     /// <summary>Sample-weighted mean of the unweighted attention losses (stem + head) over <paramref name="data"/>, both networks in eval mode.</summary>
     private double AttentionDistance(AttentionPoints student, AttentionPoints teacher, ImageDataset data, Device device)

@@ -32,6 +32,13 @@ internal static class PeerModels
         return network;
     }
 
+    /// <summary>The step runner of a peer's training stage, from its runtime settings (layout, seeds).</summary>
+    public static EpochRunner Runner(TrainingRuntime options, string stage, ILogger logger, Device device, Action<TrainingStepEventArgs> stepCompleted) => new()
+    {
+        ChannelsLast = options.ChannelsLast, Stage = stage, Logger = logger, Device = device, ModelSeed = options.ModelSeed,
+        DataSeed = options.DataSeed, StepCompleted = stepCompleted,
+    };
+
     /// <summary>The classifier: the last <see cref="Linear"/> registered in the head, whose output must be the logits.</summary>
     /// <exception cref="NotSupportedException">The head has no linear layer.</exception>
     public static Linear Classifier(nn.Module head) =>
