@@ -43,33 +43,67 @@ public static class Evaluator
             double clean = truth.Length == 0 ? 0 : (double)correctPerClass.Sum() / truth.Length;
             var perClass = correctPerClass.Select((c, k) => countPerClass[k] == 0 ? 0 : (double)c / countPerClass[k]).ToArray();
 
-            double? asr = null, ra = null;
-            int triggeredCount = 0;
-            double[] share = [];
-            if (triggered is not null)
-            {
-                var triggeredPredictions = Predict(model, triggered.Images, asUint8: false, device, batchSize, channelsLast);
-                var trueLabels = triggered.TrueLabels.cpu().data<long>().ToArray();
-                if (trueLabels.Length != triggeredPredictions.Length)
-                    throw new ArgumentException($"triggered set has {triggeredPredictions.Length} images but {trueLabels.Length} labels", nameof(triggered));
-                if (trueLabels.Any(l => l == triggered.TargetClass))
-                    throw new ArgumentException($"triggered set contains target-class ({triggered.TargetClass}) images; ASR counts non-target images only", nameof(triggered));
-                triggeredCount = trueLabels.Length;
-                if (triggeredCount > 0)
-                {
-                    var counts = new int[cleanTest.ClassCount];
-                    foreach (var p in triggeredPredictions) counts[p]++;
-                    share = counts.Select(c => (double)c / triggeredCount).ToArray();
-                    asr = share[triggered.TargetClass];
-                    ra = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / triggeredCount;
-                }
-            }
-            return new EvaluationReport(clean, asr, ra, perClass, truth.Length, triggeredCount) { TriggeredPredictionShare = share };
+            var report = new EvaluationReport(clean, null, null, perClass, truth.Length, 0);
+            return triggered is null ? report : AddTriggered(model, report, triggered, device, batchSize, channelsLast);
         }
         finally
         {
             model.train(wasTraining);
         }
+    }
+
+    /// <summary>
+    /// Adds ASR, RA and the triggered images' share per class to a clean-only report of the same model (from
+    /// <see cref="Evaluate"/> without a triggered set), so the triggered sets of several attacks are measured against one
+    /// pass over the clean test set; the result equals <see cref="Evaluate"/> with that triggered set.
+    /// </summary>
+    /// <param name="model">The classifier <paramref name="clean"/> was measured on.</param>
+    /// <param name="clean">Its clean-only report.</param>
+    /// <param name="triggered">Triggered non-target test images.</param>
+    /// <param name="device">Device to run on (the model must already be there).</param>
+    /// <param name="batchSize">Images per forward pass.</param>
+    /// <param name="channelsLast">Run on channels-last batches.</param>
+    /// <exception cref="ArgumentException"><paramref name="clean"/> already has a triggered part, or the triggered set holds target-class images.</exception>
+    public static EvaluationReport WithTriggered(nn.Module<Tensor, Tensor> model, EvaluationReport clean, ITriggeredTestSet triggered, Device? device = null,
+        int batchSize = 500, bool channelsLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(clean);
+        ArgumentNullException.ThrowIfNull(triggered);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        if (clean.AttackSuccessRate is not null || clean.TriggeredCount > 0)
+            throw new ArgumentException("the report already measures a triggered set; give a clean-only report (Evaluate without a triggered set)", nameof(clean));
+        TorchRuntime.Prepare(0);
+        device ??= CPU;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            return AddTriggered(model, clean, triggered, device, batchSize, channelsLast);
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    // The triggered part of a report, in eval mode under no_grad (the callers' job).
+    private static EvaluationReport AddTriggered(nn.Module<Tensor, Tensor> model, EvaluationReport clean, ITriggeredTestSet triggered, Device device, int batchSize,
+        bool channelsLast)
+    {
+        var triggeredPredictions = Predict(model, triggered.Images, asUint8: false, device, batchSize, channelsLast);
+        var trueLabels = triggered.TrueLabels.cpu().data<long>().ToArray();
+        if (trueLabels.Length != triggeredPredictions.Length)
+            throw new ArgumentException($"triggered set has {triggeredPredictions.Length} images but {trueLabels.Length} labels", nameof(triggered));
+        if (trueLabels.Any(l => l == triggered.TargetClass))
+            throw new ArgumentException($"triggered set contains target-class ({triggered.TargetClass}) images; ASR counts non-target images only", nameof(triggered));
+        if (trueLabels.Length == 0) return clean;
+        var counts = new int[clean.PerClassAccuracy.Count];
+        foreach (var p in triggeredPredictions) counts[p]++;
+        var share = counts.Select(c => (double)c / trueLabels.Length).ToArray();
+        double robust = (double)triggeredPredictions.Where((p, i) => p == trueLabels[i]).Count() / trueLabels.Length;
+        return clean with { AttackSuccessRate = share[triggered.TargetClass], RobustAccuracy = robust, TriggeredCount = trueLabels.Length, TriggeredPredictionShare = share };
     }
 
     /// <summary>Accuracy of <paramref name="model"/> on a data set (used for validation during training).</summary>

@@ -50,6 +50,34 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
+    public void A_triggered_set_added_to_a_clean_report_gives_the_report_of_one_evaluation_of_both()
+    {
+        using var model = new PixelOracle();
+        using var clean = Images([1, 1, 2, 3, 3, 0, 5], [1, 1, 2, 3, 4, 4, 4]);
+        using var triggeredImages = zeros(4, 3, 4, 4);
+        var predicted = new float[] { 7, 7, 3, 1 };
+        for (int i = 0; i < 4; i++) triggeredImages[i, 0, 0, 0] = predicted[i] / 255f;
+        using var trueLabels = tensor(new long[] { 1, 2, 3, 2 });
+        var triggered = new TriggeredImages(triggeredImages, trueLabels, 7);
+        var cleanOnly = Evaluator.Evaluate(model, clean);
+        model.train();
+
+        var added = Evaluator.WithTriggered(model, cleanOnly, triggered, batchSize: 3);
+        var whole = Evaluator.Evaluate(model, clean, triggered, batchSize: 3);
+
+        model.training.Should().BeTrue("the model's mode is restored");
+        (added.CleanAccuracy, added.AttackSuccessRate, added.RobustAccuracy, added.CleanCount, added.TriggeredCount)
+            .Should().Be((whole.CleanAccuracy, whole.AttackSuccessRate, whole.RobustAccuracy, whole.CleanCount, whole.TriggeredCount));
+        (added.AttackSuccessRate, added.RobustAccuracy, added.TriggeredCount).Should().Be((0.5, 0.25, 4), "two of four went to 7, one kept its label");
+        added.PerClassAccuracy.Should().Equal(whole.PerClassAccuracy);
+        added.TriggeredPredictionShare.Should().Equal(whole.TriggeredPredictionShare);
+        cleanOnly.AttackSuccessRate.Should().BeNull("the clean report is not changed");
+
+        var twice = () => Evaluator.WithTriggered(model, added, triggered);
+        twice.Should().Throw<ArgumentException>().WithMessage("the report already measures a triggered set*").Which.ParamName.Should().Be("clean");
+    }
+
+    [Fact]
     public void A_triggered_set_holding_target_class_images_is_rejected()
     {
         using var model = new PixelOracle();
