@@ -222,10 +222,14 @@ public static class CommandLine
     private static ComputeDevice ParseDevice(string? value) =>
         ComputeDevice.TryParse(value, out var device) ? device : throw new UsageException($"--device must be cpu, cuda or cuda:N; got '{value}'");
 
-    private static Precision ParsePrecision(string value, ComputeDevice device)
+    private static Precision ParsePrecision(string value, ComputeDevice device) => ResolvePrecision(value, device, MixedPrecision.NativeBFloat16Flag);
+
+    /// <summary>The precision <c>--precision</c> asks for on this device, given the CPU's native bf16 flag (null when it has none).</summary>
+    internal static Precision ResolvePrecision(string value, ComputeDevice device, string? nativeBFloat16Flag)
     {
         Precision precision;
-        if (value == AutoPrecision) precision = MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16;
+        // bf16 autocast is the CPU's: auto picks it only for a CPU run on a CPU that has it.
+        if (value == AutoPrecision) precision = nativeBFloat16Flag is null || device.IsCuda ? Precision.Float32 : Precision.BFloat16;
         else if (!PrecisionName.TryParse(value, out precision))
             throw new UsageException($"--precision must be {PrecisionName.Float32}, {PrecisionName.BFloat16} or {AutoPrecision}; got '{value}'");
         if (precision == Precision.BFloat16 && device.IsCuda) throw new UsageException($"--precision {PrecisionName.BFloat16} is the CPU's bf16 autocast; --device is '{device}'");
