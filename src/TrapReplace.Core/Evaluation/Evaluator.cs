@@ -24,16 +24,12 @@ public static class Evaluator
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cleanTest);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        TorchRuntime.Prepare(0);
-        device ??= CPU;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        var on = device ?? CPU;
+        return InEvalMode(model, () =>
         {
-            using var noGrad = no_grad();
             var correctPerClass = new long[cleanTest.ClassCount];
             var countPerClass = new long[cleanTest.ClassCount];
-            var predictions = Predict(model, cleanTest.Images, asUint8: true, device, batchSize, channelsLast);
+            var predictions = Predict(model, cleanTest.Images, asUint8: true, on, batchSize, channelsLast);
             var truth = cleanTest.LabelArray();
             for (int i = 0; i < truth.Length; i++)
             {
@@ -44,12 +40,8 @@ public static class Evaluator
             var perClass = correctPerClass.Select((c, k) => countPerClass[k] == 0 ? 0 : (double)c / countPerClass[k]).ToArray();
 
             var report = new EvaluationReport(clean, null, null, perClass, truth.Length, 0);
-            return triggered is null ? report : AddTriggered(model, report, triggered, device, batchSize, channelsLast);
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+            return triggered is null ? report : AddTriggered(model, report, triggered, on, batchSize, channelsLast);
+        });
     }
 
     /// <summary>
@@ -73,14 +65,20 @@ public static class Evaluator
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         if (clean.AttackSuccessRate is not null || clean.TriggeredCount > 0)
             throw new ArgumentException("the report already measures a triggered set; give a clean-only report (Evaluate without a triggered set)", nameof(clean));
+        var on = device ?? CPU;
+        return InEvalMode(model, () => AddTriggered(model, clean, triggered, on, batchSize, channelsLast));
+    }
+
+    // Runs a measurement in eval mode under no_grad with the runtime prepared; the model's mode is restored.
+    private static T InEvalMode<T>(nn.Module<Tensor, Tensor> model, Func<T> measure)
+    {
         TorchRuntime.Prepare(0);
-        device ??= CPU;
         bool wasTraining = model.training;
         model.eval();
         try
         {
             using var noGrad = no_grad();
-            return AddTriggered(model, clean, triggered, device, batchSize, channelsLast);
+            return measure();
         }
         finally
         {
@@ -88,7 +86,7 @@ public static class Evaluator
         }
     }
 
-    // The triggered part of a report, in eval mode under no_grad (the callers' job).
+    // The triggered part of a report; the callers run it in eval mode under no_grad.
     private static EvaluationReport AddTriggered(nn.Module<Tensor, Tensor> model, EvaluationReport clean, ITriggeredTestSet triggered, Device device, int batchSize,
         bool channelsLast)
     {
