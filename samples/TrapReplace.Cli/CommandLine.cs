@@ -295,11 +295,13 @@ public static class CommandLine
     private static readonly Option<string> ModelPath = new("--model") { Description = "a saved network (a stage-1 cache entry's .model file, or ModelFile.Save's output)", Required = true };
     private static readonly Option<string> RespondAttacks = new("--attacks") { Description = "comma-separated attacks whose triggered test images to classify, from " + string.Join(", ", TrapReplace.Attacks.AttackCatalog.Names), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
 
+    private static readonly Option<int?> RespondTestCount = new("--test-count") { Description = "measure a stratified selection of this many test images (the one a profile's test count draws); default: the whole test split" };
+
     private static Command RespondCommand()
     {
         var command = new Command("respond", "How a saved network classifies each attack's triggered test images (CA, ASR, RA, share per class): a network that never learned a trigger shows what it does as plain corruption.")
         {
-            ModelPath, Dataset, Backbone, RespondAttacks, Target, Data, Threads,
+            ModelPath, Dataset, Backbone, RespondAttacks, Target, RespondTestCount, Data, Threads,
         };
         command.SetAction((p, ct) => Guard(() =>
         {
@@ -311,12 +313,12 @@ public static class CommandLine
             TorchRuntime.Prepare(p.GetValue(Threads));
             var backbone = backboneName.Create(dataset.ClassCount);
             var location = DataLocation.Resolve(p.GetValue(Data));
-            var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, attacks, p.GetValue(Target));
+            var responses = TriggerResponses.Measure(model, backbone, dataset, location.Directory, attacks, p.GetValue(Target), p.GetValue(RespondTestCount));
             foreach (var r in responses)
             {
                 var share = string.Join(" ", r.Report.TriggeredPredictionShare.Select((x, c) => string.Create(CultureInfo.InvariantCulture, $"{c}:{x * 100:F1}")));
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.Attack,-16} CA {Format.Percent(r.Report.CleanAccuracy),7}   ASR {Format.Percent(r.Report.AttackSuccessRate),7}   RA {Format.Percent(r.Report.RobustAccuracy),7}   triggered images per class %: {share}"));
+                    $"{r.Attack,-16} CA {Format.Percent(r.Report.CleanAccuracy),7}   ASR {Format.Percent(r.Report.AttackSuccessRate),7}   RA {Format.Percent(r.Report.RobustAccuracy),7}   ({r.Report.CleanCount} clean, {r.Report.TriggeredCount} triggered)   triggered images per class %: {share}"));
             }
             return Task.FromResult(Ok);
         }));

@@ -44,12 +44,14 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         CliProcess.Run(Smoke(output.Path, "--defense", "none", "--quiet")).ExitCode.Should().Be(0);
         var model = Directory.GetFiles(Path.Combine(output.Path, "stage1-cache"), "*.model").Single();
 
-        var run = CliProcess.Run(["respond", "--model", model, "--attacks", "badnets-grid,blend", "--data", data.Root, "--threads", "2"]);
+        var run = CliProcess.Run(["respond", "--model", model, "--attacks", "badnets-grid,blend", "--test-count", "1000", "--data", data.Root, "--threads", "2"]);
 
         run.ExitCode.Should().Be(0, run.StdErr);
         var lines = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Should().HaveCount(2);
         lines[0].Should().StartWith("badnets-grid").And.Contain("ASR").And.Contain("triggered images per class %: 0:");
+        // A stratified 1,000: 100 of each class, so 900 triggered images outside the target class.
+        lines.Should().AllSatisfy(l => l.Should().Contain("(1000 clean, 900 triggered)"));
         lines[1].Should().StartWith("blend");
         // The per-class shares of the triggered images add up to 100 %.
         var shares = lines[0][(lines[0].IndexOf("0:", StringComparison.Ordinal))..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
@@ -60,6 +62,10 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         var missing = CliProcess.Run(["respond", "--model", Path.Combine(output.Path, "nope.model"), "--data", data.Root]);
         missing.ExitCode.Should().Be(2);
         missing.ErrorLines.Should().Contain(l => l.Contains("nope.model") && l.Contains("does not exist"));
+
+        var none = CliProcess.Run(["respond", "--model", model, "--test-count", "0", "--data", data.Root]);
+        none.ExitCode.Should().Be(2);
+        none.ErrorLines.Should().Contain(l => l.Contains("--test-count must be >= 1; got 0"));
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using TrapReplace.Data;
 using TrapReplace.Evaluation;
 using TrapReplace.Experiments.Poisoning;
 using TrapReplace.Experiments.Specs;
+using TrapReplace.Experiments.Splits;
 using TrapReplace.Models;
 using TrapReplace.Persistence;
 
@@ -29,16 +30,21 @@ public static class TriggerResponses
     /// <param name="dataDirectory">The data root holding the data set.</param>
     /// <param name="attacks">The attacks (not <see cref="AttackName.None"/>); clean-label ones apply their trigger too.</param>
     /// <param name="target">The target class the triggered images are measured against.</param>
-    /// <exception cref="UsageException"><see cref="AttackName.None"/> among the attacks, or an out-of-range target.</exception>
+    /// <param name="testCount">Measure a stratified selection of this many test images (the one a profile's
+    /// <see cref="ExperimentProfile.TestCount"/> draws); null = the whole test split.</param>
+    /// <exception cref="UsageException"><see cref="AttackName.None"/> among the attacks, an out-of-range target, or a
+    /// test count below 1.</exception>
     public static IReadOnlyList<TriggerResponse> Measure(string modelPath, IBackbone backbone, ExperimentDataset dataset, string dataDirectory,
-        IReadOnlyList<AttackName> attacks, int target)
+        IReadOnlyList<AttackName> attacks, int target, int? testCount = null)
     {
         ArgumentNullException.ThrowIfNull(backbone);
         ArgumentNullException.ThrowIfNull(attacks);
         ArgumentNullException.ThrowIfNull(dataset);
         if (attacks.FirstOrDefault(a => a.IsNone) is { } none) throw new UsageException($"attack '{none}' has no trigger to measure; choose from {string.Join(", ", AttackCatalog.Names)}");
         if (target < 0 || target >= backbone.ClassCount) throw new UsageException($"--target must be in [0, {backbone.ClassCount - 1}]; got {target}");
-        using var test = dataset.Load(dataDirectory, DatasetSplit.Test);
+        if (testCount < 1) throw new UsageException($"--test-count must be >= 1; got {testCount}");
+        using var testAll = dataset.Load(dataDirectory, DatasetSplit.Test);
+        using var test = ExperimentData.Stratified(testAll, testCount);
         using var network = ModelFile.Load(backbone, modelPath);
         using var images = test.ImagesAsFloat();
         // CA does not depend on the attack: one pass over the clean test set serves all of them.
