@@ -15,8 +15,9 @@ namespace TrapReplace.Experiments.Tests;
 public sealed class TrapCleanseResumeTests
 {
     // Smoke's data proportions with enough images and epochs that the trap learns the synthetic data's backdoor and the
-    // scan finds suspects, so a cleansing round runs (smoke itself stops at "no target inferred").
-    private static readonly ExperimentProfile Profile = ExperimentProfile.Smoke with { PoolCount = 2500, Stage1Epochs = 3, DefenseEpochs = 3 };
+    // scan finds suspects, so a cleansing round runs (smoke itself stops at "no target inferred"). One round: the stop
+    // falls inside it, and a second would only repeat its scan and training in each of the three runs.
+    private static readonly ExperimentProfile Profile = ExperimentProfile.Smoke with { PoolCount = 2500, Stage1Epochs = 3, DefenseEpochs = 3, CleansingRounds = 1 };
 
     [Fact]
     public async Task A_cell_stopped_in_its_cleansing_round_resumes_to_the_numbers_and_curve_of_an_uninterrupted_one()

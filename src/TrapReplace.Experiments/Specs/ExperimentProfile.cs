@@ -36,6 +36,9 @@ public sealed record ExperimentProfile(
     int DefenseBatchSize,
     double Stage1WeightDecay = 5e-4)
 {
+    /// <summary>Rounds of stem cleansing (<c>trap-cleanse</c>, <see cref="CleanseOptions"/>): 2 in every named profile.</summary>
+    public int CleansingRounds { get; init; } = 2;
+
     /// <summary>The reference schedule: whole training set, 5 % holdout, 200 + 100 epochs.</summary>
     public static ExperimentProfile Paper { get; } = new("paper", null, 0.05, null, null, 1000, 200, 256, 100, 64);
 
@@ -107,7 +110,7 @@ public sealed record ExperimentProfile(
             modelSeed: HeadReplacerOptions.FreshHeadSeed(seed), dataSeed: seed, threads, device, channelsLast);
 
     /// <summary>
-    /// Stem cleansing (<c>trap-cleanse</c>), two rounds of: stage 1 continued for a twelfth of its epochs (5 in
+    /// Stem cleansing (<c>trap-cleanse</c>), <see cref="CleansingRounds"/> rounds (two) of: stage 1 continued for a twelfth of its epochs (5 in
     /// <c>full</c>) with the trap loss and a fresh cosine cycle from Adam lr 1e-3, the suspects relabelled by the
     /// scanning head; then the reference stage 2 again, selecting its epoch by validation accuracy minus the label-free
     /// attack estimate; then (after the first round) a new scan whose suspects join the next round.
@@ -121,7 +124,7 @@ public sealed record ExperimentProfile(
         var scan = new Scanning.PoisonScanOptions { Threads = threads, Device = device, ChannelsLast = channelsLast };
         return new StemCleansingOptions
         {
-            Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace, Scan = scan, Rounds = 2,
+            Mode = CleansingMode.RelabelSuspects, Continue = resume, Replace = replace, Scan = scan, Rounds = CleansingRounds,
             Expansion = ExpansionOptions(threads, device, channelsLast),
         };
     }
