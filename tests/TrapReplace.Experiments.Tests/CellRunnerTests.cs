@@ -147,7 +147,8 @@ public sealed class CellRunnerTests(SyntheticCifar10 data) : IClassFixture<Synth
     }
 }
 
-/// <summary>Test classes that run whole cells (two threads each) run one at a time.</summary>
+/// <summary>Test classes that run whole cells (two threads each) run one at a time. (The assembly runs every class one at
+/// a time anyway, TestParallelization.cs; the collection keeps the grouping explicit.)</summary>
 [CollectionDefinition(Name)]
 public sealed class CellRuns
 {
