@@ -71,6 +71,14 @@ public static class CommandLine
     private static readonly Option<string> Attacks = new("--attacks") { Description = "comma-separated attacks, from " + string.Join(", ", AttackName.Choices), DefaultValueFactory = _ => string.Join(",", DefaultMatrixAttacks) };
     private static readonly Option<string> Defenses = new("--defenses") { Description = "comma-separated defenses, from " + string.Join(", ", DefenseCatalog.Names), DefaultValueFactory = _ => string.Join(",", DefenseCatalog.Names) };
     private static readonly Option<string> Seeds = new("--seeds") { Description = "comma-separated seeds", DefaultValueFactory = _ => "0" };
+    private static readonly Option<int?> DefenseSeedOption = new("--defense-seed")
+    {
+        Description = "seed of the defense's own randomness (its new weights, validation split, batch order, augmentation) when it should differ from --seed; the poison and stage 1 follow --seed, so the cell reuses that stage-1 network",
+    };
+    private static readonly Option<string?> DefenseSeeds = new("--defense-seeds")
+    {
+        Description = "comma-separated defense seeds: every defended cell once per defense seed (see run --defense-seed; one equal to the cell's seed is the cell itself)",
+    };
     private static readonly Option<string?> ShardOption = new("--shard") { Description = "run slice i of n (1-based), e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" };
     private static readonly Option<string> ResultsIn = new("--results") { Description = "folder of result files to merge", DefaultValueFactory = _ => "results" };
     private static readonly Option<string?> ReportOut = new("--out") { Description = "where the report goes (default: the results folder)" };
@@ -117,19 +125,20 @@ public static class CommandLine
     {
         var command = new Command("run", "Run one cell: poison, train, defend, evaluate, write its result file.")
         {
-            Dataset, Backbone, Attack, Defense, Seed, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Json, Quiet,
+            Dataset, Backbone, Attack, Defense, Seed, DefenseSeedOption, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Json, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
             var spec = new CellSpec(ExperimentDataset.Parse(p.GetValue(Dataset)), BackboneName.Parse(p.GetValue(Backbone)), AttackName.Parse(p.GetValue(Attack)),
-                DefenseCatalog.Parse(p.GetValue(Defense)), p.GetValue(Seed), ExperimentProfile.Parse(p.GetValue(Profile)), p.GetValue(Target), p.GetValue(Ratio));
+                DefenseCatalog.Parse(p.GetValue(Defense)), p.GetValue(Seed), ExperimentProfile.Parse(p.GetValue(Profile)), p.GetValue(Target), p.GetValue(Ratio),
+                p.GetValue(DefenseSeedOption));
             var settings = Settings(p);
             bool json = p.GetValue(Json), quiet = p.GetValue(Quiet);
             bool interactive = !quiet && !json && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             CellResult result;
             if (interactive)
             {
-                var live = new LiveObserver($"{spec.Dataset} {spec.Backbone} {spec.AttackTag} {spec.Defense} seed {spec.Seed} ({spec.Profile})");
+                var live = new LiveObserver($"{spec.Dataset} {spec.Backbone} {spec.AttackTag} {spec.Defense} seed {spec.SeedLabel} ({spec.Profile})");
                 result = await live.RunAsync(() => new CellRunner(settings, live).RunAsync(spec, ct)).ConfigureAwait(false);
             }
             else
@@ -149,7 +158,7 @@ public static class CommandLine
     {
         var command = new Command("matrix", "Run attacks x defenses x seeds, one process per cell; finished cells are skipped, so a rerun resumes.")
         {
-            Attacks, Defenses, Seeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Quiet,
+            Attacks, Defenses, Seeds, DefenseSeeds, ShardOption, Dataset, Backbone, Profile, Target, Ratio, Data, Out, Threads, Device, Layout, PrecisionOption, Quiet,
         };
         command.SetAction((p, ct) => Guard(async () =>
         {
@@ -157,9 +166,9 @@ public static class CommandLine
                 ExperimentProfile.Parse(p.GetValue(Profile)), p.GetValue(Target), p.GetValue(Ratio));
             var attacks = List(p.GetValue(Attacks)!, "--attacks").Select(AttackName.Parse).ToList();
             var defenses = List(p.GetValue(Defenses)!, "--defenses").Select(DefenseCatalog.Parse).ToList();
-            var seeds = List(p.GetValue(Seeds)!, "--seeds").Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v
-                : throw new UsageException($"--seeds must be non-negative integers; got '{s}'")).ToList();
-            var cells = MatrixRunner.Cells(template, attacks, defenses, seeds);
+            var seeds = SeedList(p.GetValue(Seeds)!, "--seeds");
+            var defenseSeeds = p.GetValue(DefenseSeeds) is { } given ? SeedList(given, "--defense-seeds") : null;
+            var cells = MatrixRunner.Cells(template, attacks, defenses, seeds, defenseSeeds);
             foreach (var cell in cells)
                 if (cell.Validate() is { Count: > 0 } errors) throw new UsageException(errors[0]);
             var settings = Settings(p);
@@ -178,6 +187,7 @@ public static class CommandLine
                     "--precision", PrecisionName.Of(settings.Precision),
                 };
                 if (c.PoisonRatio is double r) a.AddRange(["--ratio", r.ToString("R", CultureInfo.InvariantCulture)]);
+                if (c.DefenseSeed is int d) a.AddRange(["--defense-seed", d.ToString(CultureInfo.InvariantCulture)]);
                 if (data is not null) a.AddRange(["--data", Path.GetFullPath(data)]);
                 if (quiet) a.Add("--quiet");
                 return a;
@@ -188,6 +198,10 @@ public static class CommandLine
         }));
         return command;
     }
+
+    private static List<int> SeedList(string value, string option) =>
+        List(value, option).Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v
+            : throw new UsageException($"{option} must be non-negative integers; got '{s}'")).ToList();
 
     private static Command ReportCommand()
     {
@@ -356,7 +370,7 @@ public static class CommandLine
 
     internal static string Summary(CellResult r, string path)
     {
-        var lines = new List<string> { $"{r.Dataset} {r.Backbone} {r.Attack} {r.Defense} seed {r.Seed} ({r.Profile})" };
+        var lines = new List<string> { $"{r.Dataset} {r.Backbone} {r.Attack} {r.Defense} seed {r.SeedLabel} ({r.Profile})" };
         string Row(string name, Metrics m) =>
             $"  {name,-26} CA {Format.Percent(m.CleanAccuracy),7}   ASR {Format.Percent(m.AttackSuccessRate),7}   RA {Format.Percent(m.RobustAccuracy),7}";
         var after = new Metrics(r.CleanAccuracy, r.AttackSuccessRate, r.RobustAccuracy);

@@ -161,18 +161,20 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
     {
         using var output = new TempFolder();
         string[] Matrix(string shard) => ["matrix", "--profile", "smoke", "--data", data.Root, "--out", output.Path, "--threads", "2", "--quiet",
-            "--attacks", "badnets", "--defenses", "trap-replace,none,replace-only", "--shard", shard];
+            "--attacks", "badnets", "--defenses", "trap-replace,none,replace-only", "--defense-seeds", "1", "--shard", shard];
 
         var one = CliProcess.Run(Matrix("1/2"));
         one.ExitCode.Should().Be(0, one.StdErr);
         one.StdOut.Should().Contain("1 cells in this slice", "shard 1 gets the trap group");
+        one.StdOut.Should().Contain("trap-replace seed 0/d1 (smoke)");
         var two = CliProcess.Run(Matrix("2/2"));
         two.ExitCode.Should().Be(0, two.StdErr);
         two.StdOut.Should().Contain("2 cells in this slice", "shard 2 gets the plain group: none and replace-only");
+        // The children wrote these names, so each got its defense seed; none has no defense to seed.
         Directory.GetFiles(output.Path, "*.json").Select(Path.GetFileName).Should().BeEquivalentTo(
-            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-replace.seed0.json",
+            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.trap-replace.seed0.defense-seed1.json",
             "cifar10.wrn16-1.smoke.badnets-t0-r0.1.none.seed0.json",
-            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.replace-only.seed0.json");
+            "cifar10.wrn16-1.smoke.badnets-t0-r0.1.replace-only.seed0.defense-seed1.json");
     }
 
     [Fact]

@@ -26,6 +26,20 @@ public sealed class ShardTests
             .Should().ContainSingle("none, replace-only, fine-tune and the peers share one plain network");
     }
 
+    [Fact]
+    public void Defense_seeds_repeat_each_defended_cell_and_stay_in_its_stage1_group()
+    {
+        var cells = MatrixRunner.Cells(Template, [AttackName.Parse("badnets")], [DefenseName.None, DefenseCatalog.TrapReplace], [0, 1], defenseSeeds: [0, 1, 2]);
+
+        cells.Select(c => $"{c.Defense} {c.SeedLabel}").Should().Equal(
+            "trap-replace 0", "trap-replace 0/d1", "trap-replace 0/d2", "none 0",
+            "trap-replace 1/d0", "trap-replace 1", "trap-replace 1/d2", "none 1");
+        cells.Should().OnlyContain(c => c.Validate().Count == 0, "a defense seed equal to the seed is the cell itself, and none gets none");
+        var slices = Enumerable.Range(1, 3).Select(i => new Shard(i, 3).Select(cells, threads: 2)).ToList();
+        foreach (var group in cells.GroupBy(c => Stage1Cache.Key(c, 2)))
+            slices.Count(s => s.Any(group.Contains)).Should().Be(1, "cells differing only in their defense seed share their stage-1 network");
+    }
+
     [Theory]
     [InlineData("3/8", 3, 8)]
     [InlineData("1/1", 1, 1)]

@@ -45,6 +45,29 @@ public sealed class CellRunnerTests(SyntheticCifar10 data) : IClassFixture<Synth
     }
 
     [Fact]
+    public async Task A_defense_seed_reruns_only_the_defense_from_the_same_stage1_network()
+    {
+        using var output = new TempFolder();
+        var settings = new RunSettings(new DataLocation(data.Root, "synthetic", MayDownload: false, MirrorBaseUri: null), output.Path, 2, ComputeDevice.Cpu);
+        var spec = new CellSpec(ExperimentDataset.Cifar10, BackboneName.Parse("wrn16-1"), AttackName.Parse("badnets"), DefenseCatalog.TrapReplace, 0, ExperimentProfile.Smoke);
+        var reseededSpec = spec with { DefenseSeed = 1 };
+
+        var first = await new CellRunner(settings, new SilentObserver()).RunAsync(spec, CancellationToken.None);
+        var reseeded = await new CellRunner(settings, new SilentObserver()).RunAsync(reseededSpec, CancellationToken.None);
+
+        reseeded.Stage1Reused.Should().BeTrue("the poison and stage 1 follow the cell's seed");
+        (reseeded.PoisonedCount, reseeded.Undefended).Should().Be((first.PoisonedCount, first.Undefended), "both defended the same trapped network");
+        (first.DefenseSeed, reseeded.DefenseSeed).Should().Be((null, 1));
+        var (before, after) = (first.Options["defense"]!, reseeded.Options["defense"]!);
+        (before["data_seed"]!.GetValue<long>(), after["data_seed"]!.GetValue<long>()).Should().Be((0, 1), "batch order, augmentation and the validation split follow the defense seed");
+        after["model_seed"]!.GetValue<long>().Should().NotBe(before["model_seed"]!.GetValue<long>(), "the new head's weights too");
+        ResultFiles.Read(Path.Combine(output.Path, reseededSpec.FileName)).DefenseSeed.Should().Be(1);
+        File.ReadAllText(Path.Combine(output.Path, spec.FileName)).Should().NotContain("defense_seed", "files of cells without one are unchanged");
+        ResultFiles.IsFinished(output.Path, spec).Should().BeTrue();
+        ResultFiles.IsFinished(output.Path, spec with { DefenseSeed = 2 }).Should().BeFalse();
+    }
+
+    [Fact]
     public async Task Trap_cleanse_reports_its_scan_measured_against_the_true_poison_after_the_defense()
     {
         var result = await Run("badnets", "trap-cleanse", data.Root);

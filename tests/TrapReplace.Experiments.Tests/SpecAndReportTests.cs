@@ -47,12 +47,53 @@ public sealed class SpecAndReportTests
     public void A_record_identifies_its_cell_by_every_identity_field()
     {
         var spec = Template with { Attack = AttackName.Parse("blend"), Defense = TrapReplace.Experiments.Defenses.DefenseCatalog.Parse("fine-tune"), Seed = 2 };
-        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, "quick").Should().BeTrue();
-        spec.Identifies("gtsrb", "wrn16-1", "blend", "fine-tune", 2, "quick").Should().BeFalse();
-        spec.Identifies("cifar10", "wrn16-1", "sig", "fine-tune", 2, "quick").Should().BeFalse();
-        spec.Identifies("cifar10", "wrn16-1", "blend", "nad", 2, "quick").Should().BeFalse();
-        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 0, "quick").Should().BeFalse();
-        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, "full").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, null, "quick").Should().BeTrue();
+        spec.Identifies("gtsrb", "wrn16-1", "blend", "fine-tune", 2, null, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "sig", "fine-tune", 2, null, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "nad", 2, null, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 0, null, "quick").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, null, "full").Should().BeFalse();
+        spec.Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, 5, "quick").Should().BeFalse("a defense seed makes another cell");
+        (spec with { DefenseSeed = 5 }).Identifies("cifar10", "wrn16-1", "blend", "fine-tune", 2, 5, "quick").Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_defense_seed_names_its_own_file_and_label_and_leaves_the_stage1_identity_alone()
+    {
+        var spec = Template with { Attack = AttackName.Parse("badnets"), Defense = TrapReplace.Experiments.Defenses.DefenseCatalog.TrapReplace };
+        var reseeded = spec with { DefenseSeed = 2 };
+
+        reseeded.FileName.Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.trap-replace.seed0.defense-seed2.json");
+        spec.FileName.Should().Be("cifar10.wrn16-1.quick.badnets-t0-r0.1.trap-replace.seed0.json", "cells without one keep their names");
+        (reseeded.SeedLabel, spec.SeedLabel).Should().Be(("0/d2", "0"));
+        (reseeded.EffectiveDefenseSeed, spec.EffectiveDefenseSeed).Should().Be((2, 0));
+        Stage1Cache.Key(reseeded, 2).Should().Be(Stage1Cache.Key(spec, 2), "the poison and stage 1 follow --seed");
+        reseeded.Validate().Should().BeEmpty();
+        (spec with { DefenseSeed = -1 }).Validate().Should().Equal("--defense-seed must be >= 0; got -1");
+        (spec with { DefenseSeed = 0 }).Validate().Should().Equal("--defense-seed 0 is the same as --seed, which the defense uses anyway; leave it out");
+        (spec with { Defense = DefenseName.None, DefenseSeed = 1 }).Validate().Should().Equal("--defense-seed needs a defense: defense 'none' has no randomness of its own");
+    }
+
+    [Fact]
+    public void Defense_seed_cells_join_their_row_labelled_and_cells_csv_gives_the_defense_seed()
+    {
+        var results = new[]
+        {
+            SampleResults.Result("badnets", "trap-replace", 0, 0.70, 0.02, new Metrics(0.79, 0.97, 0.02)) with { DefenseSeed = 2 },
+            SampleResults.Result("badnets", "trap-replace", 0, 0.74, 0.04, new Metrics(0.79, 0.97, 0.02)),
+            SampleResults.Result("badnets", "trap-replace", 0, 0.72, 0.03, new Metrics(0.79, 0.97, 0.02)) with { DefenseSeed = 1 },
+        };
+
+        var row = SummaryRow.Build(results).Single();
+
+        row.Seeds.Should().Equal("0", "0/d1", "0/d2");
+        row.CleanAccuracy.Mean.Should().BeApproximately(0.72, 1e-12);
+        ReportWriter.Markdown([row]).Should().Contain("| badnets (0.1) | trap-replace | 0,0/d1,0/d2 | 72.0 ± 2.0 |");
+        using var folder = new TempFolder();
+        ReportWriter.Write(results.Select(r => ("unused.json", r)).ToList(), folder.Path);
+        var cells = File.ReadAllLines(Path.Combine(folder.Path, "cells.csv"));
+        cells[0].Should().StartWith("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,defense_seed,clean_accuracy,");
+        cells.Skip(1).Select(l => l.Split(',')[8]).Should().Equal("", "1", "2");
     }
 
     [Theory]

@@ -17,12 +17,16 @@ public sealed class MatrixRunner(TextWriter output)
     /// <summary>How long a cancelled cell gets to stop cleanly before it is killed.</summary>
     public static TimeSpan ChildStopTimeout { get; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Every cell of the matrix, grouped so cells sharing a stage-1 network are adjacent.</summary>
-    public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<AttackName> attacks, IReadOnlyList<DefenseName> defenses, IReadOnlyList<int> seeds) =>
+    /// <summary>Every cell of the matrix, grouped so cells sharing a stage-1 network are adjacent. With
+    /// <paramref name="defenseSeeds"/>, each defended cell is repeated once per defense seed (<see cref="CellSpec.DefenseSeed"/>);
+    /// a defense seed equal to the cell's seed is the cell itself, and undefended cells have no defense seed.</summary>
+    public static IReadOnlyList<CellSpec> Cells(CellSpec template, IReadOnlyList<AttackName> attacks, IReadOnlyList<DefenseName> defenses, IReadOnlyList<int> seeds,
+        IReadOnlyList<int>? defenseSeeds = null) =>
         (from seed in seeds
          from attack in attacks
          from defense in defenses.OrderBy(d => d == DefenseCatalog.TrapReplace ? 0 : 1)
-         select template with { Attack = attack, Defense = defense, Seed = seed }).ToList();
+         from defenseSeed in defenseSeeds is null || defense.IsNone ? [null] : defenseSeeds.Select(d => d == seed ? null : (int?)d).Distinct()
+         select template with { Attack = attack, Defense = defense, Seed = seed, DefenseSeed = defenseSeed }).ToList();
 
     /// <summary>Runs the cells that are not finished; returns the process exit code (0 when all succeeded).</summary>
     /// <param name="cells">The slice to run.</param>
@@ -37,14 +41,14 @@ public sealed class MatrixRunner(TextWriter output)
         var todo = open.Except(recordedFailures).ToList();
         output.WriteLine($"matrix: {cells.Count} cells in this slice, {cells.Count - open.Count} already finished, {todo.Count} to run; results in {resultsDirectory}");
         foreach (var cell in recordedFailures)
-            output.WriteLine($"skipped {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.Seed} ({cell.Profile}): it failed before; delete {ResultFiles.FailurePath(resultsDirectory, cell)} to try it again");
+            output.WriteLine($"skipped {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.SeedLabel} ({cell.Profile}): it failed before; delete {ResultFiles.FailurePath(resultsDirectory, cell)} to try it again");
         int failed = 0, done = 0;
         var clock = Stopwatch.StartNew();
         foreach (var cell in todo)
         {
             cancellationToken.ThrowIfCancellationRequested();
             done++;
-            output.WriteLine($"[{done}/{todo.Count}] {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.Seed} ({cell.Profile})");
+            output.WriteLine($"[{done}/{todo.Count}] {cell.Dataset} {cell.Backbone} {cell.AttackTag} {cell.Defense} seed {cell.SeedLabel} ({cell.Profile})");
             int code = await RunChildAsync(childArguments(cell), cancellationToken).ConfigureAwait(false);
             if (code != 0)
             {

@@ -24,7 +24,7 @@ internal sealed class HeadReplacement(bool afterTrap) : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var options = context.Profile.ReplaceOptions(context.Spec.EffectiveDefenseSeed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var replacer = new HeadReplacer(options, context.Logs.CreateLogger<HeadReplacer>());
         var result = context.Fit(replacer, undefended);
         var json = JsonSerializer.SerializeToNode(options, ExperimentJson.Options)!.AsObject();
@@ -69,8 +69,8 @@ internal sealed class TrapCleanseDefense : ICellDefense
     {
         var options = new TrapCleanseOptions
         {
-            FirstReplacement = context.Profile.ReplaceOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
-            Cleansing = context.Profile.CleanseOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
+            FirstReplacement = context.Profile.ReplaceOptions(context.Spec.EffectiveDefenseSeed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
+            Cleansing = context.Profile.CleanseOptions(context.Spec.EffectiveDefenseSeed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision),
         };
         // Recorded without where the checkpoints live: a place on this machine, gone once the cell finishes.
         var (replaceOptions, cleanseOptions) = (options.FirstReplacement.Clone(), options.Cleansing.Clone());

@@ -56,7 +56,7 @@ internal sealed class FineTuningDefense : ICellDefense
 
     public DefenseOutcome Apply(TrapNetwork undefended, DefenseContext context)
     {
-        var options = context.Profile.FineTuneOptions(context.Spec.Seed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
+        var options = context.Profile.FineTuneOptions(context.Spec.EffectiveDefenseSeed, context.Settings.Threads, context.Settings.Device, context.Settings.ChannelsLast, context.Settings.Precision);
         var defense = new FineTuning(options, context.Logs.CreateLogger<FineTuning>());
         return PeerOutcome.From(context.Fit(defense, undefended), options, options.Epochs);
     }
@@ -78,7 +78,7 @@ internal sealed class FinePruningDefense : ICellDefense
             Epochs = context.Profile.DefenseEpochs,
             BatchSize = context.Profile.DefenseBatchSize,
             Precision = context.Settings.Precision,
-        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
+        }, modelSeed: context.Spec.EffectiveDefenseSeed, dataSeed: context.Spec.EffectiveDefenseSeed);
         var defense = new FinePruning(options, context.Logs.CreateLogger<FinePruning>());
         return PeerOutcome.From(context.Fit(defense, undefended), options, options.Epochs);
     }
@@ -102,7 +102,7 @@ internal sealed class AttentionDistillationDefense : ICellDefense
             Epochs = Math.Min(20, context.Profile.DefenseEpochs),
             BatchSize = context.Profile.DefenseBatchSize,
             Precision = context.Settings.Precision,
-        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
+        }, modelSeed: context.Spec.EffectiveDefenseSeed, dataSeed: context.Spec.EffectiveDefenseSeed);
         var defense = new NeuralAttentionDistillation(options, context.Logs.CreateLogger<NeuralAttentionDistillation>());
         return PeerOutcome.From(context.Fit(defense, undefended), options,
             options.TeacherEpochs + options.Epochs);
@@ -135,7 +135,7 @@ internal sealed class AntiBackdoorLearningDefense : ICellDefense
             Precision = context.Settings.Precision,
             // As long as stage 1, so it resumes like stage 1 when the cell is interrupted.
             CheckpointDirectory = context.CheckpointDirectory,
-        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
+        }, modelSeed: context.Spec.EffectiveDefenseSeed, dataSeed: context.Spec.EffectiveDefenseSeed);
         var defense = new AntiBackdoorLearning(options, context.Logs.CreateLogger<AntiBackdoorLearning>());
         var result = context.Fit(defense, undefended);
         var outcome = PeerOutcome.From(result, options, options.IsolationEpochs + options.FinetuningEpochs + options.UnlearningEpochs);
@@ -163,7 +163,7 @@ internal sealed class AdversarialNeuronPruningDefense : ICellDefense
             Iterations = 20 * context.Profile.DefenseEpochs,
             // float32 whatever the cell's precision: on Blend at full, ANP in bf16 learned different masks, chose threshold
             // 0.2 instead of 0.1 and moved CA by 1.5 points and ASR by 26 (docs/performance.md), beyond the parity bar.
-        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
+        }, modelSeed: context.Spec.EffectiveDefenseSeed, dataSeed: context.Spec.EffectiveDefenseSeed);
         var defense = new AdversarialNeuronPruning(options, context.Logs.CreateLogger<AdversarialNeuronPruning>());
         var result = context.Fit(defense, undefended);
         return PeerOutcome.From(result, options, result.History.Count);
@@ -187,7 +187,7 @@ internal sealed class ImplicitBackdoorUnlearningDefense : ICellDefense
         var options = context.Settings.Apply(new ImplicitBackdoorUnlearningOptions
         {
             Rounds = Math.Min(5, context.Profile.DefenseEpochs),
-        }, modelSeed: context.Spec.Seed, dataSeed: context.Spec.Seed);
+        }, modelSeed: context.Spec.EffectiveDefenseSeed, dataSeed: context.Spec.EffectiveDefenseSeed);
         var defense = new ImplicitBackdoorUnlearning(options, context.Logs.CreateLogger<ImplicitBackdoorUnlearning>());
         return PeerOutcome.From(context.Fit(defense, undefended), options, options.Rounds);
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using TrapReplace.Data;
 using TrapReplace.Experiments.Results;
+using TrapReplace.Experiments.Specs;
 using TrapReplace.Internal;
 
 namespace TrapReplace.Experiments.Reporting;
@@ -44,7 +45,7 @@ public static class ReportWriter
         {
             var block = rows.Where(r => (r.Dataset, r.Backbone, r.Profile) == key).ToList();
             var failed = failures.Where(f => (f.Dataset, f.Backbone, f.Profile) == key)
-                .OrderBy(f => SummaryRow.AttackOrder(f.Attack)).ThenBy(f => SummaryRow.DefenseOrder(f.Defense)).ThenBy(f => f.Seed).ToList();
+                .OrderBy(f => SummaryRow.AttackOrder(f.Attack)).ThenBy(f => SummaryRow.DefenseOrder(f.Defense)).ThenBy(f => f.Seed).ThenBy(f => f.DefenseSeed ?? -1).ToList();
             var defenses = block.Select(r => r.Defense).Concat(failed.Select(f => f.Defense)).Distinct().OrderBy(SummaryRow.DefenseOrder).ToList();
             md.AppendLine(CultureInfo.InvariantCulture, $"### {key.Dataset}, {key.Backbone}, profile {key.Profile}");
             md.AppendLine();
@@ -69,7 +70,7 @@ public static class ReportWriter
                 md.AppendLine();
                 foreach (var f in failed)
                     md.AppendLine(CultureInfo.InvariantCulture,
-                        $"- {AttackLabel(f.Attack, f.PoisonRatio)} x {f.Defense}, seed {f.Seed}: {f.Reason} in stage {f.Stage} at epoch {f.Epoch}, step {f.Step} ({f.Precision}, {f.FinishedUtc:yyyy-MM-dd})");
+                        $"- {AttackLabel(f.Attack, f.PoisonRatio)} x {f.Defense}, seed {CellSpec.FormatSeedLabel(f.Seed, f.DefenseSeed)}: {f.Reason} in stage {f.Stage} at epoch {f.Epoch}, step {f.Step} ({f.Precision}, {f.FinishedUtc:yyyy-MM-dd})");
                 md.AppendLine();
             }
             if (block.Count == 0) continue;
@@ -107,7 +108,7 @@ public static class ReportWriter
                 {
                     var measured = r.Cells.Where(c => c.ExactTest is not null).ToList();
                     md.AppendLine(CultureInfo.InvariantCulture,
-                        $"| {AttackLabel(r.Attack, r.PoisonRatio)} | {r.Defense} | {string.Join(",", measured.Select(c => c.Seed))} | {measured[0].ExactTest!.TestCount} | {Pct(r.ExactCleanAccuracy)} | {Pct(r.ExactAttackSuccessRate)} | {Plain(r.ExactDer, "F3")} | {Pct(r.ExactUndefendedCleanAccuracy ?? (r.Defense == "none" ? r.ExactCleanAccuracy : null))} |");
+                        $"| {AttackLabel(r.Attack, r.PoisonRatio)} | {r.Defense} | {string.Join(",", measured.Select(c => c.SeedLabel))} | {measured[0].ExactTest!.TestCount} | {Pct(r.ExactCleanAccuracy)} | {Pct(r.ExactAttackSuccessRate)} | {Plain(r.ExactDer, "F3")} | {Pct(r.ExactUndefendedCleanAccuracy ?? (r.Defense == "none" ? r.ExactCleanAccuracy : null))} |");
                 }
                 md.AppendLine();
             }
@@ -147,12 +148,12 @@ public static class ReportWriter
 
     private static string CellsCsv(IEnumerable<CellResult> results)
     {
-        var csv = new StringBuilder("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,clean_accuracy,attack_success_rate,robust_accuracy,der,undefended_clean_accuracy,undefended_attack_success_rate,train_seconds,images_per_second,finished_utc,exact_test_count,exact_clean_accuracy,exact_attack_success_rate,exact_der,threads,device,cpu\n");
-        foreach (var r in results.OrderBy(r => r.Dataset, StringComparer.Ordinal).ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed))
+        var csv = new StringBuilder("dataset,backbone,profile,attack,target_class,poison_ratio,defense,seed,defense_seed,clean_accuracy,attack_success_rate,robust_accuracy,der,undefended_clean_accuracy,undefended_attack_success_rate,train_seconds,images_per_second,finished_utc,exact_test_count,exact_clean_accuracy,exact_attack_success_rate,exact_der,threads,device,cpu\n");
+        foreach (var r in results.OrderBy(r => r.Dataset, StringComparer.Ordinal).ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed).ThenBy(r => r.DefenseSeed ?? -1))
         {
             csv.AppendLine(string.Join(",",
                 r.Dataset, r.Backbone, r.Profile, r.Attack, r.TargetClass.ToString(CultureInfo.InvariantCulture), Num(r.PoisonRatio), r.Defense,
-                r.Seed.ToString(CultureInfo.InvariantCulture), Num(r.CleanAccuracy), Num(r.AttackSuccessRate), Num(r.RobustAccuracy), Num(r.Der),
+                r.Seed.ToString(CultureInfo.InvariantCulture), r.DefenseSeed?.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.CleanAccuracy), Num(r.AttackSuccessRate), Num(r.RobustAccuracy), Num(r.Der),
                 Num(r.Undefended?.CleanAccuracy), Num(r.Undefended?.AttackSuccessRate), Num(r.TrainSeconds), Num(r.ImagesPerSecond),
                 r.FinishedUtc.ToString("O", CultureInfo.InvariantCulture),
                 r.ExactTest?.TestCount.ToString(CultureInfo.InvariantCulture) ?? "", Num(r.ExactTest?.CleanAccuracy), Num(r.ExactTest?.AttackSuccessRate), Num(r.ExactTest?.Der),

@@ -23,7 +23,7 @@ public static class ScanAndCrossover
     {
         var scanned = results.Where(r => r.Options["defense"]?["scan"] is not null)
             .OrderBy(r => r.Dataset, StringComparer.Ordinal).ThenBy(r => r.Profile, StringComparer.Ordinal)
-            .ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed).ToList();
+            .ThenBy(r => SummaryRow.AttackOrder(r.Attack)).ThenBy(r => SummaryRow.DefenseOrder(r.Defense)).ThenBy(r => r.Seed).ThenBy(r => r.DefenseSeed ?? -1).ToList();
         if (scanned.Count == 0) return "";
         var md = new StringBuilder();
         md.AppendLine("### Poison scan");
@@ -38,7 +38,7 @@ public static class ScanAndCrossover
         {
             var s = r.Options["defense"]!["scan"]!;
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Dataset} | {r.Profile} | {r.Attack} | {r.Defense} | {r.Seed} | {r.PoisonedCount} | {s["flagged"]} | {s["suspects"]} | {F(s["precision"], "F3")} | {F(s["recall"], "F3")} | {F(s["auroc"], "F3")} | {TargetCell(s)} | {s["target_correct"]?.ToString() ?? "-"} | {F(s["reference_false_positive_rate"], "P2").TrimEnd('%').Trim()} |");
+                $"| {r.Dataset} | {r.Profile} | {r.Attack} | {r.Defense} | {r.SeedLabel} | {r.PoisonedCount} | {s["flagged"]} | {s["suspects"]} | {F(s["precision"], "F3")} | {F(s["recall"], "F3")} | {F(s["auroc"], "F3")} | {TargetCell(s)} | {s["target_correct"]?.ToString() ?? "-"} | {F(s["reference_false_positive_rate"], "P2").TrimEnd('%').Trim()} |");
         }
         md.AppendLine();
         return md.ToString();

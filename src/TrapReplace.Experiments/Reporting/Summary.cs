@@ -18,9 +18,11 @@ public sealed record Stat(double Mean, double Std, int Count)
     }
 }
 
-/// <summary>One attack x defense row: the seeds' results of one data set, backbone and profile.</summary>
+/// <summary>One attack x defense row: the seeds' results of one data set, backbone and profile. <paramref name="Seeds"/>
+/// labels each cell (<see cref="CellResult.SeedLabel"/>: <c>0</c>, or <c>0/d1</c> for a cell that reran only the
+/// defense with its own seed), so the means are over exactly the cells it lists.</summary>
 public sealed record SummaryRow(
-    string Dataset, string Backbone, string Profile, string Attack, double? PoisonRatio, string Defense, IReadOnlyList<int> Seeds,
+    string Dataset, string Backbone, string Profile, string Attack, double? PoisonRatio, string Defense, IReadOnlyList<string> Seeds,
     Stat CleanAccuracy, Stat? AttackSuccessRate, Stat? RobustAccuracy, Stat? Der,
     Stat? UndefendedCleanAccuracy, Stat? UndefendedAttackSuccessRate, Stat DefenseSeconds, Stat TrainSeconds, IReadOnlyList<CellResult> Cells)
 {
@@ -42,9 +44,9 @@ public sealed record SummaryRow(
             .GroupBy(r => (r.Dataset, r.Backbone, r.Profile, r.Attack, r.TargetClass, r.PoisonRatio, r.Defense))
             .Select(g =>
             {
-                var cells = g.OrderBy(r => r.Seed).ToList();
+                var cells = g.OrderBy(r => r.Seed).ThenBy(r => r.DefenseSeed ?? -1).ToList();
                 return new SummaryRow(g.Key.Dataset, g.Key.Backbone, g.Key.Profile, g.Key.Attack, g.Key.PoisonRatio, g.Key.Defense,
-                    cells.Select(c => c.Seed).ToList(),
+                    cells.Select(c => c.SeedLabel).ToList(),
                     Stat.Of(cells.Select(c => (double?)c.CleanAccuracy))!,
                     Stat.Of(cells.Select(c => c.AttackSuccessRate)),
                     Stat.Of(cells.Select(c => c.RobustAccuracy)),

@@ -42,6 +42,10 @@ public sealed record CellFailure
     /// <summary>The cell's seed.</summary>
     public required int Seed { get; init; }
 
+    /// <summary>The defense's own seed when the cell gave one; absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? DefenseSeed { get; init; }
+
     /// <summary>The profile's name.</summary>
     public required string Profile { get; init; }
 
@@ -79,7 +83,7 @@ public sealed record CellFailure
     public bool IsFor(CellSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return spec.Identifies(Dataset, Backbone, Attack, Defense, Seed, Profile);
+        return spec.Identifies(Dataset, Backbone, Attack, Defense, Seed, DefenseSeed, Profile);
     }
 
     /// <summary>The record of <paramref name="spec"/>'s defense diverging as <paramref name="error"/> says.</summary>
@@ -97,6 +101,7 @@ public sealed record CellFailure
             PoisonRatio = spec.Attack.IsNone ? null : spec.ResolvedRatio,
             Defense = spec.Defense.Value,
             Seed = spec.Seed,
+            DefenseSeed = spec.DefenseSeed,
             Profile = spec.Profile.Name,
             Reason = Diverged,
             Stage = error.Stage,

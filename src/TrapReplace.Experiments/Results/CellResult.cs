@@ -89,6 +89,15 @@ public sealed record CellResult
     /// <summary>The cell's seed.</summary>
     public required int Seed { get; init; }
 
+    /// <summary>The defense's own seed when the cell gave one (<see cref="Specs.CellSpec.DefenseSeed"/>); absent from the
+    /// file otherwise, when the defense ran with <see cref="Seed"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? DefenseSeed { get; init; }
+
+    /// <summary><c>0</c>, or <c>0/d1</c> with defense seed 1 (<see cref="Specs.CellSpec.SeedLabel"/>).</summary>
+    [JsonIgnore]
+    public string SeedLabel => Specs.CellSpec.FormatSeedLabel(Seed, DefenseSeed);
+
     /// <summary>The profile's name.</summary>
     public required string Profile { get; init; }
 

@@ -38,7 +38,7 @@ public static class ResultFiles
             return false; // damaged: the cell runs again
         }
         RefuseNewer(path, r);
-        return spec.Identifies(r.Dataset, r.Backbone, r.Attack, r.Defense, r.Seed, r.Profile);
+        return spec.Identifies(r.Dataset, r.Backbone, r.Attack, r.Defense, r.Seed, r.DefenseSeed, r.Profile);
     }
 
     private static CellResult Parse(string path)

@@ -47,7 +47,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         using var attack = AttackSetup.Create(spec, data, () => SurrogateFor(spec, profile, data, backbone, cache, device, cancellationToken));
         var curveTriggered = attack.CurveTriggered;
 
-        var stage1Spec = spec with { Defense = DefenseCatalog.StartsFromTrap(spec.Defense) ? DefenseCatalog.TrapReplace : DefenseName.None };
+        var stage1Spec = spec with { Defense = DefenseCatalog.StartsFromTrap(spec.Defense) ? DefenseCatalog.TrapReplace : DefenseName.None, DefenseSeed = null };
         var (stage1Network, stage1, reused) = GetOrTrainStage1(stage1Spec, profile, data, backbone, attack.TrainingSet, attack.BatchTransform,
             attack.Triggered, curveTriggered, cache, device, cancellationToken);
         using var trapped = stage1Network;
@@ -172,6 +172,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
             Attack = spec.Attack.Value,
             Defense = spec.Defense.Value,
             Seed = spec.Seed,
+            DefenseSeed = spec.DefenseSeed,
             Profile = spec.Profile.Name,
             TargetClass = spec.TargetClass,
             PoisonRatio = spec.Attack.IsNone ? null : spec.ResolvedRatio,
@@ -275,7 +276,7 @@ public sealed class CellRunner(RunSettings settings, IRunObserver observer)
         Device device, CancellationToken cancellationToken)
     {
         observer.Note("label-consistent: training (or reusing) the clean plain model as the PGD surrogate");
-        var clean = spec with { Attack = AttackName.None, Defense = DefenseName.None, PoisonRatio = null };
+        var clean = spec with { Attack = AttackName.None, Defense = DefenseName.None, PoisonRatio = null, DefenseSeed = null };
         var (network, _, _) = GetOrTrainStage1(clean, profile, data, backbone, data.Untrusted, null, null, null, cache, device, cancellationToken);
         network.eval();
         foreach (var p in network.parameters()) p.requires_grad = false;
