@@ -106,6 +106,13 @@ public sealed class EndToEndTests(SyntheticCifar10 data) : IClassFixture<Synthet
         root.GetProperty("options").GetProperty("defense").GetProperty("dropout").GetDouble().Should().Be(0.5);
         root.GetProperty("options").GetProperty("stage1").GetProperty("channels_last").GetBoolean().Should().BeTrue("channels-last is the default layout");
         root.GetProperty("options").GetProperty("defense").GetProperty("channels_last").GetBoolean().Should().BeTrue();
+        // No --precision given: auto, so bf16 exactly where this CPU has native bf16, and the file says which flag decided it.
+        var precision = root.GetProperty("options").GetProperty("precision");
+        string? nativeFlag = TrapReplace.Runtime.MixedPrecision.NativeBFloat16Flag;
+        precision.GetProperty("training").GetString().Should().Be(nativeFlag is null ? "fp32" : "bf16");
+        precision.GetProperty("cpu_native_bf16").ValueKind.Should().Be(nativeFlag is null ? JsonValueKind.Null : JsonValueKind.String);
+        if (nativeFlag is not null) precision.GetProperty("cpu_native_bf16").GetString().Should().Be(nativeFlag);
+        root.GetProperty("options").GetProperty("stage1").GetProperty("precision").GetString().Should().Be(nativeFlag is null ? "float32" : "b_float16");
         root.GetProperty("versions").GetProperty("torch_sharp").GetString().Should().StartWith("0.107");
         root.GetProperty("versions").GetProperty("libtorch").GetString().Should().Be("2.10.0");
         root.GetProperty("curves").GetArrayLength().Should().Be(2, "one stage-1 epoch and one defense epoch");
