@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TrapReplace.Data;
 using TrapReplace.Models;
 using TrapReplace.Replacement;
+using TrapReplace.Runtime;
 using TrapReplace.Scanning;
 using TrapReplace.Training;
 using TrapReplace.Trapping;
@@ -107,6 +108,17 @@ public sealed class TrapAndReplaceBuilder
         ThrowIfBuilt();
         trap.ChannelsLast = enabled;
         replace.ChannelsLast = enabled;
+        return this;
+    }
+
+    /// <summary>Runs both stages' training forward passes in <paramref name="precision"/> (<see cref="TrainingRuntime.Precision"/>);
+    /// <see cref="MixedPrecision.Recommended"/> is bf16 exactly where the CPU has native bf16, the runner's default.</summary>
+    public TrapAndReplaceBuilder WithPrecision(Precision precision)
+    {
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "unknown precision");
+        ThrowIfBuilt();
+        trap.Precision = precision;
+        replace.Precision = precision;
         return this;
     }
 

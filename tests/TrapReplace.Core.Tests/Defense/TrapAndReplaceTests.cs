@@ -5,6 +5,7 @@ using TrapReplace.Evaluation;
 using TrapReplace.Models;
 using TrapReplace.Training;
 using TrapReplace.Replacement;
+using TrapReplace.Runtime;
 
 namespace TrapReplace.Core.Tests.Defense;
 
@@ -104,5 +105,18 @@ public sealed class TrapAndReplaceTests
         defense.TrapOptions.ChannelsLast.Should().BeFalse();
         defense.ReplaceOptions.ChannelsLast.Should().BeFalse();
         TrapAndReplace.Configure().WithBackbone(new WideResNet16Backbone()).Build().TrapOptions.ChannelsLast.Should().BeTrue("the default");
+    }
+
+    [Fact]
+    public void The_precision_is_set_once_for_both_stages_and_an_unknown_one_is_refused()
+    {
+        var defense = TrapAndReplace.Configure().WithBackbone(new WideResNet16Backbone()).WithPrecision(Precision.BFloat16).Build();
+
+        defense.TrapOptions.Precision.Should().Be(Precision.BFloat16);
+        defense.ReplaceOptions.Precision.Should().Be(Precision.BFloat16);
+        TrapAndReplace.Configure().WithBackbone(new WideResNet16Backbone()).Build().ReplaceOptions.Precision.Should().Be(Precision.Float32, "the library's default; the runner picks MixedPrecision.Recommended");
+        var unknown = () => TrapAndReplace.Configure().WithPrecision((Precision)7);
+        unknown.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("precision");
+        MixedPrecision.Recommended.Should().Be(MixedPrecision.NativeBFloat16Flag is null ? Precision.Float32 : Precision.BFloat16);
     }
 }
