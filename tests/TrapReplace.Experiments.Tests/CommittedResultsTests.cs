@@ -42,15 +42,18 @@ public sealed class CommittedResultsTests
         }
     }
 
+    // Rows of README's headline table for another seed of an attack: "Blend (10 %), **seed 1** (session 28)" (bold stripped).
+    private static readonly (string Readme, string Attack, int Seed)[] SeedRows = [("Blend", "blend", 1)];
+
     [Fact]
     public void READMEs_six_attack_headline_table_matches_the_committed_result_files()
     {
         var rows = TableAfter("| attack (poison) | undefended (trap network) | Trap and Replace | trap-cleanse |");
-        rows.Should().HaveCount(Attacks.Length);
+        rows.Should().HaveCount(Attacks.Length + SeedRows.Length);
         using var all = new AssertionScope(); // every stale number at once
         foreach (var (readme, attack) in Attacks)
         {
-            var row = rows.Single(r => r[0].StartsWith(readme + " (", StringComparison.Ordinal));
+            var row = rows.Single(r => r[0].StartsWith(readme + " (", StringComparison.Ordinal) && !r[0].Contains(", seed ", StringComparison.Ordinal));
             var trap = Cell(attack, "trap-replace");
             var cleanse = Cell(attack, "trap-cleanse");
             row[1].Should().Be(CaAsr(trap.Undefended!.CleanAccuracy, trap.Undefended.AttackSuccessRate), $"{readme}: the trap network");
@@ -60,6 +63,20 @@ public sealed class CommittedResultsTests
                 row[4].Should().Be($"{F3(precision.GetValue<double>())} / {F3(cleanse.Options["defense"]!["scan"]!["recall"]!.GetValue<double>())}", $"{readme}: the scan");
             else
                 row[4].Should().NotMatchRegex(@"^\d", $"{readme}: no scan was measured, so no precision may be shown");
+        }
+        foreach (var (readme, attack, seed) in SeedRows)
+        {
+            var row = rows.Single(r => r[0].StartsWith($"{readme} (", StringComparison.Ordinal) && r[0].Contains($", seed {seed} ", StringComparison.Ordinal));
+            var trap = ResultFiles.Read(CellPath("cifar10", attack, "trap-replace", seed: seed));
+            var cleanse = ResultFiles.Read(CellPath("cifar10", attack, "trap-cleanse", seed: seed));
+            row[1].Should().Be(CaAsr(trap.Undefended!.CleanAccuracy, trap.Undefended.AttackSuccessRate), $"{readme} seed {seed}: the trap network");
+            row[2].Should().Be(CaAsr(trap.CleanAccuracy, trap.AttackSuccessRate), $"{readme} seed {seed}: Trap and Replace");
+            row[3].Should().StartWith(CaAsr(cleanse.CleanAccuracy, cleanse.AttackSuccessRate), $"{readme} seed {seed}: trap-cleanse");
+            var scan = cleanse.Options["defense"]!["scan"]!;
+            if (scan["suspects"]!.GetValue<int>() == 0)
+                row[4].Should().Be($"nothing found (AUROC {scan["auroc"]!.GetValue<double>().ToString("F2", System.Globalization.CultureInfo.InvariantCulture)})", $"{readme} seed {seed}: the scan named no image");
+            else
+                row[4].Should().Be($"{F3(scan["precision"]!.GetValue<double>())} / {F3(scan["recall"]!.GetValue<double>())}", $"{readme} seed {seed}: the scan");
         }
     }
 
@@ -149,8 +166,8 @@ public sealed class CommittedResultsTests
 
     private static CellResult Cell(string dataset, string attack, string defense) => ResultFiles.Read(CellPath(dataset, attack, defense));
 
-    private static string CellPath(string dataset, string attack, string defense, string profile = "full") =>
-        Path.Combine(Evidence, $"{dataset}.wrn16-1.{profile}.{Slice(attack)}.{defense}.seed0.json");
+    private static string CellPath(string dataset, string attack, string defense, string profile = "full", int seed = 0) =>
+        Path.Combine(Evidence, $"{dataset}.wrn16-1.{profile}.{Slice(attack)}.{defense}.seed{seed}.json");
 
     // The file name's attack part: SIG poisons 80 % of the target class, the others 10 % of the set; all target class 0.
     private static string Slice(string attack) => attack == "sig" ? "sig-t0-r0.8" : $"{attack}-t0-r0.1";
