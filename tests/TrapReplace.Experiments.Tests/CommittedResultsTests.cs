@@ -43,7 +43,7 @@ public sealed class CommittedResultsTests
     }
 
     // Rows of README's headline table for another seed of an attack: "Blend (10 %), **seed 1** (session 28)" (bold stripped).
-    private static readonly (string Readme, string Attack, int Seed)[] SeedRows = [("Blend", "blend", 1)];
+    private static readonly (string Readme, string Attack, int Seed)[] SeedRows = [("Blend", "blend", 1), ("Blend", "blend", 2)];
 
     [Fact]
     public void READMEs_six_attack_headline_table_matches_the_committed_result_files()
