@@ -67,8 +67,8 @@ public sealed class CommittedResultsTests
         foreach (var (readme, attack, seed) in SeedRows)
         {
             var row = rows.Single(r => r[0].StartsWith($"{readme} (", StringComparison.Ordinal) && r[0].Contains($", seed {seed} ", StringComparison.Ordinal));
-            var trap = ResultFiles.Read(CellPath("cifar10", attack, "trap-replace", seed: seed));
-            var cleanse = ResultFiles.Read(CellPath("cifar10", attack, "trap-cleanse", seed: seed));
+            var trap = Cell(attack, "trap-replace", seed);
+            var cleanse = Cell(attack, "trap-cleanse", seed);
             row[1].Should().Be(CaAsr(trap.Undefended!.CleanAccuracy, trap.Undefended.AttackSuccessRate), $"{readme} seed {seed}: the trap network");
             row[2].Should().Be(CaAsr(trap.CleanAccuracy, trap.AttackSuccessRate), $"{readme} seed {seed}: Trap and Replace");
             row[3].Should().StartWith(CaAsr(cleanse.CleanAccuracy, cleanse.AttackSuccessRate), $"{readme} seed {seed}: trap-cleanse");
@@ -162,7 +162,7 @@ public sealed class CommittedResultsTests
         }
     }
 
-    private static CellResult Cell(string attack, string defense) => Cell("cifar10", attack, defense);
+    private static CellResult Cell(string attack, string defense, int seed = 0) => ResultFiles.Read(CellPath("cifar10", attack, defense, seed: seed));
 
     private static CellResult Cell(string dataset, string attack, string defense) => ResultFiles.Read(CellPath(dataset, attack, defense));
 
